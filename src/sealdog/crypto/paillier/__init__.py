@@ -1,0 +1,1 @@
+"""Paillier backend (phe + gmpy2): keys, fixed-point, sealed linear models, blinding, packing."""
