@@ -41,8 +41,9 @@ def _register_all() -> None:
     from sealdog.experiments import cli as experiments_cli
     from sealdog.server import cli as server_cli
     from sealdog.trainer import cli as trainer_cli
+    from sealdog.xor import cli as xor_cli
 
-    for module in (client_cli, trainer_cli, data_cli, server_cli, experiments_cli):
+    for module in (client_cli, trainer_cli, data_cli, server_cli, experiments_cli, xor_cli):
         module.register(app)
 
 

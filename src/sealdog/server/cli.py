@@ -1,9 +1,176 @@
-"""Commands of sealdog.server (filled in by its issue)."""
+"""`sealdog server ...`: run the service, issue tokens, set per-model policy, migrate.
+
+Options override the SEALDOG_* environment variables; the settings are then exported to
+the environment so every uvicorn worker process builds the same configuration.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
 import typer
+
+server_app = typer.Typer(help="The Sealdog server (the deploying party's service).", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens (stored hashed; shown once).", no_args_is_help=True)
+model_app = typer.Typer(help="Operator actions on hosted models.", no_args_is_help=True)
+server_app.add_typer(token_app, name="token")
+server_app.add_typer(model_app, name="model")
+
+DataDir = typer.Option(None, "--data-dir", help="Data folder [env SEALDOG_DATA_DIR].")
+DatabaseUrl = typer.Option(
+    None, "--database-url", help="SQLAlchemy URL [env SEALDOG_DATABASE_URL or DATABASE_URL]."
+)
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root app."""
+    app.add_typer(server_app, name="server")
+
+
+def _settings(**overrides: Any):  # type: ignore[no-untyped-def]
+    from sealdog.server.settings import ServerSettings
+
+    return ServerSettings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _repository(data_dir: Path | None, database_url: str | None):  # type: ignore[no-untyped-def]
+    from sealdog.server.app import prepare_storage
+
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    repo, _ = prepare_storage(settings)
+    return repo
+
+
+@server_app.command("run")
+def run(
+    host: str = typer.Option(None, help="Bind address [env SEALDOG_HOST, default 127.0.0.1]."),
+    port: int = typer.Option(None, help="Port [env SEALDOG_PORT, default 8000]."),
+    workers: int = typer.Option(None, help="uvicorn worker processes [env SEALDOG_WORKERS]."),
+    scoring_processes: int = typer.Option(
+        None, help="Scoring processes per worker; 0 = CPUs / workers [env SEALDOG_SCORING_PROCESSES]."
+    ),
+    data_dir: Path = DataDir,
+    database_url: str = DatabaseUrl,
+    insecure_demo: bool = typer.Option(
+        False, "--insecure-demo", help="Accept keys under 2048 bits (demos/tests only) [env SEALDOG_DEMO_MODE]."
+    ),
+    log_level: str = typer.Option(None, help="uvicorn log level [env SEALDOG_LOG_LEVEL]."),
+) -> None:
+    """Start the HTTP server (uvicorn)."""
+    import uvicorn
+
+    from sealdog.server.app import DEMO_MODE_WARNING, prepare_storage
+
+    settings = _settings(
+        host=host, port=port, workers=workers, scoring_processes=scoring_processes,
+        data_dir=data_dir, database_url=database_url, demo_mode=True if insecure_demo else None,
+        log_level=log_level,
+    )
+    # Migrate and sweep once, here, so that workers never race each other doing it.
+    prepare_storage(settings)
+    env = settings.to_environment()
+    env["SEALDOG_AUTO_MIGRATE"] = "false"
+    os.environ.update(env)
+    if settings.workers > 1:
+        # Metrics shared across worker processes (prometheus_client multiprocess mode).
+        metrics_dir = settings.data_dir / "prometheus"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    if settings.demo_mode:
+        typer.secho(DEMO_MODE_WARNING, fg=typer.colors.RED, err=True, bold=True)
+    uvicorn.run(
+        "sealdog.server.app:app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=30,
+    )
+
+
+@server_app.command("migrate")
+def migrate_command(data_dir: Path = DataDir, database_url: str = DatabaseUrl) -> None:
+    """Create or upgrade the database schema (the server also does this at start)."""
+    from sealdog.server.storage.database import current_revision
+
+    repo = _repository(data_dir, database_url)
+    typer.echo(f"database at revision {current_revision(repo.engine)}")
+
+
+@token_app.command("create")
+def token_create(
+    role: str = typer.Option(..., help="owner, submitter or admin."),
+    subject: str = typer.Option(None, help="Who the token acts for (owners sharing models share it)."),
+    label: str = typer.Option(None, help="A note for the token list."),
+    model: list[str] = typer.Option(None, "--model", help="Model a submitter may use (repeatable)."),
+    data_dir: Path = DataDir,
+    database_url: str = DatabaseUrl,
+) -> None:
+    """Issue a token and print it (once; only its hash is stored)."""
+    from sealdog.server.auth import Role, issue_token
+
+    try:
+        role_value = Role(role)
+    except ValueError:
+        raise typer.BadParameter(f"role must be owner, submitter or admin, not {role!r}") from None
+    if model and role_value is not Role.submitter:
+        raise typer.BadParameter("--model applies to submitter tokens only")
+    repo = _repository(data_dir, database_url)
+    try:
+        record, token = issue_token(repo, role=role_value, subject=subject, label=label, model_ids=model or [])
+    except KeyError as exc:
+        typer.secho(f"error: unknown model(s): {exc.args[0]}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"token id {record.id}, role {record.role}, subject {record.subject}", err=True)
+    typer.echo(token)
+
+
+@token_app.command("list")
+def token_list(data_dir: Path = DataDir, database_url: str = DatabaseUrl) -> None:
+    """List tokens (never their secrets)."""
+    repo = _repository(data_dir, database_url)
+    for t in repo.list_tokens():
+        state = "revoked" if t.revoked_at else "active"
+        models = ",".join(t.model_ids) or "-"
+        typer.echo(f"{t.id}  {t.role:<9}  {t.subject:<24}  {state:<7}  models={models}  {t.label or ''}")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: str, data_dir: Path = DataDir, database_url: str = DatabaseUrl) -> None:
+    """Revoke a token by id."""
+    repo = _repository(data_dir, database_url)
+    if not repo.revoke_token(token_id):
+        typer.secho(f"error: no token {token_id!r}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    typer.echo(f"revoked {token_id}")
+
+
+@model_app.command("list")
+def model_list(data_dir: Path = DataDir, database_url: str = DatabaseUrl) -> None:
+    """List hosted models with owner, kind, key and score-mode policy."""
+    repo = _repository(data_dir, database_url)
+    for m in repo.list_models():
+        policy = "score+verdict" if m.score_mode_enabled else "verdict-only"
+        typer.echo(f"{m.id}  {m.owner:<20}  {m.kind:<7} {m.key_bits}-bit {m.key_fingerprint[:16]}  {policy}")
+
+
+@model_app.command("score-mode")
+def model_score_mode(
+    model_id: str,
+    enable: bool = typer.Option(..., "--enable/--disable", help="Allow exact scores for this model."),
+    data_dir: Path = DataDir,
+    database_url: str = DatabaseUrl,
+) -> None:
+    """Allow (or forbid) exact-score mode for one model. Exact scores reveal more than a
+    verdict; enable it only for calibration with the key holder's consent."""
+    repo = _repository(data_dir, database_url)
+    if not repo.set_score_mode(model_id, enable):
+        typer.secho(f"error: no model {model_id!r}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    typer.echo(f"model {model_id}: exact-score mode {'enabled' if enable else 'disabled'}")

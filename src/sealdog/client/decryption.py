@@ -1,0 +1,66 @@
+"""The key holder's last step: encrypted verdicts (direct answers or inbox entries) to verdicts.
+
+Unpacking, unblinding and the wrong-key checks are `sealdog.crypto.paillier.decrypt_verdicts`;
+this module only pairs each verdict with its message id and where it came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sealdog.client.errors import DecryptionError
+from sealdog.client.http import DirectResult, InboxEntry
+from sealdog.crypto.paillier import EncryptedVerdicts, SecretKey, decrypt_verdicts
+from sealdog.errors import SealdogError
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One decrypted verdict: `positive` is True when the model says spam."""
+
+    message_id: str | None
+    positive: bool
+    model_id: str
+    cursor: str | None = None
+
+    @property
+    def label(self) -> str:
+        return "spam" if self.positive else "ham"
+
+
+def decrypt_batch(secret_key: SecretKey, verdicts: EncryptedVerdicts) -> list[bool]:
+    """Verdicts of one packed batch, in submission order (raises `DecryptionError`)."""
+    try:
+        return decrypt_verdicts(secret_key, verdicts)
+    except SealdogError as exc:
+        raise DecryptionError(
+            f"{exc} Check that --secret-key is the key the model was sealed with "
+            f"(model key {verdicts.key_fingerprint[:16]}..., your key "
+            f"{secret_key.public_key.fingerprint[:16]}...)."
+        ) from exc
+
+
+def _paired(ids: Sequence[str | None], flags: Sequence[bool], model_id: str, cursor: str | None) -> list[Verdict]:
+    if len(ids) != len(flags):
+        raise DecryptionError(
+            f"The server sent {len(flags)} verdicts for {len(ids)} message ids (entry {cursor}): corrupt answer."
+        )
+    return [Verdict(i, f, model_id, cursor) for i, f in zip(ids, flags)]
+
+
+def decrypt_direct(secret_key: SecretKey, results: Iterable[DirectResult]) -> list[Verdict]:
+    """Verdicts of direct-delivery answers, in submission order."""
+    out: list[Verdict] = []
+    for result in results:
+        out.extend(_paired(result.message_ids, decrypt_batch(secret_key, result.verdicts), result.model_id, None))
+    return out
+
+
+def decrypt_inbox(secret_key: SecretKey, entries: Iterable[InboxEntry]) -> list[Verdict]:
+    """Verdicts of inbox entries, oldest first, each tagged with its entry's cursor."""
+    out: list[Verdict] = []
+    for entry in entries:
+        flags = decrypt_batch(secret_key, entry.verdicts)
+        out.extend(_paired(entry.message_ids, flags, entry.model_id, entry.cursor))
+    return out

@@ -1,0 +1,83 @@
+"""Errors of the key holder's client: each carries a message a user can act on.
+
+An `ApiError` carries the server's own problem+json `detail` (the server's words, not a
+stack trace) plus the HTTP status; `ServerUnreachableError` says where the client looked.
+"""
+
+from __future__ import annotations
+
+from sealdog.errors import SealdogError
+
+
+class ClientError(SealdogError):
+    """Something went wrong between the client and a Sealdog server."""
+
+
+class ServerUnreachableError(ClientError):
+    """No server answered at the URL (connection refused, DNS, timeout after retries)."""
+
+
+class ApiError(ClientError):
+    """The server answered with an error status; `detail` is its problem+json message."""
+
+    def __init__(self, status: int, detail: str, *, method: str = "", url: str = "", title: str = "") -> None:
+        self.status = status
+        self.detail = detail
+        self.title = title
+        self.method = method
+        self.url = url
+        where = f" ({method} {url})" if method else ""
+        super().__init__(f"server said {status} {title or ''}: {detail}{where}".replace("  ", " "))
+
+
+class AuthenticationError(ApiError):
+    """401: missing, wrong or revoked token."""
+
+
+class PermissionDeniedError(ApiError):
+    """403: the token's role may not do this."""
+
+
+class NotFoundError(ApiError):
+    """404: no such model (or not visible to this token)."""
+
+
+class PayloadTooLargeError(ApiError):
+    """413: a server cap (batch size, body size, e-mail size, model size) was crossed."""
+
+
+class InvalidRequestError(ApiError):
+    """422 (or 400): the server rejected the request's content."""
+
+
+class ServiceUnavailableError(ApiError):
+    """503: the server is up but not ready (still retried with backoff before raising)."""
+
+
+_BY_STATUS: dict[int, type[ApiError]] = {
+    400: InvalidRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    413: PayloadTooLargeError,
+    422: InvalidRequestError,
+    503: ServiceUnavailableError,
+}
+
+
+def api_error(status: int, detail: str, *, method: str = "", url: str = "", title: str = "") -> ApiError:
+    """The most specific `ApiError` subclass for an HTTP status."""
+    cls = _BY_STATUS.get(status, ApiError)
+    return cls(status, detail, method=method, url=url, title=title)
+
+
+class DecryptionError(ClientError):
+    """Verdicts could not be decrypted with the given secret key."""
+
+
+class MailSourceError(SealdogError):
+    """An e-mail source (file, folder, mbox, stdin) cannot be read."""
+
+
+class AuditError(SealdogError):
+    """A sealed model fails an audit check, or the audit inputs do not fit together."""

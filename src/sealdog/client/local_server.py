@@ -1,0 +1,146 @@
+"""A throw-away Sealdog server in a subprocess on 127.0.0.1, for the demo and the tests.
+
+`LocalServer` runs the real `sealdog server run` (uvicorn) on a free loopback port with its
+own data folder, issues an admin token the way an operator does (directly in the server's
+database, before the start), waits for /readyz, and always stops the process (and its
+process group) on exit, also after an error or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from sealdog.client.errors import ClientError
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def issue_admin_token(data_dir: Path) -> str:
+    """The operator's first token (`sealdog server token create --role admin`), in-process."""
+    from sealdog.server.app import prepare_storage
+    from sealdog.server.auth import Role, issue_token
+    from sealdog.server.settings import ServerSettings
+
+    repo, _ = prepare_storage(ServerSettings(data_dir=data_dir))
+    try:
+        _, token = issue_token(repo, role=Role.admin, subject="operator", label="local server")
+    finally:
+        repo.engine.dispose()
+    return token
+
+
+class LocalServer:
+    """Context manager: `with LocalServer(dir) as srv: srv.url, srv.admin_token`."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        insecure_demo: bool = False,
+        workers: int = 1,
+        scoring_processes: int = 0,
+        ready_timeout: float = 60.0,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.insecure_demo = insecure_demo
+        self.workers = workers
+        self.scoring_processes = scoring_processes
+        self.ready_timeout = ready_timeout
+        self.port = 0
+        self.url = ""
+        self.admin_token = ""
+        self.log_path = self.data_dir / "server.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> LocalServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.admin_token = issue_admin_token(self.data_dir)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd = [sys.executable, "-m", "sealdog.cli", "server", "run", "--host", "127.0.0.1",
+               "--port", str(self.port), "--data-dir", str(self.data_dir),
+               "--workers", str(self.workers), "--scoring-processes", str(self.scoring_processes),
+               "--log-level", "warning"]
+        if self.insecure_demo:
+            cmd.append("--insecure-demo")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SEALDOG_") and k != "DATABASE_URL"}
+        with self.log_path.open("wb") as log:
+            # Own session: a Ctrl-C in the terminal reaches us, and we stop the server ourselves.
+            self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                          start_new_session=True)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        assert self._proc is not None
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise ClientError(f"The local server exited at start (status {self._proc.returncode}):\n{self.log_tail()}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.15)
+        raise ClientError(f"The local server did not become ready within {self.ready_timeout:.0f} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no server log)"
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM the server's process group, SIGKILL it if it lingers."""
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait(timeout=5)
+        else:
+            # The leader is gone; make sure no worker of its group outlives it.
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self._proc = None
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

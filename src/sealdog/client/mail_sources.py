@@ -1,0 +1,108 @@
+"""Where e-mails to score come from: files, folders, mbox files, .eml files and stdin.
+
+Rules (documented in docs/client.md):
+- `-` reads standard input: an mbox stream if it starts with a ``From `` line, else one message;
+- a folder is walked recursively in sorted order; hidden files are skipped;
+- a file is an mbox if its name ends in ``.mbox`` or its first line starts with ``From ``
+  (the mbox separator), else it is one message (.eml, .txt, anything).
+Each message gets a name (path, ``path#k`` for the k-th message of an mbox, ``<stdin>``) that
+becomes its message id. Unreadable or missing paths raise `MailSourceError` before anything
+is sent, so a run never scores half of what it was given.
+"""
+
+from __future__ import annotations
+
+import mailbox
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from sealdog.client.errors import MailSourceError
+
+STDIN = "-"
+
+
+@dataclass(frozen=True)
+class MailItem:
+    name: str
+    raw: bytes
+
+
+def _looks_like_mbox(head: bytes) -> bool:
+    return head.startswith(b"From ")
+
+
+def _mbox_messages(path: Path, label: str) -> list[MailItem]:
+    try:
+        box = mailbox.mbox(str(path), create=False)
+        try:
+            keys = list(box.keys())
+            return [MailItem(f"{label}#{k + 1}", box.get_bytes(key)) for k, key in enumerate(keys)]
+        finally:
+            box.close()
+    except (OSError, mailbox.Error) as exc:
+        raise MailSourceError(f"Cannot read mbox file {label}: {exc}.") from exc
+
+
+def _read_file(path: Path, label: str) -> list[MailItem]:
+    try:
+        with path.open("rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise MailSourceError(f"Cannot read e-mail file {label}: {exc.strerror or exc}.") from exc
+    if path.suffix.lower() == ".mbox" or _looks_like_mbox(data[:5]):
+        return _mbox_messages(path, label)
+    return [MailItem(label, data)]
+
+
+def _read_stdin(stream: BinaryIO) -> list[MailItem]:
+    data = stream.read()
+    if not _looks_like_mbox(data[:5]):
+        return [MailItem("<stdin>", data)]
+    fd, name = tempfile.mkstemp(prefix="sealdog-stdin-", suffix=".mbox")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        return _mbox_messages(Path(name), "<stdin>")
+    finally:
+        os.unlink(name)
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as exc:
+        raise MailSourceError(f"Cannot list folder {folder}: {exc.strerror or exc}.") from exc
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            yield from _walk(entry)
+        elif entry.is_file():
+            yield entry
+
+
+def read_mail(sources: Sequence[str], *, stdin: BinaryIO | None = None) -> list[MailItem]:
+    """Every message of every source, in the order given (see module doc)."""
+    if not sources:
+        raise MailSourceError("No e-mail source given: pass files, folders, mbox files, or - for stdin.")
+    out: list[MailItem] = []
+    for source in sources:
+        if source == STDIN:
+            out.extend(_read_stdin(stdin if stdin is not None else sys.stdin.buffer))
+            continue
+        path = Path(source)
+        if path.is_dir():
+            found = [item for p in _walk(path) for item in _read_file(p, str(p))]
+            if not found:
+                raise MailSourceError(f"Folder {source} holds no e-mail files.")
+            out.extend(found)
+        elif path.exists():
+            out.extend(_read_file(path, source))
+        else:
+            raise MailSourceError(f"No such e-mail file or folder: {source}.")
+    return out

@@ -1,0 +1,100 @@
+"""The app factory: `create_app(settings)` wires storage, auth, scoring and routers.
+
+`app_from_environment()` is the zero-argument factory uvicorn workers call; it reads the
+settings from SEALDOG_* variables (the CLI exports them before starting uvicorn).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from sealdog import __version__
+from sealdog.server.deps import Services
+from sealdog.server.limits import BodyLimitMiddleware
+from sealdog.server.metrics import MetricsMiddleware, ServerMetrics
+from sealdog.server.problems import install_problem_handlers
+from sealdog.server.routers import health, metrics, models, scoring, tokens, verdicts
+from sealdog.server.scoring import ScoringEngine
+from sealdog.server.settings import ServerSettings
+from sealdog.server.storage.blobs import BlobStore
+from sealdog.server.storage.database import make_engine, migrate
+from sealdog.server.storage.repository import Repository
+
+log = logging.getLogger("sealdog.server")
+
+DEMO_MODE_WARNING = (
+    "DEMO MODE: the server accepts Paillier keys under 2048 bits. Such keys can be factored "
+    "and every sealed weight and verdict read. Never run demo mode with real data."
+)
+
+
+def sweep_orphans(repo: Repository, blobs: BlobStore) -> None:
+    """Remove temp files and blobs without a row: leftovers of a crash mid-upload."""
+    blobs.remove_stale_temp_files()
+    known = {m.id for m in repo.list_models()}
+    for path in blobs.root.glob("*.sealed"):
+        if path.stem not in known:
+            path.unlink(missing_ok=True)
+
+
+def prepare_storage(settings: ServerSettings) -> tuple[Repository, BlobStore]:
+    """Open the database (migrating it if `auto_migrate`) and the blob store."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url())
+    repo = Repository(engine)
+    blobs = BlobStore(settings.blob_dir)
+    if settings.auto_migrate:
+        migrate(engine)
+        sweep_orphans(repo, blobs)
+    return repo, blobs
+
+
+def create_app(settings: ServerSettings | None = None) -> FastAPI:
+    settings = settings or ServerSettings()
+    repo, blobs = prepare_storage(settings)
+    engine = ScoringEngine(settings.effective_scoring_processes())
+    services = Services(settings=settings, repo=repo, blobs=blobs, scoring=engine)
+    server_metrics = ServerMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.demo_mode:
+            log.warning(DEMO_MODE_WARNING)
+        await run_in_threadpool(engine.warm_up)
+        log.info("sealdog server %s ready (%d scoring processes)", __version__, engine.processes)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(engine.shutdown)
+            repo.engine.dispose()
+
+    app = FastAPI(
+        title="Sealdog",
+        version=__version__,
+        summary="Scores plaintext e-mails with sealed (Paillier-encrypted) models; "
+        "never sees a secret key, a weight or a verdict.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.metrics = server_metrics
+    install_problem_handlers(app)
+    for router in (health.router, metrics.router, models.router, scoring.router,
+                   verdicts.router, tokens.router):
+        app.include_router(router)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_model_bytes,
+    )
+    app.add_middleware(MetricsMiddleware, metrics=server_metrics)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for `uvicorn --factory`: settings from the environment."""
+    return create_app(ServerSettings())

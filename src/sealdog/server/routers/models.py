@@ -1,0 +1,174 @@
+"""The model registry: upload (validated), list, metadata, download (owner), delete, policy."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
+
+from sealdog.server.auth import Role
+from sealdog.server.deps import App, Caller, model_for, require_role
+from sealdog.server.kinds import ModelRejectedError
+from sealdog.server.problems import Problem
+from sealdog.server.schemas import ModelInfo, ModelList, ScorePolicy
+from sealdog.server.storage.blobs import BlobTooLargeError
+from sealdog.server.storage.repository import DuplicateModelError, ModelRecord, utcnow
+
+log = logging.getLogger("sealdog.server")
+
+router = APIRouter(prefix="/v1/models", tags=["models"])
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The sealed-model file exactly as `SealedModel.to_bytes()` wrote it.",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+def model_info(record: ModelRecord) -> ModelInfo:
+    return ModelInfo(
+        id=record.id,
+        kind=record.kind,
+        scheme=record.scheme,
+        digest=record.digest,
+        key_fingerprint=record.key_fingerprint,
+        key_bits=record.key_bits,
+        size_bytes=record.size_bytes,
+        uploaded_at=record.uploaded_at,
+        score_mode_enabled=record.score_mode_enabled,
+        owner=record.owner,
+        summary=record.summary,
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ModelInfo,
+    openapi_extra=_UPLOAD_BODY,
+    responses={200: {"model": ModelInfo, "description": "Already uploaded by this owner."}},
+)
+async def upload_model(
+    request: Request,
+    response: Response,
+    app: App,
+    caller: Caller,
+    expected_digest: Annotated[
+        str | None,
+        Query(max_length=200, description="Refuse the upload unless its digest is this."),
+    ] = None,
+) -> ModelInfo:
+    """Upload a sealed model. It is validated in full (scheme, kind, key size, every
+    ciphertext in range, featuriser spec, digest) before it is acknowledged; a failed
+    upload leaves nothing behind."""
+    require_role(caller, Role.owner)
+    try:
+        staged = await app.blobs.stage(request.stream(), max_bytes=app.settings.max_model_bytes)
+    except BlobTooLargeError:
+        raise Problem(413, "sealed model is larger than max_model_bytes (SEALDOG_MAX_MODEL_BYTES)") from None
+    try:
+        if staged.size == 0:
+            raise Problem(422, "empty upload: send the sealed-model file as the request body")
+        try:
+            validated = await app.scoring.validate(staged.path, demo_mode=app.settings.demo_mode)
+        except ModelRejectedError as exc:
+            raise Problem(422, f"sealed model rejected: {exc}") from None
+        if expected_digest is not None and expected_digest != validated.digest:
+            raise Problem(
+                422, f"digest mismatch: the file's digest is {validated.digest}, "
+                f"not the expected {expected_digest}",
+            )
+        existing = await run_in_threadpool(app.repo.model_by_digest, caller.subject, validated.digest)
+        if existing is not None:
+            response.status_code = status.HTTP_200_OK
+            return model_info(existing)
+        model_id = uuid.uuid4().hex
+        record = ModelRecord(
+            id=model_id, owner=caller.subject, kind=validated.kind, scheme=validated.scheme,
+            digest=validated.digest, key_fingerprint=validated.key_fingerprint,
+            key_bits=validated.key_bits, size_bytes=staged.size, summary=validated.summary,
+            uploaded_at=utcnow(), score_mode_enabled=False,
+        )
+        # Blob first, then the row: a crash in between leaves an orphan file (swept at the
+        # next start), never a row pointing at a missing file.
+        await run_in_threadpool(staged.commit, model_id)
+        try:
+            await run_in_threadpool(app.repo.add_model, record)
+        except DuplicateModelError:
+            await run_in_threadpool(app.blobs.delete, model_id)
+            existing = await run_in_threadpool(app.repo.model_by_digest, caller.subject, validated.digest)
+            if existing is None:  # pragma: no cover - the duplicate vanished again
+                raise Problem(409, "a concurrent upload of the same model failed; retry") from None
+            response.status_code = status.HTTP_200_OK
+            return model_info(existing)
+        except BaseException:
+            await run_in_threadpool(app.blobs.delete, model_id)
+            raise
+    finally:
+        staged.discard()
+    log.info("model %s uploaded by %s (kind %s, %d-bit key %s)", model_id, caller.subject,
+             record.kind, record.key_bits, record.key_fingerprint)
+    response.headers["Location"] = f"/v1/models/{model_id}"
+    return model_info(record)
+
+
+@router.get("", response_model=ModelList)
+async def list_models(app: App, caller: Caller) -> ModelList:
+    """Owners see their models, submitters the models granted to them, admins all models."""
+    if caller.role == Role.owner.value:
+        records = await run_in_threadpool(app.repo.list_models, caller.subject)
+    elif caller.role == Role.submitter.value:
+        records = await run_in_threadpool(app.repo.list_models_by_id, caller.model_ids)
+    else:
+        records = await run_in_threadpool(app.repo.list_models, None)
+    return ModelList(models=[model_info(r) for r in records])
+
+
+@router.get("/{model_id}", response_model=ModelInfo)
+async def get_model(model_id: str, app: App, caller: Caller) -> ModelInfo:
+    """Public metadata of one model (never its ciphertexts)."""
+    return model_info(await model_for(app, caller, model_id, purpose="read"))
+
+
+@router.get(
+    "/{model_id}/sealed",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+async def download_sealed_model(model_id: str, app: App, caller: Caller) -> FileResponse:
+    """The sealed-model file itself, for its owner only."""
+    record = await model_for(app, caller, model_id, purpose="own")
+    return FileResponse(
+        app.blobs.path_for(record.id),
+        media_type="application/octet-stream",
+        filename=f"{record.id}.sealed",
+    )
+
+
+@router.delete("/{model_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_model(model_id: str, app: App, caller: Caller) -> Response:
+    """Delete a model, its grants and its verdict inbox."""
+    record = await model_for(app, caller, model_id, purpose="own")
+    await run_in_threadpool(app.repo.delete_model, record.id)
+    await run_in_threadpool(app.blobs.delete, record.id)
+    log.info("model %s deleted by %s", record.id, caller.subject)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put("/{model_id}/policy", response_model=ModelInfo)
+async def set_policy(model_id: str, policy: ScorePolicy, app: App, caller: Caller) -> ModelInfo:
+    """Operator (admin) switch for exact-score mode on one model; off by default."""
+    require_role(caller, Role.admin)
+    record = await model_for(app, caller, model_id, purpose="read")
+    await run_in_threadpool(app.repo.set_score_mode, record.id, policy.score_mode_enabled)
+    log.warning("exact-score mode %s for model %s by admin %s",
+                "ENABLED" if policy.score_mode_enabled else "disabled", record.id, caller.subject)
+    updated = await run_in_threadpool(app.repo.get_model, record.id)
+    assert updated is not None
+    return model_info(updated)

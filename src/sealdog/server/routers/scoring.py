@@ -1,0 +1,94 @@
+"""Scoring: a batch of plaintext e-mails through a sealed model, delivered directly or to
+the key holder's verdict inbox."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Request, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from sealdog.server.deps import App, Caller, model_for
+from sealdog.server.kinds import ScoreJob, ScoringInputError, ScoringInputTooLargeError
+from sealdog.server.problems import Problem
+from sealdog.server.schemas import DirectVerdicts, EmailIn, ScoreAck, ScoreRequest
+
+router = APIRouter(prefix="/v1/models", tags=["scoring"])
+
+
+def decode_emails(emails: list[EmailIn], *, max_email_bytes: int) -> list[bytes]:
+    """Raw bytes of each e-mail; 422 for bad base64, 413 above the per-e-mail cap."""
+    out: list[bytes] = []
+    for i, email in enumerate(emails):
+        if email.base64 is not None:
+            try:
+                raw = base64.b64decode(email.base64, validate=True)
+            except (binascii.Error, ValueError):
+                raise Problem(422, f"emails[{i}].base64 is not valid base64") from None
+        else:
+            assert email.raw is not None
+            # JSON can carry lone surrogates; they cannot be UTF-8, so replace them.
+            raw = email.raw.encode("utf-8", errors="replace")
+        if len(raw) > max_email_bytes:
+            raise Problem(
+                413, f"emails[{i}] is {len(raw):,} bytes, above the server's cap of "
+                f"{max_email_bytes:,} bytes per e-mail (SEALDOG_MAX_EMAIL_BYTES)",
+            )
+        out.append(raw)
+    return out
+
+
+@router.post(
+    "/{model_id}/score",
+    response_model=DirectVerdicts | ScoreAck,
+    responses={202: {"model": ScoreAck, "description": "Inbox delivery: stored for the key holder."}},
+)
+async def score(
+    model_id: str,
+    request: Request,
+    response: Response,
+    app: App,
+    caller: Caller,
+    body: Annotated[ScoreRequest, Body()],
+) -> DirectVerdicts | ScoreAck:
+    """Score e-mails with a sealed model. The server sees the e-mails but learns neither
+    weights nor verdicts: it returns (or stores) re-randomised, blinded ciphertexts."""
+    record = await model_for(app, caller, model_id, purpose="score")
+    settings = app.settings
+    if len(body.emails) > settings.max_emails_per_batch:
+        raise Problem(
+            413, f"batch has {len(body.emails)} e-mails, above the server's cap of "
+            f"{settings.max_emails_per_batch} (SEALDOG_MAX_EMAILS_PER_BATCH); split it",
+        )
+    if body.mode == "score" and not record.score_mode_enabled:
+        raise Problem(
+            403, "exact-score mode is not enabled for this model; verdict mode is the default. "
+            "The server operator can enable it: sealdog server model score-mode <id> --enable",
+        )
+    emails = decode_emails(body.emails, max_email_bytes=settings.max_email_bytes)
+    job = ScoreJob(
+        model_id=record.id, digest=record.digest, kind=record.kind,
+        path=str(app.blobs.path_for(record.id)), mode=body.mode, emails=tuple(emails),
+        max_email_bytes=settings.max_email_bytes,
+    )
+    try:
+        verdicts = await app.scoring.score(job)
+    except ScoringInputTooLargeError as exc:
+        raise Problem(413, str(exc)) from None
+    except ScoringInputError as exc:
+        raise Problem(422, str(exc)) from None
+    message_ids = [e.message_id for e in body.emails]
+    request.app.state.metrics.emails_scored.labels(record.kind, body.mode, body.delivery).inc(len(emails))
+    if body.delivery == "direct":
+        return DirectVerdicts(
+            model_id=record.id, count=len(emails), message_ids=message_ids, verdicts=verdicts
+        )
+    entry = await run_in_threadpool(
+        app.repo.add_verdicts, model_id=record.id, mode=body.mode, count=len(emails),
+        message_ids=message_ids, payload=json.dumps(verdicts, separators=(",", ":")),
+    )
+    response.status_code = status.HTTP_202_ACCEPTED
+    return ScoreAck(model_id=record.id, count=len(emails), inbox_entry=str(entry.id))

@@ -1,0 +1,154 @@
+"""Request and response bodies of the HTTP API (pydantic lives here and nowhere deeper).
+
+No request model has a field for a secret key: the server cannot be handed one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sealdog.server.auth import Role
+
+
+class EmailIn(BaseModel):
+    """One e-mail: raw RFC 822 text, or its bytes as base64; exactly one of the two."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    raw: str | None = Field(default=None, description="The message as text (RFC 822).")
+    base64: str | None = Field(default=None, description="The message bytes, base64-encoded.")
+    message_id: str | None = Field(
+        default=None, max_length=998, description="Caller's id, echoed into the verdict inbox."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one_body(self) -> EmailIn:
+        if (self.raw is None) == (self.base64 is None):
+            raise ValueError("give exactly one of 'raw' or 'base64'")
+        return self
+
+
+class ScoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    emails: list[EmailIn] = Field(min_length=1, description="The batch (capped by the server).")
+    delivery: Literal["direct", "inbox"] = Field(
+        default="direct",
+        description="direct: encrypted verdicts in the response; inbox: stored for the key holder.",
+    )
+    mode: Literal["verdict", "score"] = Field(
+        default="verdict",
+        description="verdict: blinded sign only (default); score: exact score, if the operator "
+        "enabled it for this model.",
+    )
+
+
+class ScoreAck(BaseModel):
+    """Inbox delivery: what was scored and where the key holder will find it."""
+
+    model_id: str
+    delivery: Literal["inbox"] = "inbox"
+    count: int
+    inbox_entry: str = Field(description="Cursor of the stored entry.")
+
+
+class DirectVerdicts(BaseModel):
+    model_id: str
+    delivery: Literal["direct"] = "direct"
+    count: int
+    message_ids: list[str | None]
+    verdicts: dict[str, Any] = Field(description="EncryptedVerdicts JSON (packed, re-randomised).")
+
+
+class ModelInfo(BaseModel):
+    """A sealed model's public metadata; never its ciphertexts."""
+
+    id: str
+    kind: str
+    scheme: str
+    digest: str
+    key_fingerprint: str
+    key_bits: int
+    size_bytes: int
+    uploaded_at: datetime
+    score_mode_enabled: bool
+    owner: str
+    summary: dict[str, Any] = Field(
+        description="Manifest fields without ciphertexts or public key: featuriser, scale, "
+        "bounds, metadata, created_at."
+    )
+
+
+class ModelList(BaseModel):
+    models: list[ModelInfo]
+
+
+class InboxEntry(BaseModel):
+    cursor: str
+    model_id: str
+    created_at: datetime
+    mode: str
+    count: int
+    message_ids: list[str | None]
+    verdicts: dict[str, Any]
+
+
+class InboxPage(BaseModel):
+    entries: list[InboxEntry]
+    next_cursor: str = Field(description="Pass as ?after= to get the next entries.")
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    subject: str | None = Field(
+        default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@:-]+$",
+        description="Who the token acts for; owner tokens with the same subject share models.",
+    )
+    label: str | None = Field(default=None, max_length=200)
+    models: list[str] = Field(default_factory=list, description="Models a submitter may use.")
+
+
+class TokenInfo(BaseModel):
+    id: str
+    role: Role
+    subject: str
+    label: str | None
+    created_at: datetime
+    revoked: bool
+    models: list[str]
+
+
+class TokenCreated(TokenInfo):
+    token: str = Field(description="The bearer token; shown once, stored only as a hash.")
+
+
+class TokenList(BaseModel):
+    tokens: list[TokenInfo]
+
+
+class GrantCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model_id: str
+
+
+class ScorePolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    score_mode_enabled: bool
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+class Readiness(BaseModel):
+    status: str
+    database: str
+    schema_revision: str | None

@@ -1,0 +1,86 @@
+"""Server configuration: one pydantic-settings object, read from SEALDOG_* environment variables.
+
+Twelve-factor: every knob has an environment variable (`SEALDOG_<FIELD>`), the CLI only
+overrides them, and uvicorn worker processes rebuild the same settings from the
+environment. `DATABASE_URL` (the common platform convention) is honoured when
+`SEALDOG_DATABASE_URL` is unset.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+class ServerSettings(BaseSettings):
+    """Everything the server needs to start; defaults suit a single machine."""
+
+    model_config = SettingsConfigDict(env_prefix="SEALDOG_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("./sealdog-data"),
+        description="Folder for the SQLite database and the sealed-model blobs.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SEALDOG_DATABASE_URL", "DATABASE_URL", "database_url"),
+        description="SQLAlchemy URL; default: SQLite file <data_dir>/sealdog.db.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, description="uvicorn worker processes.")
+    scoring_processes: int = Field(
+        default=0,
+        ge=0,
+        description="Scoring processes per worker; 0 = CPU count divided by workers (at least 1).",
+    )
+    demo_mode: bool = Field(
+        default=False,
+        description="Accept Paillier keys under 2048 bits (insecure; for demos and tests only).",
+    )
+    max_body_bytes: int = Field(default=16 * MIB, gt=0, description="Cap on a JSON request body.")
+    max_model_bytes: int = Field(
+        default=512 * MIB, gt=0, description="Cap on an uploaded sealed-model file."
+    )
+    max_emails_per_batch: int = Field(default=256, gt=0)
+    max_email_bytes: int = Field(default=1 * MIB, gt=0)
+    max_verdicts_page: int = Field(default=500, gt=0, description="Cap on ?limit= for the inbox.")
+    auto_migrate: bool = Field(
+        default=True, description="Run Alembic migrations when the app starts."
+    )
+    log_level: str = "info"
+
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data directory."""
+        if self.database_url:
+            url = self.database_url
+            # Heroku-style URLs name the old driver; SQLAlchemy 2 wants psycopg 3 spelled out.
+            if url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url[len("postgres://") :]
+            elif url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://") :]
+            return url
+        return f"sqlite:///{(self.data_dir / 'sealdog.db').resolve()}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    def effective_scoring_processes(self) -> int:
+        if self.scoring_processes:
+            return self.scoring_processes
+        return max(1, (os.cpu_count() or 1) // self.workers)
+
+    def to_environment(self) -> dict[str, str]:
+        """The SEALDOG_* variables that rebuild these settings in another process."""
+        env: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            env[f"SEALDOG_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+        return env

@@ -1,0 +1,283 @@
+"""The repository: every query the server runs, returning plain frozen records.
+
+Callers never see SQLAlchemy sessions or rows, so the routers stay free of SQL and the
+records can cross thread boundaries safely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, delete, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from sealdog.server.storage.tables import GrantRow, ModelRow, TokenRow, VerdictRow
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every timestamp we store is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    id: str
+    role: str
+    subject: str
+    label: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+    token_hash: str
+    model_ids: tuple[str, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    id: str
+    owner: str
+    kind: str
+    scheme: str
+    digest: str
+    key_fingerprint: str
+    key_bits: int
+    size_bytes: int
+    summary: dict[str, Any]
+    uploaded_at: datetime
+    score_mode_enabled: bool
+
+
+@dataclass(frozen=True)
+class VerdictRecord:
+    id: int
+    model_id: str
+    created_at: datetime
+    mode: str
+    count: int
+    message_ids: list[str | None]
+    payload: str
+
+
+class DuplicateModelError(Exception):
+    """The owner already has a model with this digest (a concurrent identical upload)."""
+
+
+def _token(row: TokenRow, model_ids: Iterable[str] = ()) -> TokenRecord:
+    return TokenRecord(
+        id=row.id,
+        role=row.role,
+        subject=row.subject,
+        label=row.label,
+        created_at=_aware(row.created_at),
+        revoked_at=_aware(row.revoked_at) if row.revoked_at else None,
+        token_hash=row.token_hash,
+        model_ids=tuple(sorted(model_ids)),
+    )
+
+
+def _model(row: ModelRow) -> ModelRecord:
+    return ModelRecord(
+        id=row.id,
+        owner=row.owner,
+        kind=row.kind,
+        scheme=row.scheme,
+        digest=row.digest,
+        key_fingerprint=row.key_fingerprint,
+        key_bits=row.key_bits,
+        size_bytes=row.size_bytes,
+        summary=dict(row.summary),
+        uploaded_at=_aware(row.uploaded_at),
+        score_mode_enabled=bool(row.score_mode_enabled),
+    )
+
+
+def _verdict(row: VerdictRow) -> VerdictRecord:
+    return VerdictRecord(
+        id=row.id,
+        model_id=row.model_id,
+        created_at=_aware(row.created_at),
+        mode=row.mode,
+        count=row.count,
+        message_ids=list(row.message_ids),
+        payload=row.payload,
+    )
+
+
+class Repository:
+    """Tokens, models, grants and the verdict inbox over one SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def _session(self) -> Session:
+        return self._sessions()
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    # -- tokens ---------------------------------------------------------------------------
+    def add_token(
+        self,
+        *,
+        token_id: str,
+        token_hash: str,
+        role: str,
+        subject: str,
+        label: str | None,
+        model_ids: Iterable[str] = (),
+    ) -> TokenRecord:
+        model_ids = list(dict.fromkeys(model_ids))
+        with self._session() as session, session.begin():
+            missing = [m for m in model_ids if session.get(ModelRow, m) is None]
+            if missing:
+                raise KeyError(", ".join(missing))
+            row = TokenRow(
+                id=token_id, token_hash=token_hash, role=role, subject=subject, label=label,
+                created_at=utcnow(),
+            )
+            session.add(row)
+            session.flush()
+            for model_id in model_ids:
+                session.add(GrantRow(token_id=token_id, model_id=model_id))
+            return _token(row, model_ids)
+
+    def token_by_hash(self, token_hash: str) -> TokenRecord | None:
+        with self._session() as session:
+            row = session.scalars(select(TokenRow).where(TokenRow.token_hash == token_hash)).first()
+            if row is None:
+                return None
+            grants = session.scalars(select(GrantRow.model_id).where(GrantRow.token_id == row.id))
+            return _token(row, grants)
+
+    def get_token(self, token_id: str) -> TokenRecord | None:
+        with self._session() as session:
+            row = session.get(TokenRow, token_id)
+            if row is None:
+                return None
+            grants = session.scalars(select(GrantRow.model_id).where(GrantRow.token_id == row.id))
+            return _token(row, grants)
+
+    def list_tokens(self) -> list[TokenRecord]:
+        with self._session() as session:
+            rows = session.scalars(select(TokenRow).order_by(TokenRow.created_at, TokenRow.id))
+            grants: dict[str, list[str]] = {}
+            for token_id, model_id in session.execute(select(GrantRow.token_id, GrantRow.model_id)):
+                grants.setdefault(token_id, []).append(model_id)
+            return [_token(row, grants.get(row.id, ())) for row in rows]
+
+    def revoke_token(self, token_id: str) -> bool:
+        """Mark a token revoked; False if there is no such token."""
+        with self._session() as session, session.begin():
+            row = session.get(TokenRow, token_id)
+            if row is None:
+                return False
+            if row.revoked_at is None:
+                row.revoked_at = utcnow()
+            return True
+
+    def grant(self, token_id: str, model_id: str) -> None:
+        with self._session() as session, session.begin():
+            if session.get(GrantRow, (token_id, model_id)) is None:
+                session.add(GrantRow(token_id=token_id, model_id=model_id))
+
+    def is_granted(self, token_id: str, model_id: str) -> bool:
+        with self._session() as session:
+            return session.get(GrantRow, (token_id, model_id)) is not None
+
+    # -- models ---------------------------------------------------------------------------
+    def add_model(self, record: ModelRecord) -> ModelRecord:
+        try:
+            with self._session() as session, session.begin():
+                session.add(
+                    ModelRow(
+                        id=record.id, owner=record.owner, kind=record.kind, scheme=record.scheme,
+                        digest=record.digest, key_fingerprint=record.key_fingerprint,
+                        key_bits=record.key_bits, size_bytes=record.size_bytes,
+                        summary=record.summary, uploaded_at=record.uploaded_at,
+                        score_mode_enabled=record.score_mode_enabled,
+                    )
+                )
+        except IntegrityError as exc:
+            raise DuplicateModelError(record.digest) from exc
+        return record
+
+    def get_model(self, model_id: str) -> ModelRecord | None:
+        with self._session() as session:
+            row = session.get(ModelRow, model_id)
+            return _model(row) if row else None
+
+    def model_by_digest(self, owner: str, digest: str) -> ModelRecord | None:
+        with self._session() as session:
+            row = session.scalars(
+                select(ModelRow).where(ModelRow.owner == owner, ModelRow.digest == digest)
+            ).first()
+            return _model(row) if row else None
+
+    def list_models(self, owner: str | None = None) -> list[ModelRecord]:
+        """Models of `owner` (every model when None), oldest first."""
+        with self._session() as session:
+            query = select(ModelRow).order_by(ModelRow.uploaded_at, ModelRow.id)
+            if owner is not None:
+                query = query.where(ModelRow.owner == owner)
+            return [_model(row) for row in session.scalars(query)]
+
+    def list_models_by_id(self, model_ids: Iterable[str]) -> list[ModelRecord]:
+        ids = list(model_ids)
+        if not ids:
+            return []
+        with self._session() as session:
+            query = select(ModelRow).where(ModelRow.id.in_(ids)).order_by(ModelRow.uploaded_at)
+            return [_model(row) for row in session.scalars(query)]
+
+    def delete_model(self, model_id: str) -> bool:
+        """Delete a model with its grants and inbox; False if it did not exist."""
+        with self._session() as session, session.begin():
+            # Explicit deletes: no reliance on ON DELETE CASCADE being enabled.
+            session.execute(delete(VerdictRow).where(VerdictRow.model_id == model_id))
+            session.execute(delete(GrantRow).where(GrantRow.model_id == model_id))
+            result = session.execute(delete(ModelRow).where(ModelRow.id == model_id))
+            return bool(result.rowcount)
+
+    def set_score_mode(self, model_id: str, enabled: bool) -> bool:
+        with self._session() as session, session.begin():
+            result = session.execute(
+                update(ModelRow).where(ModelRow.id == model_id).values(score_mode_enabled=enabled)
+            )
+            return bool(result.rowcount)
+
+    # -- verdict inbox --------------------------------------------------------------------
+    def add_verdicts(
+        self, *, model_id: str, mode: str, count: int, message_ids: list[str | None], payload: str
+    ) -> VerdictRecord:
+        with self._session() as session, session.begin():
+            row = VerdictRow(
+                model_id=model_id, created_at=utcnow(), mode=mode, count=count,
+                message_ids=message_ids, payload=payload,
+            )
+            session.add(row)
+            session.flush()
+            return _verdict(row)
+
+    def list_verdicts(self, model_id: str, *, after: int, limit: int) -> list[VerdictRecord]:
+        """Inbox entries with id > `after`, in id order (the id is the cursor)."""
+        with self._session() as session:
+            query = (
+                select(VerdictRow)
+                .where(VerdictRow.model_id == model_id, VerdictRow.id > after)
+                .order_by(VerdictRow.id)
+                .limit(limit)
+            )
+            return [_verdict(row) for row in session.scalars(query)]

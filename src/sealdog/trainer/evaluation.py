@@ -1,0 +1,262 @@
+"""Evaluation on Enron-Spam: three splits, plaintext metrics, and encrypted-path agreement.
+
+Splits (over the corpus in its deterministic order, see `sealdog.data.enron`):
+
+- ``posts``      all six folders; the last 1,000 ham and last 1,000 spam are the test set;
+- ``e1_e2``      train enron1, test enron2 (python-paillier's example);
+- ``e123_e456``  train enron1-3, test enron4-6 (other mailbox owners).
+
+For each split the model is trained exactly as `sealdog train` does (C and threshold on a
+validation split carved from the training part), then every test e-mail is scored in the
+clear and, if a key is available, through the sealed model: seal, score through
+`LinearScorer` (verdict mode: blinded, packed, re-randomised), decrypt, compare.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from sealdog.data.enron import LabelledEmail
+from sealdog.trainer.corpus import ProgressCallback, corpus_terms, index_corpus
+from sealdog.trainer.features import Featuriser, fit_vocabulary
+from sealdog.trainer.model import LinearModel
+from sealdog.trainer.training import PreparedCorpus, TrainingConfig, train_prepared
+
+SPLIT_NAMES = ("posts", "e1_e2", "e123_e456")
+POSTS_HOLDOUT = 1000
+
+
+@dataclass(frozen=True)
+class Split:
+    """Boolean masks over the ordered corpus."""
+
+    name: str
+    train: np.ndarray
+    test: np.ndarray
+
+
+def make_split(name: str, folders: np.ndarray, labels: np.ndarray, holdout: int = POSTS_HOLDOUT) -> Split:
+    """One of the three named splits; raises KeyError for an unknown name."""
+    if name == "posts":
+        test = np.zeros(len(labels), dtype=bool)
+        for label in (0, 1):
+            idx = np.flatnonzero(labels == label)
+            test[idx[-holdout:]] = True
+        return Split(name, ~test, test)
+    if name == "e1_e2":
+        return Split(name, folders == "enron1", folders == "enron2")
+    if name == "e123_e456":
+        train = np.isin(folders, ["enron1", "enron2", "enron3"])
+        return Split(name, train, np.isin(folders, ["enron4", "enron5", "enron6"]))
+    raise KeyError(f"unknown split {name!r}; choose from {', '.join(SPLIT_NAMES)}")
+
+
+def classification_metrics(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """Accuracy, precision, recall, FPR, FNR (rates as fractions) at score >= 0, and ROC AUC."""
+    from sklearn.metrics import roc_auc_score
+
+    y = np.asarray(y).astype(bool)
+    predicted = np.asarray(scores) >= 0
+    tp = int(np.sum(predicted & y))
+    fp = int(np.sum(predicted & ~y))
+    tn = int(np.sum(~predicted & ~y))
+    fn = int(np.sum(~predicted & y))
+    n_pos, n_neg = tp + fn, tn + fp
+    auc = float(roc_auc_score(y, scores)) if n_pos and n_neg else float("nan")
+    return {
+        "accuracy": (tp + tn) / max(1, len(y)),
+        "precision": tp / (tp + fp) if tp + fp else 0.0,
+        "recall": tp / n_pos if n_pos else 0.0,
+        "fpr": fp / n_neg if n_neg else 0.0,
+        "fnr": fn / n_pos if n_pos else 0.0,
+        "auc": auc,
+        "tp": tp,
+        "fp": fp,
+        "tn": tn,
+        "fn": fn,
+    }
+
+
+def plaintext_throughput(model: LinearModel, raws: Sequence[bytes], limit: int = 2000) -> float:
+    """E-mails/s of the full plaintext path (parse, featurise, dot product) on one thread."""
+    featuriser = model.make_featuriser()
+    sample = list(raws[:limit])
+    if not sample:
+        return 0.0
+    t0 = time.perf_counter()
+    for raw in sample:
+        model.score(featuriser.featurise_email(raw))
+    return len(sample) / max(time.perf_counter() - t0, 1e-9)
+
+
+@dataclass
+class EncryptedCheck:
+    """Outcome of scoring the test set through the sealed model."""
+
+    agreement: float
+    agreement_fixed_point: float
+    n_scored: int
+    key_bits: int
+    emails_per_second: float
+    seconds_seal: float
+
+
+def encrypted_agreement(
+    model: LinearModel,
+    features: Sequence[tuple[np.ndarray, np.ndarray]],
+    *,
+    key_bits: int,
+    insecure: bool,
+    scale_bits: int = 24,
+    batch: int = 256,
+    keypair: Any = None,
+) -> EncryptedCheck:
+    """Seal `model`, score `features` encrypted, decrypt, compare with plaintext verdicts.
+
+    `agreement` compares with the float model's verdicts; `agreement_fixed_point` with
+    the exact integer score the sealed weights define (the encrypted path must match it
+    exactly; the two differ only if a score lies within the rounding error of 0).
+    """
+    from sealdog.crypto.paillier import FixedPoint, LinearScorer, decrypt_verdicts, generate_keypair
+    from sealdog.sealed_model import seal_model
+
+    pk, sk = keypair if keypair is not None else generate_keypair(key_bits, insecure=insecure)
+    t0 = time.perf_counter()
+    sealed = seal_model(
+        pk, model.weights, model.bias, featuriser=model.featuriser.to_dict(),
+        scale_bits=scale_bits, max_count=model.featuriser.max_count,
+    )
+    seconds_seal = time.perf_counter() - t0
+    scorer = LinearScorer(sealed.linear())
+    t0 = time.perf_counter()
+    encrypted: list[bool] = []
+    for start in range(0, len(features), batch):
+        chunk = features[start : start + batch]
+        encrypted.extend(decrypt_verdicts(sk, scorer.score_batch(list(chunk))))
+    seconds = time.perf_counter() - t0
+    fp = FixedPoint(scale_bits)
+    w_int = [int(v) for v in fp.encode(model.weights)]
+    b_int = int(fp.encode(float(model.bias)))
+    plain = [model.bias + float(np.dot(model.weights[i], c)) >= 0 for i, c in features]
+    exact = [b_int + sum(w_int[j] * int(x) for j, x in zip(i.tolist(), c.tolist())) >= 0 for i, c in features]
+    n = max(1, len(features))
+    return EncryptedCheck(
+        agreement=sum(a == b for a, b in zip(encrypted, plain)) / n,
+        agreement_fixed_point=sum(a == b for a, b in zip(encrypted, exact)) / n,
+        n_scored=len(features),
+        key_bits=pk.bits,
+        emails_per_second=len(features) / max(seconds, 1e-9),
+        seconds_seal=seconds_seal,
+    )
+
+
+@dataclass
+class SplitResult:
+    name: str
+    metrics: dict[str, float]
+    n_train: int
+    n_test: int
+    chosen_c: float
+    threshold: float
+    train_seconds: float
+    emails_per_second: float
+    encrypted: EncryptedCheck | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """The per-split object of the `--json` line (rates as fractions)."""
+        m = self.metrics
+        return {
+            "accuracy": m["accuracy"],
+            "precision": m["precision"],
+            "recall": m["recall"],
+            "fpr": m["fpr"],
+            "fnr": m["fnr"],
+            "auc": m["auc"],
+            "agreement": None if self.encrypted is None else self.encrypted.agreement,
+            "n_test": self.n_test,
+            "n_train": self.n_train,
+            "emails_per_second": self.emails_per_second,
+            "encrypted_emails_per_second": None if self.encrypted is None else self.encrypted.emails_per_second,
+            "agreement_key_bits": None if self.encrypted is None else self.encrypted.key_bits,
+            "train_seconds": self.train_seconds,
+            "chosen_c": self.chosen_c,
+            "tp": m["tp"], "fp": m["fp"], "tn": m["tn"], "fn": m["fn"],
+        }
+
+
+def evaluate(
+    emails: Sequence[LabelledEmail],
+    config: TrainingConfig,
+    *,
+    splits: Sequence[str] = SPLIT_NAMES,
+    key_bits: int | None = 1024,
+    insecure_key: bool = True,
+    progress: ProgressCallback | None = None,
+    log: Callable[[str], None] | None = None,
+) -> list[SplitResult]:
+    """Train and test on each split; `key_bits=None` skips the encrypted path."""
+    config = config.validate()
+    raws = [e.raw for e in emails]
+    folders = np.array([e.folder for e in emails])
+    labels = np.array([e.label for e in emails], dtype=np.int64)
+    terms = corpus_terms(raws, config.featuriser, workers=config.workers, progress=progress)
+    keypair = None
+    if key_bits is not None:
+        from sealdog.crypto.paillier import generate_keypair
+
+        keypair = generate_keypair(key_bits, insecure=insecure_key)
+    results: list[SplitResult] = []
+    for name in splits:
+        split = make_split(name, folders, labels)
+        if not split.train.any() or not split.test.any():
+            if log:
+                log(f"{name}: skipped (its folders are not all present)")
+            continue
+        t0 = time.perf_counter()
+        spec = config.featuriser
+        train_idx, test_idx = np.flatnonzero(split.train), np.flatnonzero(split.test)
+        if spec.mode == "vocabulary":
+            vocab = fit_vocabulary((terms[i] for i in train_idx), min_df=config.min_df, max_terms=config.max_terms)
+            spec = replace(spec, vocabulary=vocab)
+        featuriser = Featuriser.from_spec(spec)
+        X_train = index_corpus(featuriser, [terms[i] for i in train_idx])
+        model, report = train_prepared(PreparedCorpus(featuriser, X_train, labels[train_idx]), config)
+        train_seconds = time.perf_counter() - t0
+        test_rows = [featuriser.index_terms(terms[i]) for i in test_idx]
+        X_test = index_corpus(featuriser, [terms[i] for i in test_idx])
+        scores = model.decision_function(X_test)
+        metrics = classification_metrics(labels[test_idx], scores)
+        rate = plaintext_throughput(model, [raws[i] for i in test_idx])
+        encrypted = None
+        if keypair is not None:
+            encrypted = encrypted_agreement(
+                model, [(r.indices, r.counts) for r in test_rows],
+                key_bits=keypair[0].bits, insecure=insecure_key, keypair=keypair,
+            )
+        result = SplitResult(
+            name=name, metrics=metrics, n_train=int(len(train_idx)), n_test=int(len(test_idx)),
+            chosen_c=report.chosen_c, threshold=report.threshold, train_seconds=train_seconds,
+            emails_per_second=rate, encrypted=encrypted,
+        )
+        if log:
+            log(
+                f"{name}: accuracy {metrics['accuracy']:.4f}, FPR {metrics['fpr']:.4f}, "
+                f"FNR {metrics['fnr']:.4f}, AUC {metrics['auc']:.5f}"
+                + ("" if encrypted is None else f", agreement {encrypted.agreement:.4%}")
+            )
+        results.append(result)
+    return results
+
+
+def eval_json(results: Sequence[SplitResult], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The `--json` object: ``{"eval": "enron", "splits": {...}}`` plus context."""
+    out: dict[str, Any] = {"eval": "enron", "splits": {r.name: r.summary() for r in results}}
+    if extra:
+        out.update(extra)
+    return out

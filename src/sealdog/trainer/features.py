@@ -1,0 +1,291 @@
+"""The featuriser: e-mail text to sparse small-integer feature counts, one implementation for
+trainer and server.
+
+A `FeaturiserSpec` (JSON-safe, versioned) travels inside the sealed model; the server
+rebuilds the identical `Featuriser` from it, so a score computed under encryption on the
+server uses exactly the features the model was trained on.
+
+Terms. The text is lower-cased and split by one named regular expression (`TOKENISERS`;
+default ``sealdog-v1``: letters/digits with inner ``'``, ``.``, ``-``, and the symbols
+``$ ! % € £``) into tokens. From the
+tokens the featuriser makes these *terms*:
+
+- ``w:<token>``      a body word;
+- ``s:<token>``      a subject word (subject and body words are different features);
+- ``b:<t1> <t2>``    a body bigram (if ``ngram_max`` is 2);
+- ``n:<k>``          the message length class: ``k = bit_length(number of body tokens)``,
+  one indicator per power of two, because presence features alone cannot see length.
+
+Two modes map terms to feature indices:
+
+- ``vocabulary``: a term list fitted on the training corpus; index = position in the
+  list. **The list travels in clear inside the sealed model**, so the server learns every
+  term the model has a weight for (not the weights, not their signs). With
+  ``min_df``-filtered vocabularies that is a large, generic word list, but a small or
+  hand-picked vocabulary does reveal what the model looks for.
+- ``hashing``: each term goes to bucket ``blake2b(key || term) mod n_buckets``; every
+  bucket has a sealed weight, so the server learns nothing about which terms matter
+  (only the public spec: tokeniser settings, bucket count and hash key). The cost is
+  collisions (a little accuracy) and a sealed model with ``n_buckets`` ciphertexts.
+
+Counts are the number of occurrences, clipped to ``max_count`` (1 = presence), so they are
+small positive integers, as the encrypted dot product needs.
+
+Determinism: only the standard library (`re`, `str.lower`, `hashlib.blake2b`) and NumPy
+are used, no process-dependent hashing; the same spec gives the same features on every
+machine with the same Unicode database (a property of the Python minor version).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from sealdog.errors import SealdogError
+from sealdog.trainer.email_text import DEFAULT_MAX_EMAIL_BYTES, EmailText, email_parts
+
+SPEC_FORMAT = "sealdog.featuriser"
+SPEC_VERSION = 1
+MODES = ("vocabulary", "hashing")
+TOKEN_PATTERN = r"[^\W_](?:[^\W_]|['.\-](?=[^\W_]))*|[$!%\u20ac\u00a3]"
+"""Word tokens (letters/digits with inner ' . -) and the symbols $ ! % EUR GBP."""
+TOKENISERS: dict[str, str] = {
+    "sealdog-v1": TOKEN_PATTERN,
+    "sklearn-default": r"(?u)\b\w\w+\b",
+}
+"""Named token patterns. A spec names one (never carries a regex), so a sealed model cannot
+make the server run an arbitrary, possibly catastrophic, regular expression.
+`sklearn-default` is scikit-learn's CountVectorizer default, for imported pipelines."""
+
+
+class FeaturiserSpecError(SealdogError):
+    """A featuriser spec is malformed, of an unknown version, or inconsistent."""
+
+
+class SparseFeatures(NamedTuple):
+    """Non-zero features of one e-mail: sorted unique `indices`, `counts` in 1..max_count."""
+
+    indices: np.ndarray
+    counts: np.ndarray
+
+
+@dataclass(frozen=True)
+class FeaturiserSpec:
+    """Everything needed to rebuild a `Featuriser`; see the module doc for the term scheme.
+
+    Invariants (checked by `validate`): mode is ``vocabulary`` with a non-empty list of
+    distinct terms, or ``hashing`` with ``n_buckets >= 1``; ``1 <= max_count``.
+    """
+
+    mode: str = "hashing"
+    tokeniser: str = "sealdog-v1"
+    n_buckets: int = 2**18
+    hash_key: str = "sealdog-v1"
+    vocabulary: tuple[str, ...] = ()
+    max_count: int = 1
+    ngram_max: int = 2
+    subject_terms: bool = True
+    length_terms: bool = True
+    min_token_len: int = 1
+    max_token_len: int = 40
+    lowercase: bool = True
+    version: int = field(default=SPEC_VERSION)
+
+    def validate(self) -> FeaturiserSpec:
+        """Return self if consistent, else raise `FeaturiserSpecError` saying what is wrong."""
+        problems: list[str] = []
+        if self.version != SPEC_VERSION:
+            problems.append(f"version {self.version!r} is not supported (expected {SPEC_VERSION})")
+        if self.tokeniser not in TOKENISERS:
+            problems.append(f"tokeniser {self.tokeniser!r} is not one of {', '.join(TOKENISERS)}")
+        if self.mode not in MODES:
+            problems.append(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
+        if self.mode == "hashing":
+            if not isinstance(self.n_buckets, int) or self.n_buckets < 1:
+                problems.append(f"n_buckets must be a positive integer, got {self.n_buckets!r}")
+            if not isinstance(self.hash_key, str) or len(self.hash_key.encode("utf-8")) > 64:
+                problems.append("hash_key must be a string of at most 64 UTF-8 bytes")
+        if self.mode == "vocabulary":
+            if not self.vocabulary:
+                problems.append("vocabulary mode needs a non-empty vocabulary")
+            elif len(set(self.vocabulary)) != len(self.vocabulary):
+                problems.append("vocabulary contains duplicate terms")
+            elif not all(isinstance(t, str) for t in self.vocabulary):
+                problems.append("vocabulary terms must be strings")
+        for name in ("max_count", "ngram_max", "min_token_len", "max_token_len"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                problems.append(f"{name} must be an integer >= 1, got {value!r}")
+        if isinstance(self.ngram_max, int) and self.ngram_max > 2:
+            problems.append(f"ngram_max must be 1 or 2, got {self.ngram_max}")
+        if (
+            isinstance(self.min_token_len, int)
+            and isinstance(self.max_token_len, int)
+            and self.min_token_len > self.max_token_len
+        ):
+            problems.append("min_token_len is larger than max_token_len")
+        for name in ("subject_terms", "length_terms", "lowercase"):
+            if not isinstance(getattr(self, name), bool):
+                problems.append(f"{name} must be true or false")
+        if problems:
+            raise FeaturiserSpecError("invalid featuriser spec: " + "; ".join(problems))
+        return self
+
+    @property
+    def n_features(self) -> int:
+        return len(self.vocabulary) if self.mode == "vocabulary" else self.n_buckets
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form, tagged with format and version; vocabulary only in vocabulary mode."""
+        data = asdict(self)
+        data["vocabulary"] = list(self.vocabulary)
+        if self.mode == "vocabulary":
+            data.pop("n_buckets")
+            data.pop("hash_key")
+        else:
+            data.pop("vocabulary")
+        return {"format": SPEC_FORMAT, **data}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeaturiserSpec:
+        """Rebuild and validate a spec from `to_dict` output; unknown keys are an error."""
+        if not isinstance(data, Mapping):
+            raise FeaturiserSpecError(f"featuriser spec must be a JSON object, got {type(data).__name__}")
+        fields = dict(data)
+        fmt = fields.pop("format", SPEC_FORMAT)
+        if fmt != SPEC_FORMAT:
+            raise FeaturiserSpecError(f"not a featuriser spec (format {fmt!r}, expected {SPEC_FORMAT!r})")
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(fields) - known)
+        if unknown:
+            raise FeaturiserSpecError(f"invalid featuriser spec: unknown fields {unknown}")
+        if "vocabulary" in fields:
+            vocab = fields["vocabulary"]
+            if not isinstance(vocab, (list, tuple)):
+                raise FeaturiserSpecError("invalid featuriser spec: vocabulary must be a list")
+            fields["vocabulary"] = tuple(vocab)
+        try:
+            spec = cls(**fields)
+        except TypeError as exc:
+            raise FeaturiserSpecError(f"invalid featuriser spec: {exc}") from exc
+        return spec.validate()
+
+
+class Featuriser:
+    """Text to `SparseFeatures` under one `FeaturiserSpec`; stateless apart from a term cache."""
+
+    def __init__(self, spec: FeaturiserSpec) -> None:
+        self.spec = spec.validate()
+        self._token_re = re.compile(TOKENISERS[spec.tokeniser])
+        self._index: dict[str, int] = (
+            {term: i for i, term in enumerate(spec.vocabulary)} if spec.mode == "vocabulary" else {}
+        )
+        self._hash_key = spec.hash_key.encode("utf-8")
+        self._bucket_cache: dict[str, int] = {}
+
+    @classmethod
+    def from_spec(cls, spec: FeaturiserSpec | Mapping[str, Any]) -> Featuriser:
+        if isinstance(spec, FeaturiserSpec):
+            return cls(spec)
+        return cls(FeaturiserSpec.from_dict(spec))
+
+    @property
+    def n_features(self) -> int:
+        return self.spec.n_features
+
+    @property
+    def max_count(self) -> int:
+        return self.spec.max_count
+
+    # -- terms ---------------------------------------------------------------------------
+
+    def tokens(self, text: str) -> list[str]:
+        """Word and symbol tokens of `text`, in order, after lower-casing and length filtering."""
+        if self.spec.lowercase:
+            text = text.lower()
+        lo, hi = self.spec.min_token_len, self.spec.max_token_len
+        return [t for t in self._token_re.findall(text) if lo <= len(t) <= hi]
+
+    def terms(self, parts: EmailText) -> list[str]:
+        """All term occurrences of an e-mail (see module doc); the input to both modes."""
+        body = self.tokens(parts.body)
+        if self.spec.subject_terms:
+            subject = self.tokens(parts.subject)
+            out = ["s:" + t for t in subject]
+        else:
+            body = self.tokens(parts.subject) + body
+            out = []
+        out.extend("w:" + t for t in body)
+        if self.spec.ngram_max >= 2:
+            out.extend(f"b:{a} {b}" for a, b in zip(body, body[1:]))
+        if self.spec.length_terms:
+            out.append(f"n:{len(body).bit_length()}")
+        return out
+
+    # -- indices -------------------------------------------------------------------------
+
+    def _bucket(self, term: str) -> int:
+        bucket = self._bucket_cache.get(term)
+        if bucket is None:
+            digest = hashlib.blake2b(term.encode("utf-8"), digest_size=8, key=self._hash_key)
+            bucket = int.from_bytes(digest.digest(), "little") % self.spec.n_buckets
+            if len(self._bucket_cache) < 2_000_000:
+                self._bucket_cache[term] = bucket
+        return bucket
+
+    def index_terms(self, terms: Iterable[str]) -> SparseFeatures:
+        """Map term occurrences to sorted unique indices with counts clipped to max_count."""
+        counts: Counter[int] = Counter()
+        if self.spec.mode == "vocabulary":
+            index = self._index
+            for term in terms:
+                i = index.get(term)
+                if i is not None:
+                    counts[i] += 1
+        else:
+            bucket = self._bucket
+            for term in terms:
+                counts[bucket(term)] += 1
+        if not counts:
+            return SparseFeatures(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        indices = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        values = np.fromiter(counts.values(), dtype=np.int64, count=len(counts))
+        order = np.argsort(indices, kind="stable")
+        return SparseFeatures(indices[order], np.minimum(values[order], self.spec.max_count))
+
+    def featurise_parts(self, parts: EmailText) -> SparseFeatures:
+        return self.index_terms(self.terms(parts))
+
+    def featurise(self, text: str) -> SparseFeatures:
+        """Features of `email_to_text` output (a leading ``Subject:`` line is the subject)."""
+        return self.featurise_parts(EmailText.from_text(text))
+
+    def featurise_email(
+        self, raw: bytes, *, max_bytes: int = DEFAULT_MAX_EMAIL_BYTES
+    ) -> SparseFeatures:
+        """Features of a raw e-mail; raises `EmailTooLargeError` above `max_bytes`."""
+        return self.featurise_parts(email_parts(raw, max_bytes=max_bytes))
+
+
+def fit_vocabulary(
+    term_lists: Iterable[Sequence[str]], *, min_df: int = 2, max_terms: int | None = None
+) -> tuple[str, ...]:
+    """Terms in at least `min_df` documents, most frequent first (ties by term), capped.
+
+    The result is sorted alphabetically so the vocabulary (and its indices) does not
+    depend on the corpus order beyond which terms were kept.
+    """
+    df: Counter[str] = Counter()
+    for terms in term_lists:
+        df.update(set(terms))
+    kept = [(n, t) for t, n in df.items() if n >= min_df]
+    kept.sort(key=lambda item: (-item[0], item[1]))
+    if max_terms is not None:
+        kept = kept[:max_terms]
+    return tuple(sorted(t for _, t in kept))

@@ -1,0 +1,120 @@
+"""The plaintext linear model file: weights, bias (threshold folded in), featuriser spec, metadata.
+
+Decision rule, the one the sealed model computes under encryption:
+``spam  <=>  bias + sum_i weights[i] * counts[i] >= 0``. The operating threshold chosen
+at training time is already subtracted from `bias`, so sealing needs nothing else.
+
+File format: one JSON object (``format: sealdog-plaintext-model``, ``version: 1``), written
+atomically. Weights are stored as JSON floats, which round-trip float64 exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from sealdog.errors import SealdogError
+from sealdog.fileio import atomic_write_text
+from sealdog.trainer.features import Featuriser, FeaturiserSpec, FeaturiserSpecError, SparseFeatures
+
+MODEL_FORMAT = "sealdog-plaintext-model"
+MODEL_VERSION = 1
+
+
+class ModelFileError(SealdogError):
+    """A plaintext model file is missing, malformed or inconsistent with its featuriser."""
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """A linear spam detector in the clear. Invariant: ``len(weights) == featuriser.n_features``."""
+
+    weights: np.ndarray
+    bias: float
+    featuriser: FeaturiserSpec
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        weights = np.asarray(self.weights, dtype=np.float64)
+        object.__setattr__(self, "weights", weights)
+        if weights.ndim != 1 or len(weights) != self.featuriser.n_features:
+            raise ModelFileError(
+                f"model has {weights.size} weights but its featuriser has "
+                f"{self.featuriser.n_features} features"
+            )
+        if not np.all(np.isfinite(weights)) or not math.isfinite(self.bias):
+            raise ModelFileError("model weights and bias must be finite numbers")
+
+    def make_featuriser(self) -> Featuriser:
+        return Featuriser.from_spec(self.featuriser)
+
+    def decision_function(self, X: sp.spmatrix | np.ndarray) -> np.ndarray:
+        """Scores ``bias + X @ weights``; spam iff >= 0."""
+        return np.asarray(X @ self.weights).ravel() + self.bias
+
+    def score(self, features: SparseFeatures) -> float:
+        return float(self.bias + np.dot(self.weights[features.indices], features.counts))
+
+    def predict(self, X: sp.spmatrix | np.ndarray) -> np.ndarray:
+        return self.decision_function(X) >= 0
+
+    def with_threshold(self, threshold: float) -> LinearModel:
+        """The same model with decision ``score >= threshold`` folded into the bias."""
+        meta = dict(self.metadata)
+        meta["threshold_folded"] = float(meta.get("threshold_folded", 0.0)) + float(threshold)
+        return LinearModel(self.weights, self.bias - float(threshold), self.featuriser, meta)
+
+    # -- serialisation -------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": MODEL_FORMAT,
+            "version": MODEL_VERSION,
+            "kind": "linear",
+            "bias": float(self.bias),
+            "weights": self.weights.tolist(),
+            "featuriser": self.featuriser.to_dict(),
+            "metadata": self.metadata,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> LinearModel:
+        if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
+            raise ModelFileError(f"not a Sealdog plaintext model (expected format {MODEL_FORMAT!r})")
+        if data.get("version") != MODEL_VERSION:
+            raise ModelFileError(f"unsupported model version {data.get('version')!r} (expected {MODEL_VERSION})")
+        try:
+            spec = FeaturiserSpec.from_dict(data["featuriser"])
+            weights = np.asarray(data["weights"], dtype=np.float64)
+            bias = float(data["bias"])
+            metadata = dict(data.get("metadata") or {})
+        except FeaturiserSpecError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"malformed model file: {exc}") from exc
+        return cls(weights, bias, spec, metadata)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the model as JSON, atomically (a reader never sees half a file)."""
+        atomic_write_text(path, json.dumps(self.to_dict(), separators=(",", ":")) + "\n")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> LinearModel:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError as exc:
+            raise ModelFileError(f"no model file at {path}; create one with `sealdog train`") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ModelFileError(f"cannot read model file {path}: {exc}") from exc
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ModelFileError(f"model file {path} is not valid JSON: {exc}") from exc
+        return cls.from_dict(data)

@@ -1,0 +1,44 @@
+"""Seal a plaintext model: encrypt its weights and bias under the key holder's public key.
+
+The sealed model carries the featuriser spec in clear (the server needs it to featurise),
+the fixed-point scale and bounds, and the model's metadata minus anything that would tell
+the server about the weights (intercept, threshold, chosen C are dropped: with them and a
+few verdicts the server could learn about the score scale).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sealdog.trainer.model import LinearModel
+
+DEFAULT_SCALE_BITS = 24
+_PRIVATE_METADATA = ("intercept", "threshold_folded", "c")
+
+
+def public_metadata(model: LinearModel, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Model metadata fit to travel to the server (no intercept, threshold or C)."""
+    meta = {k: v for k, v in model.metadata.items() if k not in _PRIVATE_METADATA}
+    meta.update(extra or {})
+    return meta
+
+
+def seal_plaintext_model(
+    model: LinearModel,
+    public_key: Any,
+    *,
+    scale_bits: int = DEFAULT_SCALE_BITS,
+    metadata: dict[str, Any] | None = None,
+) -> Any:
+    """A `sealdog.sealed_model.SealedModel` of `model` under `public_key` (a Paillier PublicKey)."""
+    from sealdog.sealed_model import seal_model
+
+    return seal_model(
+        public_key,
+        model.weights,
+        model.bias,
+        featuriser=model.featuriser.to_dict(),
+        scale_bits=scale_bits,
+        max_count=model.featuriser.max_count,
+        metadata=public_metadata(model, metadata),
+    )

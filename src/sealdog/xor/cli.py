@@ -1,0 +1,29 @@
+"""Commands of sealdog.xor. `register(app)` adds `xor-demo`; `xor_demo_command` is the function the
+client's `demo` group hooks as `sealdog demo xor`."""
+
+from __future__ import annotations
+
+import typer
+
+from sealdog.errors import SealdogError
+
+
+def xor_demo_command(
+    preset: str = typer.Option("demo", help="VHE preset: demo (fast) or large."),
+    seed: int = typer.Option(32, help="Seed of the initial weights."),
+    iterations: int = typer.Option(10, help="Encrypted gradient steps (bounded by the preset's depth)."),
+    json_output: bool = typer.Option(False, "--json", help="End with one JSON line."),
+) -> None:
+    """Train an XOR network whose weights stay encrypted the whole time (research/demo grade)."""
+    from sealdog.xor.demo import run_xor_demo
+
+    try:
+        run_xor_demo(json_output=json_output, preset=preset, seed=seed, iterations=iterations)
+    except SealdogError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def register(app: typer.Typer) -> None:
+    """Add this package's commands to the root app (`sealdog xor-demo`)."""
+    app.command("xor-demo")(xor_demo_command)

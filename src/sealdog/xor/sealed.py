@@ -1,0 +1,94 @@
+"""A sealed XOR network: encrypted weights + the evaluation keys a server needs to score it.
+
+The server evaluates y = W2 [sigma(W1 [x, 1]), 1] for plaintext 2-bit inputs with the
+product key and returns a re-randomised ciphertext (fresh public encryption of zero added);
+only the key holder decrypts. Serialisation (`to_bytes`/`from_bytes`): a JSON object
+{"format": "sealdog-xor", "version": 1, "preset": ..., "activation": {c0, c1, c3, fit_range},
+"hidden": H, "w1": [[b64 ciphertext]], "w2": [b64 ciphertext], "product_key": b64,
+"public_key": b64}, each b64 value a `crypto.vhe.codec` blob. It never holds the secret key.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from sealdog.crypto.vhe import codec, ops
+from sealdog.crypto.vhe import fixed_point as fp
+from sealdog.crypto.vhe.errors import VheCorruptData
+from sealdog.crypto.vhe.keys import SecretKey
+from sealdog.crypto.vhe.ops import Ciphertext, ProductKey, PublicKey
+from sealdog.xor.activation import PolySigmoid
+from sealdog.xor.encrypted import EncryptedXor, encrypt_net, hidden_layer, output
+from sealdog.xor.plaintext import XorNet, check_inputs
+
+
+@dataclass
+class SealedXor:
+    network: EncryptedXor
+    public_key: PublicKey
+
+    def to_bytes(self) -> bytes:
+        def b64(blob: bytes) -> str:
+            return base64.b64encode(blob).decode()
+
+        act = self.network.act
+        doc = {
+            "format": "sealdog-xor", "version": 1,
+            "preset": self.public_key.switch.params.name,
+            "activation": {"c0": act.c0, "c1": act.c1, "c3": act.c3, "fit_range": act.fit_range},
+            "hidden": len(self.network.w2) - 1,
+            "w1": [[b64(codec.encode_ciphertext(c)) for c in row] for row in self.network.w1],
+            "w2": [b64(codec.encode_ciphertext(c)) for c in self.network.w2],
+            "product_key": b64(codec.encode_product_key(self.network.product_key)),
+            "public_key": b64(codec.encode_public_key(self.public_key)),
+        }
+        return json.dumps(doc, sort_keys=True).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SealedXor:
+        try:
+            doc: dict[str, Any] = json.loads(data)
+            if doc.get("format") != "sealdog-xor" or doc.get("version") != 1:
+                raise VheCorruptData("not a version-1 sealed XOR network")
+            hidden = doc["hidden"]
+            dec = base64.b64decode
+            w1 = [[codec.decode_ciphertext(dec(c)) for c in row] for row in doc["w1"]]
+            w2 = [codec.decode_ciphertext(dec(c)) for c in doc["w2"]]
+            if not isinstance(hidden, int) or len(w1) != hidden or len(w2) != hidden + 1 or any(
+                len(row) != 3 for row in w1
+            ):
+                raise VheCorruptData("sealed XOR network shape inconsistent")
+            act = PolySigmoid(**{k: float(doc["activation"][k]) for k in ("c0", "c1", "c3", "fit_range")})
+            network = EncryptedXor(
+                w1=w1, w2=w2, act=act, product_key=codec.decode_product_key(dec(doc["product_key"]))
+            )
+            return cls(network=network, public_key=codec.decode_public_key(dec(doc["public_key"])))
+        except VheCorruptData:
+            raise
+        except (ValueError, KeyError, TypeError) as exc:
+            raise VheCorruptData(f"malformed sealed XOR network: {exc}") from None
+
+
+def seal_xor_network(net: XorNet, sk: SecretKey, rng: random.Random | None = None) -> SealedXor:
+    """Key holder side: encrypt the weights, make the product key and the public key."""
+    product_key = ops.make_product_key(sk, sk, [[1]], sk, rng)
+    return SealedXor(network=encrypt_net(net, sk, product_key, rng), public_key=ops.make_public_key(sk, rng))
+
+
+def evaluate_sealed_xor(sealed: SealedXor, bits: Any, rng: random.Random | None = None) -> list[Ciphertext]:
+    """Server side: encrypted outputs for plaintext bit pairs (shape (N, 2)), re-randomised."""
+    x = check_inputs(bits).astype(int)
+    out = []
+    for row in x:
+        _z, _z2, hs = hidden_layer(sealed.network, (int(row[0]), int(row[1])))
+        out.append(ops.rerandomise(output(sealed.network, hs), sealed.public_key, rng))
+    return out
+
+
+def decrypt_outputs(sk: SecretKey, outputs: list[Ciphertext]) -> list[float]:
+    """Key holder side: the network's outputs (round > 0.5 for the XOR bit)."""
+    return [float(fp.decrypt_real(sk, ct)[0][0]) for ct in outputs]

@@ -1,0 +1,107 @@
+"""The sealed-model artifact: round trips, digest, tamper detection, validation of ciphertexts."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from sealdog.crypto.paillier import (
+    FixedPoint,
+    KeyMismatchError,
+    LinearScorer,
+    decrypt_scores,
+    generate_keypair,
+)
+from sealdog.errors import CorruptDataError
+from sealdog.sealed_model import SealedModel, SealedModelError, compute_digest, seal_model
+
+PK, SK = generate_keypair(768, insecure=True)
+FEATURISER = {"kind": "hashing", "buckets": 16, "lowercase": True}
+W = np.linspace(-1, 1, 16)
+
+
+def _model() -> SealedModel:
+    return seal_model(PK, W, 0.25, featuriser=FEATURISER, metadata={"name": "demo"})
+
+
+def _rezip(manifest: dict, payload: bytes) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("manifest.json", json.dumps(manifest))
+        zf.writestr("weights.bin", payload)
+    return buf.getvalue()
+
+
+def test_round_trip_file_and_scoring(tmp_path) -> None:
+    model = _model()
+    path = tmp_path / "m.sealed"
+    model.write(path)
+    loaded = SealedModel.read(path)
+    assert loaded.digest == model.digest == model.manifest["digest"]
+    assert loaded.manifest == model.manifest and loaded.payload == model.payload
+    assert loaded.kind == "linear" and loaded.scheme == "paillier"
+    assert loaded.featuriser == FEATURISER and loaded.metadata == {"name": "demo"}
+    assert loaded.key_fingerprint == PK.fingerprint
+    linear = loaded.linear()
+    fp = FixedPoint(24)
+    w_ints, b_int = fp.encode(W), fp.encode(0.25)
+    ev = LinearScorer(linear, mode="score").score_batch([(np.array([1, 5, 9]), np.array([1, 1, 1]))])
+    assert decrypt_scores(SK, ev) == [b_int + w_ints[1] + w_ints[5] + w_ints[9]]
+    assert model.to_bytes() == loaded.to_bytes()  # deterministic encoding
+
+
+def test_digest_changes_with_any_content() -> None:
+    model = _model()
+    base = model.digest
+    assert compute_digest({**model.manifest, "metadata": {"name": "other"}}, model.payload) != base
+    assert compute_digest(model.manifest, model.payload[:-1] + bytes([model.payload[-1] ^ 1])) != base
+    assert compute_digest({**model.manifest, "digest": "x"}, model.payload) == base  # digest excludes itself
+
+
+def test_tampered_files_are_rejected() -> None:
+    model = _model()
+    manifest, payload = dict(model.manifest), model.payload
+    flipped = payload[:-1] + bytes([payload[-1] ^ 1])
+    with pytest.raises(SealedModelError, match="digest"):
+        SealedModel.from_bytes(_rezip(manifest, flipped))
+    with pytest.raises(SealedModelError, match="digest"):
+        SealedModel.from_bytes(_rezip({**manifest, "scale_bits": 10}, payload))
+    with pytest.raises(SealedModelError):
+        SealedModel.from_bytes(model.to_bytes()[:-20])
+    with pytest.raises(SealedModelError):
+        SealedModel.from_bytes(b"not a zip")
+    no_digest = {k: v for k, v in manifest.items() if k != "digest"}
+    with pytest.raises(SealedModelError, match="no digest"):
+        SealedModel.from_bytes(_rezip(no_digest, payload))
+
+
+def test_linear_validates_key_and_ciphertexts() -> None:
+    model = _model()
+    other, _ = generate_keypair(768, insecure=True)
+    wrong_key = {k: v for k, v in model.manifest.items() if k != "digest"}
+    wrong_key["public_key"] = other.to_json()
+    with pytest.raises(KeyMismatchError):
+        SealedModel(wrong_key, model.payload).linear()
+    # a payload whose "ciphertext" is a multiple of n is refused even with a valid digest
+    width = (2 * PK.bits + 7) // 8
+    bad_payload = model.payload[: 11 + width] + int(PK.n * 3).to_bytes(width, "big") + model.payload[11 + 2 * width :]
+    manifest = {k: v for k, v in model.manifest.items() if k != "digest"}
+    with pytest.raises(CorruptDataError, match="not a unit"):
+        SealedModel(manifest, bad_payload).linear()
+    short = {**manifest, "dim": 3}
+    with pytest.raises(SealedModelError, match="weights"):
+        SealedModel(short, model.payload).linear()
+
+
+def test_other_kinds_are_carried_but_not_read_as_linear() -> None:
+    manifest = {k: v for k, v in _model().manifest.items() if k != "digest"}
+    manifest.update(kind="xor", scheme="vhe")
+    model = SealedModel(manifest, b"opaque")
+    again = SealedModel.from_bytes(model.to_bytes())
+    assert again.kind == "xor" and again.digest == model.digest
+    with pytest.raises(SealedModelError, match="not linear/paillier"):
+        again.linear()
