@@ -17,6 +17,7 @@ import argparse
 import base64
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -214,6 +215,7 @@ def http_load(model_bytes: bytes, batches: list[list[bytes]], *, workers: int, c
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def main() -> None:

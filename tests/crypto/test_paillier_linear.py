@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sealdog.crypto.paillier import (
+    DEFAULT_SCALE_BITS,
     EncryptedVerdicts,
     FixedPoint,
     InvalidFeatureVectorError,
@@ -87,7 +88,7 @@ def test_packing_round_trips_negative_slots_and_partial_last_pack() -> None:
     rng = np.random.default_rng(7)
     w = rng.normal(0, 2, 64)
     sealed = seal_linear(PK, w, -0.5)
-    fp = FixedPoint(24)
+    fp = FixedPoint(DEFAULT_SCALE_BITS)
     w_ints, b_int = fp.encode(w), fp.encode(-0.5)
     scorer = LinearScorer(sealed, mode="score")
     k = scorer.layout.slots
@@ -206,7 +207,7 @@ def test_verdicts_at_2048_bits(key2048) -> None:
     rng = np.random.default_rng(3)
     w = rng.normal(0, 1, 200)
     sealed = seal_linear(pk, w, 0.1)
-    fp = FixedPoint(24)
+    fp = FixedPoint(DEFAULT_SCALE_BITS)
     w_ints, b_int = fp.encode(w), fp.encode(0.1)
     vectors = [vec(rng.choice(200, size=30, replace=False)) for _ in range(40)]
     expected = [plain_score(w_ints, b_int, *v) for v in vectors]
@@ -215,3 +216,64 @@ def test_verdicts_at_2048_bits(key2048) -> None:
     ev = scorer.score_batch(vectors)
     assert decrypt_verdicts(sk, ev) == [s >= 0 for s in expected]
     assert decrypt_scores(sk, LinearScorer(sealed, mode="score").score_batch(vectors)) == expected
+
+
+# --- log-uniform blinding --------------------------------------------------------------------
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.integers(-3, 3), min_size=1, max_size=6),
+    st.integers(0, 40),
+    st.sampled_from([None, 1, 2, 12]),
+)
+def test_blinded_sign_is_exact_for_tiny_scores(targets, magnitude_bits, blinding_bits) -> None:
+    """Scores -3..3 (incl. 0 and +-1) under bounds up to 2^42: verdict exactly s >= 0."""
+    big = float(2**magnitude_bits)  # +-big cancel; they only widen the bound (and the blinding)
+    w = np.array([1.0, -1.0, big, -big])
+    sealed = seal_linear(PK, w, 0.0, scale_bits=0)
+    scorer = LinearScorer(sealed, blinding_bits=blinding_bits)
+    pick = {-3: None, -2: None, -1: [1, 2, 3], 0: [2, 3], 1: [0, 2, 3], 2: None, 3: None}
+    vectors, expected = [], []
+    for s in targets:
+        idx = pick[s] if pick[s] is not None else [0, 2, 3] if s > 0 else [1, 2, 3]
+        vectors.append(vec(idx))
+        expected.append(plain_score([1, -1, 2**magnitude_bits, -(2**magnitude_bits)], 0, *vectors[-1]))
+    assert decrypt_verdicts(SK, scorer.score_batch(vectors)) == [s >= 0 for s in expected]
+    for bias in (-3.0, -1.0, 0.0, 1.0, 3.0):  # bias-only scores: exactly -3, -1, 0, 1, 3
+        ev = LinearScorer(seal_linear(PK, w, bias, scale_bits=0), blinding_bits=blinding_bits).score_batch(
+            [vec([]), vec([2, 3])]
+        )
+        assert decrypt_verdicts(SK, ev) == [bias >= 0] * 2
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(-(2**40), 2**40), st.integers(1, 2**40))
+def test_blinded_slot_has_the_sign_of_the_score(score, bound_extra) -> None:
+    """r*s + r' from BlindingFactor: same sign as s, and |t| < T = (B + 1) * 2^blinding_bits."""
+    from sealdog.crypto.paillier import BlindingFactor, PackingLayout, blinding_bits_for
+
+    bound = abs(score) + bound_extra
+    layout = PackingLayout.derive(2048, bound, blinding_bits_for(bound))
+    blinding = BlindingFactor.for_layout(layout)
+    for _ in range(20):
+        m, u, r_prime = blinding.sample()
+        r = m << u
+        assert 1 <= r < 2**layout.blinding_bits and 0 <= r_prime < r
+        t = r * score + r_prime
+        assert (t >= 0) == (score >= 0) and abs(t) < layout.offset
+
+
+def test_blinding_factor_is_log_uniform_over_its_window() -> None:
+    from sealdog.crypto.paillier import BlindingFactor, PackingLayout, blinding_bits_for
+
+    bound = 2**30
+    layout = PackingLayout.derive(2048, bound, blinding_bits_for(bound))
+    blinding = BlindingFactor.for_layout(layout)
+    assert blinding.mantissa_bits == 31 + 8 + 1 and blinding.octaves == 16
+    lengths = [(m << u).bit_length() for m, u, _ in (blinding.sample() for _ in range(3400))]
+    counts = np.bincount(lengths, minlength=57)[40:57]
+    assert counts.sum() == 3400 and (counts > 100).all()  # every octave used, ~200 each
+    # within the mantissa's octave the density is ~1/m: more mass in the lower half
+    lows = sum(m < 3 << (blinding.mantissa_bits - 2) for m, _, _ in (blinding.sample() for _ in range(2000)))
+    assert 1050 < lows < 1290  # P(m < 1.5 * 2^(M-1)) = log2(1.5) = 0.585

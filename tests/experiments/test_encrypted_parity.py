@@ -51,6 +51,7 @@ except EncryptedParityUnavailable as exc:  # pragma: no cover - depends on issue
 @pytest.fixture(scope="module")
 def sealed():
     params = ep.depth_sized_params(5)
+    assert params.product_levels == 5
     sk = vhe.generate_secret_key(params, 1)
     return sk, ep.seal_cell(sk)
 

@@ -72,10 +72,17 @@ def test_markdown_table_has_one_row_per_setting() -> None:
 def test_encrypted_lines_say_not_available() -> None:
     (line,) = encrypted_summary_lines(NOT_AVAILABLE)
     assert "not available" in line and "lacks encrypt" in line
-    done = {"status": "ok", "strings": 1000, "correct": 1000, "length": 50, "preset": "demo",
-            "seconds": 1.5, "max_length_by_preset": {"demo": 60}}
+    done = {
+        "status": "ok", "strings": 1000, "correct": 998, "length": 50, "seconds": 1.5, "ms_per_step": 3.7,
+        "params": {"name": "demo", "lwe_dim": 4, "log_q": 1260, "log_w": 20, "security_bits_est": 0.58},
+        "noise_by_step": {"tracked_bound_bits": [3.5, 12.0], "measured_max_abs": [4, 85], "decrypt_limit_bits": 19},
+        "max_length_by_preset": {"demo": 60},
+        "presets": {"demo": {"max_length": 60, "limit": "step 61: modulus chain exhausted"}},
+    }
     lines = encrypted_summary_lines(done)
-    assert "1000/1000" in lines[0] and "demo: longest string that decrypts correctly: 60" in lines[1]
+    assert "998/1000 strings of length 50" in lines[0] and "k=4, log q=1260" in lines[0]
+    assert "2^3.5 -> 2^12.0" in lines[1] and "4 -> 85" in lines[1] and "< 2^19" in lines[1]
+    assert lines[2] == "  preset demo: longest string that decrypts correctly: 60 (step 61: modulus chain exhausted)"
 
 
 def test_write_report_writes_json_table_and_png(tmp_path) -> None:

@@ -42,7 +42,7 @@ def featuriser_spec() -> dict:
     from sealdog.trainer.features import FeaturiserSpec
 
     return FeaturiserSpec(
-        mode="vocabulary", vocabulary=tuple(VOCABULARY), ngram_max=1, length_terms=False
+        mode="vocabulary", vocabulary=tuple(VOCABULARY), ngram_max=1, length_terms=False, max_count=1,
     ).to_dict()
 
 

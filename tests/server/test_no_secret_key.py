@@ -1,9 +1,10 @@
 """The server never imports a name for, constructs, or deserialises a secret key.
 
-1. A full API flow (upload, direct and inbox scoring, exact-score mode, inbox read) runs
-   in a fresh interpreter where every secret-key code path (Sealdog's SecretKey and its
-   loaders, key generation, phe's private key) raises; the scoring worker processes get
-   the same trap through `sitecustomize`.
+1. A full API flow (upload, direct and inbox scoring, exact-score mode, inbox read) for a
+   linear (Paillier) model and an xor (integer-vector, VHE) network runs in a fresh
+   interpreter where every secret-key code path (Sealdog's Paillier and VHE SecretKey and
+   their loaders/decoders, key generation, phe's private key) raises; the scoring worker
+   processes get the same trap through `sitecustomize`.
 2. No module of sealdog.server imports a secret-key name.
 3. No request body of the HTTP API has a field that could carry a key.
 """
@@ -40,6 +41,18 @@ TRAP = textwrap.dedent(
         for name in ("load_secret_key", "generate_keypair", "decrypt_verdicts", "decrypt_scores"):
             if hasattr(mod, name):
                 setattr(mod, name, _explode)
+
+    # The integer-vector scheme: no VHE secret key may be built, decoded, loaded or generated
+    # (decryption needs a SecretKey instance, so it is covered too).
+    import sealdog.crypto.vhe as vhe
+    import sealdog.crypto.vhe.codec as vhe_codec
+    import sealdog.crypto.vhe.keys as vhe_keys
+
+    vhe_keys.SecretKey.__init__ = _explode
+    for mod in (vhe, vhe_keys, vhe_codec):
+        for name in ("generate_secret_key", "decode_secret_key", "load_secret_key"):
+            if hasattr(mod, name):
+                setattr(mod, name, _explode)
     """
 )
 
@@ -54,6 +67,7 @@ FLOW = textwrap.dedent(
     from sealdog.server.settings import ServerSettings
 
     data, workdir = Path(sys.argv[1]).read_bytes(), Path(sys.argv[2])
+    xor_data = Path(sys.argv[3]).read_bytes()
     app = create_app(ServerSettings(data_dir=workdir, demo_mode=True, scoring_processes=1))
     repo = app.state.services.repo
     _, owner = issue_token(repo, role=Role.owner, subject="alice")
@@ -70,14 +84,38 @@ FLOW = textwrap.dedent(
         assert r.status_code == 200, r.text
         assert len(c.get(f"/v1/models/{mid}/verdicts", headers=o).json()["entries"]) == 1
         assert c.get(f"/v1/models/{mid}/sealed", headers=o).status_code == 200
+        r = c.post("/v1/models", content=xor_data, headers=o); assert r.status_code == 201, r.text
+        xid = r.json()["id"]
+        bits = {"inputs": [[0, 0], [0, 1], [1, 0], [1, 1]]}
+        r = c.post(f"/v1/models/{xid}/score", json=bits, headers=o); assert r.status_code == 200, r.text
+        assert r.json()["verdicts"]["count"] == 4
+        assert c.post(f"/v1/models/{xid}/score", json={**bits, "delivery": "inbox"}, headers=o).status_code == 202
+        assert len(c.get(f"/v1/models/{xid}/verdicts", headers=o).json()["entries"]) == 1
     import phe
+    import sealdog.crypto.vhe.keys as vhe_keys
     try:
         phe.PaillierPrivateKey(None, 1, 1)
     except AssertionError:
-        print("TRAP-ARMED")
+        try:
+            vhe_keys.SecretKey(None, (), "x")
+        except AssertionError:
+            print("TRAP-ARMED")
     print("FLOW-OK")
     """
 )
+
+
+def _sealed_xor_bytes() -> bytes:
+    import random
+
+    from sealdog.crypto.vhe.keys import generate_secret_key
+    from sealdog.crypto.vhe.params import PRESETS
+    from sealdog.xor.plaintext import TrainingConfig, train_plaintext
+    from sealdog.xor.sealed import seal_xor_network
+
+    net, _ = train_plaintext(TrainingConfig())
+    rng = random.Random(8)
+    return seal_xor_network(net, generate_secret_key(PRESETS["test"], 1, rng), rng).to_bytes()
 
 
 def test_full_api_flow_with_secret_key_code_booby_trapped(tmp_path: Path, sealed_bytes: bytes) -> None:
@@ -89,10 +127,12 @@ def test_full_api_flow_with_secret_key_code_booby_trapped(tmp_path: Path, sealed
     (tmp_path / "flow.py").write_text(flow)
     model = tmp_path / "model.sealed"
     model.write_bytes(sealed_bytes)
+    xor_model = tmp_path / "xor.sealed"
+    xor_model.write_bytes(_sealed_xor_bytes())
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(site), str(REPO_ROOT / "src"), env.get("PYTHONPATH", "")])
     result = subprocess.run(
-        [sys.executable, str(tmp_path / "flow.py"), str(model), str(tmp_path / "data")],
+        [sys.executable, str(tmp_path / "flow.py"), str(model), str(tmp_path / "data"), str(xor_model)],
         capture_output=True, text=True, env=env, timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -102,7 +142,10 @@ def test_full_api_flow_with_secret_key_code_booby_trapped(tmp_path: Path, sealed
 
 FORBIDDEN_NAMES = {"SecretKey", "load_secret_key", "save_secret_key", "generate_keypair",
                    "decrypt_verdicts", "decrypt_scores", "PaillierPrivateKey",
-                   "generate_paillier_keypair"}
+                   "generate_paillier_keypair",
+                   # the integer-vector (VHE) scheme
+                   "generate_secret_key", "decode_secret_key", "encode_secret_key", "decrypt_real",
+                   "decrypt_numerators", "decrypt_outputs", "decrypt_xor_outputs", "decrypt_net"}
 
 
 def test_no_server_module_imports_secret_key_names() -> None:

@@ -173,7 +173,13 @@ def keygen(
     import os
 
     from sealdog.client.keyfiles import PASSPHRASE_ENV, write_keypair
+    from sealdog.crypto.paillier import MIN_SECURE_BITS
 
+    if bits < MIN_SECURE_BITS and not insecure:
+        raise SealdogError(
+            f"Refusing to generate a {bits}-bit key: the floor is {MIN_SECURE_BITS} bits (default 3072). "
+            "Pass --insecure for tests and demos only."
+        )
     secret = None
     if passphrase:
         secret = os.environ.get(PASSPHRASE_ENV) or typer.prompt(
@@ -185,7 +191,8 @@ def keygen(
         typer.secho(f"WARNING: {bits}-bit key is INSECURE (below 2048 bits): tests and demos only.",
                     fg=typer.colors.RED, err=True)
     typer.echo(f"public key  {public_key}\nsecret key  {secret_key} (mode 0600{', passphrase-protected' if secret else ''})", err=True)
-    typer.echo(f"fingerprint {pk.fingerprint}")
+    typer.echo("fingerprint:", err=True)
+    typer.echo(pk.fingerprint)
 
 
 # --- deploy / models --------------------------------------------------------------------

@@ -20,9 +20,12 @@ against a server in demo mode.
 
 from __future__ import annotations
 
+import signal
 import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,10 +131,30 @@ def _bar(console: Console) -> Progress:
                     TimeElapsedColumn(), console=console)
 
 
+@contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """Let SIGTERM unwind like Ctrl-C does, so the server is stopped either way."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_spam_demo(options: DemoOptions, *, console: Console | None = None, out: Console | None = None) -> DemoResult:
     """Run the demo; progress goes to `console` (stderr), the result table to `out` (stdout)."""
-    console = console or Console(stderr=True)
-    out = out or Console()
+    with _sigterm_as_exit():
+        return _run_spam_demo(options, console or Console(stderr=True), out or Console())
+
+
+def _run_spam_demo(options: DemoOptions, console: Console, out: Console) -> DemoResult:
     started = time.perf_counter()
     insecure = options.bits < MIN_SECURE_BITS
     if insecure:

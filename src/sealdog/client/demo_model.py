@@ -30,11 +30,14 @@ def train_spam_model(
     *,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    n_buckets: int | None = None,
 ) -> LinearModel:
     """Train the trainer's default detector on labelled raw e-mails (1 = spam)."""
     config = TrainingConfig(workers=workers)
-    if len(emails) < SMALL_CORPUS:
-        config = replace(config, featuriser=replace(config.featuriser, n_buckets=SMALL_CORPUS_BUCKETS))
+    if n_buckets is None and len(emails) < SMALL_CORPUS:
+        n_buckets = SMALL_CORPUS_BUCKETS
+    if n_buckets is not None:
+        config = replace(config, featuriser=replace(config.featuriser, n_buckets=n_buckets))
     model, _ = train([e.raw for e in emails], [e.label for e in emails], config, progress=progress)
     return model
 

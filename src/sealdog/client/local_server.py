@@ -53,12 +53,14 @@ class LocalServer:
         workers: int = 1,
         scoring_processes: int = 0,
         ready_timeout: float = 60.0,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.insecure_demo = insecure_demo
         self.workers = workers
         self.scoring_processes = scoring_processes
         self.ready_timeout = ready_timeout
+        self.extra_env = dict(extra_env or {})
         self.port = 0
         self.url = ""
         self.admin_token = ""
@@ -77,6 +79,7 @@ class LocalServer:
         if self.insecure_demo:
             cmd.append("--insecure-demo")
         env = {k: v for k, v in os.environ.items() if not k.startswith("SEALDOG_") and k != "DATABASE_URL"}
+        env.update(self.extra_env)
         with self.log_path.open("wb") as log:
             # Own session: a Ctrl-C in the terminal reaches us, and we stop the server ourselves.
             self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
@@ -111,6 +114,10 @@ class LocalServer:
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM the server's process group, SIGKILL it if it lingers."""

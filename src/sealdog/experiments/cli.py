@@ -40,7 +40,7 @@ def parity_command(
         Path("parity-report"), "--out", help="Folder for parity.json, the table and the plot."
     ),
     quick: bool = typer.Option(False, "--quick", help="Small data and budget (under a minute)."),
-    seed: int = typer.Option(0, "--seed", help="Seed for data and weights."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed for data and weights."),
     threads: int = typer.Option(2, "--threads", min=1, help="torch.set_num_threads(N)."),
     encrypted: bool = typer.Option(
         True, "--encrypted/--no-encrypted", help="Also run parity on the encrypted recurrent cell."

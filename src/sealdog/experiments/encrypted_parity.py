@@ -43,11 +43,6 @@ REQUIRED_VHE_NAMES: tuple[str, ...] = (
     "add", "inner_product", "make_product_key", "make_public_key", "rerandomise",
 )
 
-# The parameters for the 1,000-string run: the demo preset's LWE dimension and error,
-# with w = 2^24 (room for the public-key re-randomisation noise under a base-256 gadget)
-# and a modulus chain exactly as long as the string (one product per bit).
-MAIN_RUN_LOG_W = 24
-MAIN_RUN_DECOMPOSITION_BITS = 8
 # Presets whose product key would exceed this many big integers are not scanned.
 MAX_PRODUCT_KEY_ENTRIES = 2_000_000
 
@@ -155,17 +150,17 @@ def run_sealed_cell(
 
 
 def depth_sized_params(length: int) -> Any:
-    """Demo-preset security (LWE dimension, error) with a modulus chain of `length` products."""
+    """The demo preset with a modulus chain of exactly `length` products (one per bit)."""
     vhe = vhe_capabilities()
     demo = vhe.PRESETS["demo"]
-    log_w = MAIN_RUN_LOG_W
-    return dataclasses.replace(
-        demo,
-        name=f"demo-depth{length}",
-        log_w=log_w,
-        log_q=log_w + demo.headroom_bits + length * log_w,
-        decomposition_bits=MAIN_RUN_DECOMPOSITION_BITS,
-    )
+    return dataclasses.replace(demo, name=f"demo-depth{length}", log_q=demo.min_log_q + length * demo.log_w)
+
+
+def main_run_params(length: int) -> Any:
+    """The demo preset if its chain is deep enough for `length` bits, else its depth-sized variant."""
+    vhe = vhe_capabilities()
+    demo = vhe.PRESETS["demo"]
+    return demo if demo.product_levels >= length else depth_sized_params(length)
 
 
 def product_key_entries(params: Any) -> int:
@@ -236,7 +231,7 @@ def run_encrypted_parity(
         raise EncryptedParityUnavailable("need at least one string of at least one bit")
 
     rng_bits = np.random.default_rng([seed, 8])
-    params = depth_sized_params(length)
+    params = main_run_params(length)
     started = time.perf_counter()
     sk = vhe.generate_secret_key(params, 1)  # experiment: we play key holder and server
     cell = seal_cell(sk)

@@ -80,6 +80,8 @@ class TrainConfig:
     max_epochs: int = 30
     max_seconds: float = 180.0  # per setting, checked after every batch
     eval_every_batches: int = 50
+    dense_eval_every_batches: int = 10  # finer learning curves early on ...
+    dense_eval_until_batch: int = 1000  # ... up to this batch
     validation_per_length: int = 100  # early-stopping set: this many strings of each length
     test_per_length: int = 200  # final held-out set: this many strings of each length
     grad_clip: float = 1.0
@@ -90,8 +92,9 @@ class TrainConfig:
         return cls(
             train_strings=20_000,
             max_epochs=8,
-            max_seconds=12.0,
+            max_seconds=10.0,
             eval_every_batches=20,
+            dense_eval_every_batches=20,
             validation_per_length=10,
             test_per_length=40,
         )
@@ -192,7 +195,12 @@ def train_setting(
             batches += 1
             loss_sum, loss_count = loss_sum + loss.item(), loss_count + 1
             out_of_time = time.perf_counter() - started >= config.max_seconds
-            if batches % config.eval_every_batches and not out_of_time:
+            every = (
+                config.dense_eval_every_batches
+                if batches <= config.dense_eval_until_batch
+                else config.eval_every_batches
+            )
+            if batches % every and not out_of_time:
                 continue
             by_length = accuracy_by_length(model, validation)
             point = CurvePoint(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -110,13 +111,24 @@ def encrypted_summary_lines(encrypted: Mapping[str, Any]) -> list[str]:
                 "encrypted recurrent cell: not available"]
     if encrypted.get("status") == "skipped":
         return ["encrypted recurrent cell: skipped (--no-encrypted)"]
+    params = encrypted.get("params", {})
+    noise = encrypted.get("noise_by_step", {})
+    tracked = noise.get("tracked_bound_bits") or [0.0]
+    measured = noise.get("measured_max_abs") or [0]
     lines = [
         f"encrypted recurrent cell: {encrypted.get('correct')}/{encrypted.get('strings')} strings "
         f"of length {encrypted.get('length')} decrypted to the right parity "
-        f"(preset {encrypted.get('preset')}, {encrypted.get('seconds', 0):.1f} s)"
+        f"(params {params.get('name')}: k={params.get('lwe_dim')}, log q={params.get('log_q')}, "
+        f"log w={params.get('log_w')}; est. security {params.get('security_bits_est')} bits; "
+        f"{encrypted.get('seconds', 0):.1f} s, {encrypted.get('ms_per_step', 0):.2f} ms per step)",
+        f"  noise after 1/{len(tracked)} steps: tracked bound 2^{tracked[0]:.1f} -> 2^{tracked[-1]:.1f}, "
+        f"measured max |e| {measured[0]} -> {measured[-1]}; decryption needs < 2^{noise.get('decrypt_limit_bits')}",
     ]
-    for preset, longest in (encrypted.get("max_length_by_preset") or {}).items():
-        lines.append(f"  preset {preset}: longest string that decrypts correctly: {longest}")
+    for preset, entry in (encrypted.get("presets") or {}).items():
+        lines.append(
+            f"  preset {preset}: longest string that decrypts correctly: {entry.get('max_length')} "
+            f"({entry.get('limit')})"
+        )
     return lines
 
 
@@ -134,10 +146,13 @@ def learning_curve_png(results: Iterable[SettingResult]) -> bytes:
         seen = [p.strings_seen for p in r.curve]
         (line,) = acc_ax.plot(seen, [p.val_accuracy for p in r.curve], label=f"{r.setting} (len 1-50)")
         acc_ax.plot(
-            seen, [p.val_accuracy_length50 for p in r.curve], linestyle=":", color=line.get_color(),
+            seen, [p.val_accuracy_length50 for p in r.curve], linestyle=":", color=line.get_color(), alpha=0.5,
             label=f"{r.setting} (len 50)",
         )
         loss_ax.plot(seen, [p.train_loss for p in r.curve], label=r.setting)
+    acc_ax.set_xscale("log")
+    loss_ax.set_xscale("log")
+    loss_ax.axhline(math.log(2), color="grey", linewidth=0.8, linestyle="--", label="chance (ln 2)")
     acc_ax.set_xlabel("training strings seen")
     acc_ax.set_ylabel("held-out accuracy")
     acc_ax.set_ylim(0.3, 1.02)

@@ -32,6 +32,11 @@ DEMO_MODE_WARNING = (
     "and every sealed weight and verdict read. Never run demo mode with real data."
 )
 
+RESEARCH_SCHEMES_WARNING = (
+    "RESEARCH SCHEMES: the server hosts xor networks sealed with the integer-vector scheme, "
+    "whose presets are NOT confidential (estimated security under 1 bit). Demos and research only."
+)
+
 
 def sweep_orphans(repo: Repository, blobs: BlobStore) -> None:
     """Remove temp files and blobs without a row: leftovers of a crash mid-upload."""
@@ -65,6 +70,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.demo_mode:
             log.warning(DEMO_MODE_WARNING)
+        if settings.demo_mode or settings.allow_research_schemes:
+            log.warning(RESEARCH_SCHEMES_WARNING)
         await run_in_threadpool(engine.warm_up)
         log.info("sealdog server %s ready (%d scoring processes)", __version__, engine.processes)
         try:

@@ -57,17 +57,22 @@ def run(
     insecure_demo: bool = typer.Option(
         False, "--insecure-demo", help="Accept keys under 2048 bits (demos/tests only) [env SEALDOG_DEMO_MODE]."
     ),
+    allow_research_schemes: bool = typer.Option(
+        False, "--allow-research-schemes",
+        help="Host research-grade xor networks (integer-vector scheme, NOT confidential) "
+        "[env SEALDOG_ALLOW_RESEARCH_SCHEMES].",
+    ),
     log_level: str = typer.Option(None, help="uvicorn log level [env SEALDOG_LOG_LEVEL]."),
 ) -> None:
     """Start the HTTP server (uvicorn)."""
     import uvicorn
 
-    from sealdog.server.app import DEMO_MODE_WARNING, prepare_storage
+    from sealdog.server.app import DEMO_MODE_WARNING, RESEARCH_SCHEMES_WARNING, prepare_storage
 
     settings = _settings(
         host=host, port=port, workers=workers, scoring_processes=scoring_processes,
         data_dir=data_dir, database_url=database_url, demo_mode=True if insecure_demo else None,
-        log_level=log_level,
+        allow_research_schemes=True if allow_research_schemes else None, log_level=log_level,
     )
     # Migrate and sweep once, here, so that workers never race each other doing it.
     prepare_storage(settings)
@@ -82,6 +87,8 @@ def run(
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     if settings.demo_mode:
         typer.secho(DEMO_MODE_WARNING, fg=typer.colors.RED, err=True, bold=True)
+    if settings.demo_mode or settings.allow_research_schemes:
+        typer.secho(RESEARCH_SCHEMES_WARNING, fg=typer.colors.YELLOW, err=True, bold=True)
     uvicorn.run(
         "sealdog.server.app:app_from_environment",
         factory=True,

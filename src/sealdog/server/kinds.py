@@ -2,8 +2,9 @@
 
 A sealed-model file names its `kind` in the manifest. Every kind registers a
 `ModelKind` here (validation + loading); the scoring workers look the kind up and
-never special-case it elsewhere. Today: "linear" (Paillier-sealed linear classifier).
-The integer-vector "xor" networks plug in the same way.
+never special-case it elsewhere. Today: "linear" (Paillier-sealed linear classifier, a zip
+container) and "xor" (integer-vector sealed XOR network, a JSON file; research grade, hosted
+only in demo mode or with `allow_research_schemes`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class ScoreJob:
     mode: str
     emails: tuple[bytes, ...]
     max_email_bytes: int
+    inputs: tuple[tuple[int, ...], ...] = ()  # bit rows, for kinds that score inputs (xor)
 
 
 class LoadedModel(Protocol):
@@ -59,12 +61,18 @@ class LoadedModel(Protocol):
         """EncryptedVerdicts JSON (re-randomised, packed) for `emails`, in order."""
         ...
 
+    def score_inputs(self, inputs: Sequence[Sequence[int]], *, mode: str) -> dict[str, Any]:
+        """Encrypted outputs (re-randomised) for plaintext bit rows, in order; kinds that
+        score e-mails raise ScoringInputError."""
+        ...
+
 
 class ModelKind(Protocol):
     name: str
 
-    def validate(self, data: bytes, *, demo_mode: bool) -> ValidatedModel:
-        """Full validation; raises ModelRejectedError."""
+    def validate(self, data: bytes, *, demo_mode: bool, allow_research: bool = False) -> ValidatedModel:
+        """Full validation; raises ModelRejectedError. `allow_research`: the operator opted in
+        to research-grade (non-confidential) schemes."""
         ...
 
     def load(self, data: bytes, *, expected_digest: str) -> LoadedModel:
@@ -97,10 +105,17 @@ def _load_builtin_kinds() -> None:
         from sealdog.server.linear_kind import LinearKind
 
         register_kind("linear", LinearKind)
+    if "xor" not in _REGISTRY:
+        from sealdog.server.xor_kind import XorKind
+
+        register_kind("xor", XorKind)
 
 
 def detect_kind(data: bytes) -> str:
     """The `kind` a sealed-model file declares (raises ModelRejectedError if unreadable)."""
     from sealdog.server.linear_kind import peek_kind
+    from sealdog.server.xor_kind import is_json_upload
 
+    if is_json_upload(data):
+        return "xor"
     return peek_kind(data)

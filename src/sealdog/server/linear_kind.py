@@ -98,11 +98,14 @@ class LinearModel:
                 raise ScoringInputTooLargeError(f"emails[{i}]: {exc}") from None
         return self._scorer(mode).score_batch(vectors).to_json()
 
+    def score_inputs(self, inputs: Sequence[Sequence[int]], *, mode: str) -> dict[str, Any]:
+        raise ScoringInputError("this is a linear model: it scores e-mails, send \"emails\" instead of \"inputs\"")
+
 
 class LinearKind:
     name = "linear"
 
-    def validate(self, data: bytes, *, demo_mode: bool) -> ValidatedModel:
+    def validate(self, data: bytes, *, demo_mode: bool, allow_research: bool = False) -> ValidatedModel:
         model = _parse(data)
         if model.kind != self.name:
             raise ModelRejectedError(f"kind {model.kind!r} is not {self.name!r}")

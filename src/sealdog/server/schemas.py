@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sealdog.server.auth import Role
 
@@ -32,9 +32,17 @@ class EmailIn(BaseModel):
 
 
 class ScoreRequest(BaseModel):
+    """A batch for one model: `emails` for linear models, `inputs` (bit rows) for xor networks."""
+
     model_config = ConfigDict(extra="forbid")
 
-    emails: list[EmailIn] = Field(min_length=1, description="The batch (capped by the server).")
+    emails: list[EmailIn] | None = Field(
+        default=None, min_length=1, description="The batch (capped by the server); linear models."
+    )
+    inputs: list[list[Literal[0, 1]]] | None = Field(
+        default=None, min_length=1,
+        description="Plaintext bit rows, e.g. [[0, 1], [1, 1]] (capped by the server); xor models.",
+    )
     delivery: Literal["direct", "inbox"] = Field(
         default="direct",
         description="direct: encrypted verdicts in the response; inbox: stored for the key holder.",
@@ -42,8 +50,27 @@ class ScoreRequest(BaseModel):
     mode: Literal["verdict", "score"] = Field(
         default="verdict",
         description="verdict: blinded sign only (default); score: exact score, if the operator "
-        "enabled it for this model.",
+        "enabled it for this model. xor models return their network output in either mode.",
     )
+
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _bits_only(cls, value: Any) -> Any:
+        """Name the offending row and value (pydantic's own message would be generic)."""
+        if isinstance(value, list):
+            for i, row in enumerate(value):
+                if not isinstance(row, list):
+                    raise ValueError(f"inputs[{i}] must be a list of bits, e.g. [0, 1]")
+                for j, v in enumerate(row):
+                    if isinstance(v, bool) or not isinstance(v, int) or v not in (0, 1):
+                        raise ValueError(f"inputs[{i}][{j}] is {v!r}; inputs must be bits, 0 or 1")
+        return value
+
+    @model_validator(mode="after")
+    def _emails_or_inputs(self) -> ScoreRequest:
+        if (self.emails is None) == (self.inputs is None):
+            raise ValueError("give exactly one of 'emails' (linear models) or 'inputs' (xor models)")
+        return self
 
 
 class ScoreAck(BaseModel):
@@ -60,7 +87,10 @@ class DirectVerdicts(BaseModel):
     delivery: Literal["direct"] = "direct"
     count: int
     message_ids: list[str | None]
-    verdicts: dict[str, Any] = Field(description="EncryptedVerdicts JSON (packed, re-randomised).")
+    verdicts: dict[str, Any] = Field(
+        description="EncryptedVerdicts JSON (packed, re-randomised) for linear models; "
+        "sealdog-xor-outputs JSON (re-randomised VHE ciphertexts) for xor models."
+    )
 
 
 class ModelInfo(BaseModel):
@@ -78,7 +108,8 @@ class ModelInfo(BaseModel):
     owner: str
     summary: dict[str, Any] = Field(
         description="Manifest fields without ciphertexts or public key: featuriser, scale, "
-        "bounds, metadata, created_at."
+        "bounds, metadata, created_at (linear); preset, research_grade, warning, security "
+        "estimate, hidden units, activation (xor)."
     )
 
 

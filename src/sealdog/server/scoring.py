@@ -65,12 +65,14 @@ class ScoringEngine:
                 headers={"Retry-After": "1"},
             ) from exc
 
-    async def validate(self, path: Path, *, demo_mode: bool) -> ValidatedModel:
+    async def validate(self, path: Path, *, demo_mode: bool, allow_research: bool = False) -> ValidatedModel:
         """Parse and fully validate a staged sealed-model file (raises ModelRejectedError)."""
-        return await self._run(scoring_worker.validate_file, str(path), demo_mode)  # type: ignore[no-any-return]
+        return await self._run(  # type: ignore[no-any-return]
+            scoring_worker.validate_file, str(path), demo_mode, allow_research
+        )
 
     async def score(self, job: ScoreJob) -> dict[str, Any]:
-        """EncryptedVerdicts JSON for the job's e-mails (raises ScoringInputError)."""
+        """Encrypted verdicts/outputs for the job's e-mails or inputs (raises ScoringInputError)."""
         return await self._run(scoring_worker.score_job, job)  # type: ignore[no-any-return]
 
     def shutdown(self) -> None:

@@ -41,11 +41,11 @@ def ping() -> int:
     return os.getpid()
 
 
-def validate_file(path: str, demo_mode: bool) -> ValidatedModel:
+def validate_file(path: str, demo_mode: bool, allow_research: bool = False) -> ValidatedModel:
     data = Path(path).read_bytes()
     try:
         kind = detect_kind(data)
-        return kind_handler(kind).validate(data, demo_mode=demo_mode)
+        return kind_handler(kind).validate(data, demo_mode=demo_mode, allow_research=allow_research)
     except ModelRejectedError:
         raise
     except SealdogError as exc:
@@ -71,6 +71,8 @@ def _loaded(job: ScoreJob) -> LoadedModel:
 def score_job(job: ScoreJob) -> dict[str, Any]:
     model = _loaded(job)
     try:
+        if job.inputs:
+            return model.score_inputs(job.inputs, mode=job.mode)
         return model.score(job.emails, mode=job.mode, max_email_bytes=job.max_email_bytes)
     except ScoringInputError:
         raise

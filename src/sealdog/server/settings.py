@@ -43,12 +43,20 @@ class ServerSettings(BaseSettings):
         default=False,
         description="Accept Paillier keys under 2048 bits (insecure; for demos and tests only).",
     )
+    allow_research_schemes: bool = Field(
+        default=False,
+        description="Host research-grade model kinds (xor networks on the integer-vector scheme, "
+        "which is NOT confidential at its presets). Demo mode allows them too.",
+    )
     max_body_bytes: int = Field(default=16 * MIB, gt=0, description="Cap on a JSON request body.")
     max_model_bytes: int = Field(
         default=512 * MIB, gt=0, description="Cap on an uploaded sealed-model file."
     )
     max_emails_per_batch: int = Field(default=256, gt=0)
     max_email_bytes: int = Field(default=1 * MIB, gt=0)
+    max_inputs_per_batch: int = Field(
+        default=64, gt=0, description="Cap on bit inputs per scoring request (xor models)."
+    )
     max_verdicts_page: int = Field(default=500, gt=0, description="Cap on ?limit= for the inbox.")
     auto_migrate: bool = Field(
         default=True, description="Run Alembic migrations when the app starts."

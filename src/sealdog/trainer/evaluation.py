@@ -14,6 +14,7 @@ clear and, if a key is available, through the sealed model: seal, score through
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -169,7 +170,7 @@ class SplitResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        """The per-split object of the `--json` line (rates as fractions)."""
+        """The per-split object of the `--json` line, exactly the issue's fields (rates as fractions)."""
         m = self.metrics
         return {
             "accuracy": m["accuracy"],
@@ -177,16 +178,26 @@ class SplitResult:
             "recall": m["recall"],
             "fpr": m["fpr"],
             "fnr": m["fnr"],
-            "auc": m["auc"],
+            "auc": None if math.isnan(m["auc"]) else m["auc"],
             "agreement": None if self.encrypted is None else self.encrypted.agreement,
             "n_test": self.n_test,
+        }
+
+    def details(self) -> dict[str, Any]:
+        """Everything else measured for the split (counts, speeds, chosen C, key size)."""
+        m, enc = self.metrics, self.encrypted
+        return {
             "n_train": self.n_train,
-            "emails_per_second": self.emails_per_second,
-            "encrypted_emails_per_second": None if self.encrypted is None else self.encrypted.emails_per_second,
-            "agreement_key_bits": None if self.encrypted is None else self.encrypted.key_bits,
-            "train_seconds": self.train_seconds,
-            "chosen_c": self.chosen_c,
             "tp": m["tp"], "fp": m["fp"], "tn": m["tn"], "fn": m["fn"],
+            "chosen_c": self.chosen_c,
+            "threshold": self.threshold,
+            "train_seconds": self.train_seconds,
+            "emails_per_second": self.emails_per_second,
+            "encrypted_emails_per_second": None if enc is None else enc.emails_per_second,
+            "agreement_fixed_point": None if enc is None else enc.agreement_fixed_point,
+            "agreement_key_bits": None if enc is None else enc.key_bits,
+            "seal_seconds": None if enc is None else enc.seconds_seal,
+            **self.extra,
         }
 
 
@@ -232,6 +243,8 @@ def evaluate(
         X_test = index_corpus(featuriser, [terms[i] for i in test_idx])
         scores = model.decision_function(X_test)
         metrics = classification_metrics(labels[test_idx], scores)
+        # The same model at the learner's own threshold (the folded threshold undone).
+        at_zero = classification_metrics(labels[test_idx], scores + report.threshold)
         rate = plaintext_throughput(model, [raws[i] for i in test_idx])
         encrypted = None
         if keypair is not None:
@@ -243,6 +256,7 @@ def evaluate(
             name=name, metrics=metrics, n_train=int(len(train_idx)), n_test=int(len(test_idx)),
             chosen_c=report.chosen_c, threshold=report.threshold, train_seconds=train_seconds,
             emails_per_second=rate, encrypted=encrypted,
+            extra={"unthresholded": {k: at_zero[k] for k in ("accuracy", "fpr", "fnr")}},
         )
         if log:
             log(
@@ -254,9 +268,11 @@ def evaluate(
     return results
 
 
-def eval_json(results: Sequence[SplitResult], extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The `--json` object: ``{"eval": "enron", "splits": {...}}`` plus context."""
-    out: dict[str, Any] = {"eval": "enron", "splits": {r.name: r.summary() for r in results}}
-    if extra:
-        out.update(extra)
-    return out
+def eval_json(results: Sequence[SplitResult]) -> dict[str, Any]:
+    """The `--json` object, exactly ``{"eval": "enron", "splits": {name: {...}}}``."""
+    return {"eval": "enron", "splits": {r.name: r.summary() for r in results}}
+
+
+def eval_report(results: Sequence[SplitResult], context: dict[str, Any]) -> dict[str, Any]:
+    """The JSON file: `eval_json` plus per-split details and the run's context."""
+    return {**eval_json(results), "details": {r.name: r.details() for r in results}, **context}

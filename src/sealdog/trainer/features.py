@@ -85,13 +85,13 @@ class FeaturiserSpec:
 
     mode: str = "hashing"
     tokeniser: str = "sealdog-v1"
-    n_buckets: int = 2**18
+    n_buckets: int = 2**16
     hash_key: str = "sealdog-v1"
     vocabulary: tuple[str, ...] = ()
-    max_count: int = 1
-    ngram_max: int = 2
+    max_count: int = 2
+    ngram_max: int = 1
     subject_terms: bool = True
-    length_terms: bool = True
+    length_terms: bool = False
     min_token_len: int = 1
     max_token_len: int = 40
     lowercase: bool = True

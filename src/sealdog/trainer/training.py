@@ -46,7 +46,7 @@ class TrainingError(SealdogError):
 class TrainingConfig:
     """Knobs of `train`; the defaults are the ones evaluated in docs/trainer.md."""
 
-    featuriser: FeaturiserSpec = field(default_factory=lambda: FeaturiserSpec(n_buckets=2**18, ngram_max=1))
+    featuriser: FeaturiserSpec = field(default_factory=FeaturiserSpec)
     learner: str = "nb-logistic"
     c_grid: tuple[float, ...] = (0.1, 0.3, 1.0)
     target_fpr: float | None = 0.005

@@ -11,6 +11,7 @@ only the key holder decrypts. Serialisation (`to_bytes`/`from_bytes`): a JSON ob
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import random
 from dataclasses import dataclass
@@ -18,12 +19,20 @@ from typing import Any
 
 from sealdog.crypto.vhe import codec, ops
 from sealdog.crypto.vhe import fixed_point as fp
-from sealdog.crypto.vhe.errors import VheCorruptData
+from sealdog.crypto.vhe.errors import NoiseBudgetExhausted, VheCorruptData
 from sealdog.crypto.vhe.keys import SecretKey
 from sealdog.crypto.vhe.ops import Ciphertext, ProductKey, PublicKey
 from sealdog.xor.activation import PolySigmoid
 from sealdog.xor.encrypted import EncryptedXor, encrypt_net, hidden_layer, output
-from sealdog.xor.plaintext import XorNet, check_inputs
+from sealdog.xor.plaintext import INPUTS, XorNet, check_inputs
+
+DIGEST_TAG = b"sealdog-sealed-xor-digest-v1\x00"
+PRODUCTS_PER_INFERENCE = 3  # z^2, c3 z * z^2, w2_j * h_j
+
+
+def sealed_xor_digest(data: bytes) -> str:
+    """SHA-256 (domain-separated) of a sealed XOR file's bytes: its name in the registry."""
+    return hashlib.sha256(DIGEST_TAG + data).hexdigest()
 
 
 @dataclass
@@ -73,10 +82,32 @@ class SealedXor:
             raise VheCorruptData(f"malformed sealed XOR network: {exc}") from None
 
 
+def check_inference_budget(sealed: SealedXor) -> None:
+    """Evaluate all four inputs once (tracked bounds only matter, the result is dropped) and
+    raise NoiseBudgetExhausted with a fix-it message if the modulus chain or the noise budget
+    cannot carry the network's depth. A network that passes never decrypts to a wrong answer:
+    every operation re-checks its worst-case bounds."""
+    params = sealed.public_key.switch.params
+    try:
+        evaluate_sealed_xor(sealed, INPUTS)
+    except NoiseBudgetExhausted as exc:
+        raise NoiseBudgetExhausted(
+            f"this XOR network needs {PRODUCTS_PER_INFERENCE} chained ciphertext products per input "
+            f"but its parameters {params.name!r} (log_q={params.log_q}, log_w={params.log_w}, "
+            f"{params.product_levels} product levels) cannot carry them ({exc}); seal it with a "
+            "preset that has a larger log_q (e.g. 'test' or 'demo')"
+        ) from None
+
+
 def seal_xor_network(net: XorNet, sk: SecretKey, rng: random.Random | None = None) -> SealedXor:
-    """Key holder side: encrypt the weights, make the product key and the public key."""
+    """Key holder side: encrypt the weights, make the product key and the public key.
+
+    Refuses (NoiseBudgetExhausted) a network the parameters cannot evaluate: the check runs
+    here, before anything is deployed, and again on the server at upload."""
     product_key = ops.make_product_key(sk, sk, [[1]], sk, rng)
-    return SealedXor(network=encrypt_net(net, sk, product_key, rng), public_key=ops.make_public_key(sk, rng))
+    sealed = SealedXor(network=encrypt_net(net, sk, product_key, rng), public_key=ops.make_public_key(sk, rng))
+    check_inference_budget(sealed)
+    return sealed
 
 
 def evaluate_sealed_xor(sealed: SealedXor, bits: Any, rng: random.Random | None = None) -> list[Ciphertext]:

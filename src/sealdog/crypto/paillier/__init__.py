@@ -26,6 +26,7 @@ from sealdog.crypto.paillier.keys import (
 )
 from sealdog.crypto.paillier.linear import (
     DEFAULT_BLINDING_BITS,
+    DEFAULT_SCALE_BITS,
     InvalidFeatureVectorError,
     LinearScorer,
     Openings,
@@ -35,9 +36,11 @@ from sealdog.crypto.paillier.linear import (
 )
 from sealdog.crypto.paillier.randomiser import DJNRandomiser
 from sealdog.crypto.paillier.verdicts import (
+    BlindingFactor,
     EncryptedVerdicts,
     PackingError,
     PackingLayout,
+    blinding_bits_for,
     decrypt_scores,
     decrypt_verdicts,
     verdict_of_score,
@@ -47,6 +50,8 @@ from sealdog.errors import CorruptDataError, InsecureParametersError, KeyMismatc
 __all__ = [
     "DEFAULT_BLINDING_BITS",
     "DEFAULT_KEY_BITS",
+    "DEFAULT_SCALE_BITS",
+    "BlindingFactor",
     "MIN_SECURE_BITS",
     "CorruptDataError",
     "DJNRandomiser",
@@ -66,6 +71,7 @@ __all__ = [
     "SealedLinear",
     "SecretKey",
     "WrongPassphraseError",
+    "blinding_bits_for",
     "ciphertext_width",
     "ciphertexts_from_json",
     "ciphertexts_to_json",

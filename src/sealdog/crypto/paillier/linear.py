@@ -20,11 +20,22 @@ from gmpy2 import mpz
 from sealdog.crypto.paillier.fixed_point import FixedPoint
 from sealdog.crypto.paillier.keys import PublicKey
 from sealdog.crypto.paillier.randomiser import DJNRandomiser, full_randomiser
-from sealdog.crypto.paillier.verdicts import EncryptedVerdicts, PackingError, PackingLayout, pack_scores
+from sealdog.crypto.paillier.verdicts import (
+    EncryptedVerdicts,
+    PackingError,
+    PackingLayout,
+    blinding_bits_for,
+    pack_scores,
+)
 from sealdog.errors import SealdogError
 
+# The former fixed length of a uniform r. Kept for callers that pass it explicitly; the default
+# is now derived from the score bound (`blinding_bits_for`: log-uniform r, see verdicts.py).
 DEFAULT_BLINDING_BITS = 64
-MAX_BLINDING_BITS = 128
+MAX_BLINDING_BITS = 128  # cap for an explicit blinding_bits
+# Fixed-point scale: |float score - S/2^f| <= (1 + sum x_i) * 2^-(f+1); at f = 20 and 150 binary
+# features that is 7.2e-5. Every bit of f costs two bits of slot (score and mantissa of r).
+DEFAULT_SCALE_BITS = 20
 
 
 class ScoreOverflowError(SealdogError):
@@ -95,8 +106,13 @@ def score_bound_of(weight_ints: Sequence[int], bias_int: int, max_count: int) ->
     return max(1, abs(int(bias_int)) + max_count * sum(abs(int(w)) for w in weight_ints))
 
 
-def check_bounds(pk: PublicKey, score_bound: int, blinding_bits: int = DEFAULT_BLINDING_BITS) -> None:
-    """Raise ScoreOverflowError unless scores up to score_bound are safe under pk."""
+def check_bounds(pk: PublicKey, score_bound: int, blinding_bits: int | None = None) -> None:
+    """Raise ScoreOverflowError unless scores up to score_bound are safe under pk.
+
+    blinding_bits None: the verdict-mode default, `blinding_bits_for(score_bound)`.
+    """
+    if blinding_bits is None:
+        blinding_bits = blinding_bits_for(score_bound)
     if score_bound > pk.n // 3:
         raise ScoreOverflowError(
             f"The largest possible |score| ({score_bound.bit_length()} bits) could exceed n/3 "
@@ -117,7 +133,7 @@ def seal_linear(
     weights: np.ndarray,
     bias: float,
     *,
-    scale_bits: int = 24,
+    scale_bits: int = DEFAULT_SCALE_BITS,
     max_count: int = 1,
     return_openings: bool = False,
 ) -> SealedLinear | tuple[SealedLinear, Openings]:
@@ -156,6 +172,9 @@ class LinearScorer:
     """Scores sparse inputs against a sealed model; every output is packed and re-randomised.
 
     The scorer draws its own secret DJN base (never the model's) for re-randomisation.
+    `blinding_bits` (verdict mode) defaults to `blinding_bits_for(score_bound)`: a log-uniform
+    r with a mantissa 8 bits longer than the score bound and 16 octaves; an explicit value is
+    the total length of r (a mantissa of at most bitlen(B) + 9 bits, the rest octaves).
     `strict_rerandomise=True` also multiplies each packed ciphertext by a fresh full r^n,
     which removes the short-exponent and honest-key-generation assumptions (one full powmod
     per pack, amortised over its slots).
@@ -166,13 +185,15 @@ class LinearScorer:
         sealed: SealedLinear,
         *,
         mode: Literal["verdict", "score"] = "verdict",
-        blinding_bits: int = DEFAULT_BLINDING_BITS,
+        blinding_bits: int | None = None,
         strict_rerandomise: bool = False,
     ) -> None:
         if mode not in ("verdict", "score"):
             raise SealdogError(f"mode must be 'verdict' or 'score', got {mode!r}.")
-        if mode == "verdict" and not 1 <= blinding_bits <= MAX_BLINDING_BITS:
+        if mode == "verdict" and blinding_bits is not None and not 1 <= blinding_bits <= MAX_BLINDING_BITS:
             raise SealdogError(f"blinding_bits must be in 1..{MAX_BLINDING_BITS}, got {blinding_bits}.")
+        if blinding_bits is None:
+            blinding_bits = blinding_bits_for(sealed.score_bound)
         self.sealed = sealed
         self.mode = mode
         self.blinding_bits = blinding_bits if mode == "verdict" else 0

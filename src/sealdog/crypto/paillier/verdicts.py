@@ -1,9 +1,21 @@
 """Verdict-only blinding, packing of many scores into one ciphertext, and their decryption.
 
 Blinding (verdict mode): for an integer score s the server returns Enc(t) with
-t = r*s + r', r uniform in [1, 2^rho), r' uniform in [0, r), both secret and fresh per score.
-Then t >= 0 iff s >= 0, exactly (s = -1 gives t <= -r + r' < 0; s = 0 gives t = r' >= 0), while
-|t| hides |s| behind the unknown factor r. Score mode uses r = 1, r' = 0 (t = s).
+t = r*s + r', r >= 1 and r' uniform in [0, r), both secret and fresh per score. Then t >= 0 iff
+s >= 0, exactly (s = -1 gives t <= -r + r' < 0; s = 0 gives t = r' >= 0). Score mode uses
+r = 1, r' = 0 (t = s).
+
+r is LOG-UNIFORM (see `BlindingFactor`): r = m * 2^u with u uniform in 0..U and a mantissa m
+of M = bitlen(B) + KAPPA + 1 bits drawn with density proportional to 1/m, so r has density
+~1/r on [2^(M-1), 2^(M+U)). Why: given t, the likelihood of a score s is
+sum_{r in (t/(s+1), t/s]} P(r)/r ~ integral c/r^2 dr = c/t, the same for every s whose
+window fits; the key holder's view of |s| is flat over a window of U octaves. For two scores
+of the same sign whose magnitudes differ by a factor 2^delta, the statistical distance
+between their slot values is about delta/(U+1), plus ~2^-KAPPA because the support of r is
+discrete (the mantissa must exceed |s| by KAPPA bits so that consecutive candidates r
+overlap; a short mantissa would pin s to the few values floor(t/r)). A uniform 64-bit r, by
+contrast, puts 3/4 of its mass in the top two octaves: the key holder reads log2|s| to ~2
+bits (distance 1/2 between s and 2s).
 
 Packing: with |s| <= B (the model's score_bound), |t| < T = (B + 1) * 2^rho. Each slot holds
 v = t + T in [1, 2T - 1] (a public offset makes it non-negative), slot_bits = bitlen(2T - 1)
@@ -44,7 +56,9 @@ MODES = ("verdict", "score")
 VERDICTS_FORMAT = "sealdog-paillier-verdicts"
 VERDICTS_VERSION = 1
 _BYTES_MAGIC = b"SDEV"
-_WINDOW_BITS = 3  # r's window in the Horner chain: 2^w - 2 precomputed powers per slot
+_WINDOW_BITS = 3  # the mantissa's window in the Horner chain: 2^w - 2 precomputed powers per slot
+BLINDING_WINDOW_OCTAVES = 16  # U: |s| is hidden within 2^U (distance ~delta/(U+1) per 2^delta)
+BLINDING_MARGIN_BITS = 8  # KAPPA: mantissa > 2^KAPPA * |s|; discreteness adds ~2^-KAPPA distance
 
 
 class PackingError(SealdogError):
@@ -98,6 +112,49 @@ class PackingLayout:
         if layout.to_json() != {k: data.get(k) for k in layout.to_json()}:
             raise CorruptDataError("Packing layout fields are inconsistent with its bounds (tampered?).")
         return layout
+
+
+def blinding_bits_for(score_bound: int, window_octaves: int = BLINDING_WINDOW_OCTAVES) -> int:
+    """Bit length of the log-uniform blinding factor r for scores |s| <= score_bound.
+
+    Mantissa bitlen(B) + KAPPA + 1 bits (so m > 2^KAPPA * |s|), plus U octaves of 2^u.
+    """
+    return int(mpz(max(score_bound, 1)).bit_length()) + BLINDING_MARGIN_BITS + 1 + window_octaves
+
+
+@dataclass(frozen=True)
+class BlindingFactor:
+    """Sampler of the secret r = m * 2^u (and r' in [0, r)) for one packing layout.
+
+    Invariants: 1 <= r < 2^(mantissa_bits + octaves) = 2^layout.blinding_bits, and r' < r, so
+    the sign of r*s + r' is exactly the sign of s (with 0 counted as positive). The mantissa m
+    has density proportional to 1/m on [2^(M-1), 2^M) (rejection sampling: accept m with
+    probability 2^(M-1)/m), u is uniform in 0..octaves: log2 r is flat on [M-1, M+octaves).
+    """
+
+    mantissa_bits: int
+    octaves: int
+
+    @classmethod
+    def for_layout(cls, layout: PackingLayout) -> BlindingFactor:
+        """Mantissa of bitlen(B) + KAPPA + 1 bits, the rest of layout.blinding_bits as octaves.
+
+        A layout with fewer blinding bits than that (explicit `blinding_bits`) gets a shorter
+        mantissa and no octaves: still exact signs, weaker magnitude hiding.
+        """
+        total = layout.blinding_bits
+        mantissa = min(total, int(mpz(max(layout.score_bound, 1)).bit_length()) + BLINDING_MARGIN_BITS + 1)
+        return cls(mantissa, total - mantissa)
+
+    def sample(self) -> tuple[int, int, int]:
+        """(m, u, r') with r = m << u; r' uniform in [0, r)."""
+        low = 1 << (self.mantissa_bits - 1)
+        while True:
+            m = low + secrets.randbits(self.mantissa_bits - 1)
+            if secrets.randbelow(m) < low:  # accept with probability low/m: density ~ 1/m
+                break
+        u = secrets.randbelow(self.octaves + 1)
+        return m, u, secrets.randbelow(m << u)
 
 
 @dataclass(frozen=True)
@@ -194,50 +251,54 @@ def pack_scores(
 ) -> mpz:
     """Enc(P) for up to `layout.slots` score ciphertexts (NOT yet re-randomised).
 
-    With `blind`, slot k holds r_k*s_k + r'_k + T for fresh secret r_k, r'_k; otherwise s_k + T.
+    With `blind`, slot k holds r_k*s_k + r'_k + T for fresh secret r_k = m_k*2^u_k, r'_k
+    (`BlindingFactor.for_layout`); otherwise s_k + T. Each slot costs exactly slot_bits
+    squarings of the accumulator (the shift; r_k's bits ride on them) plus m_k's nonzero
+    3-bit windows and 6 products for their table.
     """
     m = len(scores)
     if not 0 < m <= layout.slots:
         raise PackingError(f"A pack holds 1..{layout.slots} scores, got {m}.")
     nsq, n = pk.nsquare, pk.n
     sb, offset = layout.slot_bits, layout.offset
-    rho = layout.blinding_bits if blind else 0
-    const = mpz(0)
+    const = 0
     acc: mpz | None = None
-    if rho == 0:
+    if not blind or layout.blinding_bits == 0:
         for k in range(m - 1, -1, -1):
             if acc is not None:
-                acc = gmpy2.powmod(acc, mpz(1) << sb, nsq) * scores[k] % nsq
+                acc = _square_times(acc, sb, nsq) * scores[k] % nsq
             else:
                 acc = scores[k]
             const = (const << sb) + offset
     else:
+        blinding = BlindingFactor.for_layout(layout)
         w = _WINDOW_BITS
-        windows = -(-rho // w)
-        head = sb - windows * w  # squarings before r_k's first window
-        if head < 0:
+        windows = -(-blinding.mantissa_bits // w)
+        if sb < windows * w + blinding.octaves:
             raise PackingError("Slot narrower than the blinding factor; raise the score bound or lower rho.")
-        shift_head = mpz(1) << head
         mask = (1 << w) - 1
-        top = (1 << rho) - 1
+        sample = blinding.sample
         for k in range(m - 1, -1, -1):
-            r = secrets.randbelow(top) + 1  # uniform in [1, 2^rho)
-            r_prime = secrets.randbelow(r)  # uniform in [0, r)
+            mant, u, r_prime = sample()
             c = scores[k]
-            powers = [None, c]
-            for _ in range(2, 1 << w):
+            c2 = c * c % nsq
+            powers = [None, c, c2, c2 * c % nsq]
+            for _ in range(4, 1 << w):
                 powers.append(powers[-1] * c % nsq)
-            if acc is not None and head:
-                acc = gmpy2.powmod(acc, shift_head, nsq) if head > 8 else _square_times(acc, head, nsq)
+            # acc^(2^sb) * c^(mant * 2^u): sb - u - windows*w squarings, mant's windows, u squarings
+            if acc is not None:
+                acc = _square_times(acc, sb - u - windows * w, nsq)
             for j in range(windows - 1, -1, -1):
                 if acc is not None:
                     for _ in range(w):
                         acc = acc * acc % nsq
-                d = (r >> (w * j)) & mask
+                d = (mant >> (w * j)) & mask
                 if d:
                     acc = powers[d] if acc is None else acc * powers[d] % nsq
+            assert acc is not None  # mant >= 1, so some window digit was non-zero
+            acc = _square_times(acc, u, nsq)
             const = (const << sb) + r_prime + offset
-        assert acc is not None  # r >= 1, so some window digit was non-zero
+    assert acc is not None
     # times (1 + const*n) = acc + n*(acc*const mod n)  (mod n^2)
     return (acc + n * (acc * const % n)) % nsq
 
@@ -315,9 +376,11 @@ def verdict_of_score(score: int) -> bool:
 
 
 __all__ = [
+    "BlindingFactor",
     "EncryptedVerdicts",
     "PackingError",
     "PackingLayout",
+    "blinding_bits_for",
     "decrypt_scores",
     "decrypt_verdicts",
     "pack_scores",

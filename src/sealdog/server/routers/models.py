@@ -76,7 +76,10 @@ async def upload_model(
         if staged.size == 0:
             raise Problem(422, "empty upload: send the sealed-model file as the request body")
         try:
-            validated = await app.scoring.validate(staged.path, demo_mode=app.settings.demo_mode)
+            validated = await app.scoring.validate(
+                staged.path, demo_mode=app.settings.demo_mode,
+                allow_research=app.settings.allow_research_schemes,
+            )
         except ModelRejectedError as exc:
             raise Problem(422, f"sealed model rejected: {exc}") from None
         if expected_digest is not None and expected_digest != validated.digest:

@@ -54,25 +54,45 @@ async def score(
     caller: Caller,
     body: Annotated[ScoreRequest, Body()],
 ) -> DirectVerdicts | ScoreAck:
-    """Score e-mails with a sealed model. The server sees the e-mails but learns neither
-    weights nor verdicts: it returns (or stores) re-randomised, blinded ciphertexts."""
+    """Score e-mails (linear models) or bit inputs (xor networks) with a sealed model. The
+    server sees the inputs but learns neither weights nor results: it returns (or stores)
+    re-randomised ciphertexts (blinded verdicts for linear models)."""
     record = await model_for(app, caller, model_id, purpose="score")
     settings = app.settings
-    if len(body.emails) > settings.max_emails_per_batch:
+    if record.summary.get("research_grade") and not (settings.demo_mode or settings.allow_research_schemes):
         raise Problem(
-            413, f"batch has {len(body.emails)} e-mails, above the server's cap of "
-            f"{settings.max_emails_per_batch} (SEALDOG_MAX_EMAILS_PER_BATCH); split it",
+            403, f"model kind {record.kind!r} is research grade and this server no longer hosts it; "
+            "the operator can opt in with --allow-research-schemes (SEALDOG_ALLOW_RESEARCH_SCHEMES)",
         )
+    if body.inputs is not None:
+        if len(body.inputs) > settings.max_inputs_per_batch:
+            raise Problem(
+                413, f"batch has {len(body.inputs)} inputs, above the server's cap of "
+                f"{settings.max_inputs_per_batch} (SEALDOG_MAX_INPUTS_PER_BATCH); split it",
+            )
+        emails: list[bytes] = []
+        inputs = tuple(tuple(int(v) for v in row) for row in body.inputs)
+        message_ids: list[str | None] = [None] * len(inputs)
+    else:
+        assert body.emails is not None
+        if len(body.emails) > settings.max_emails_per_batch:
+            raise Problem(
+                413, f"batch has {len(body.emails)} e-mails, above the server's cap of "
+                f"{settings.max_emails_per_batch} (SEALDOG_MAX_EMAILS_PER_BATCH); split it",
+            )
+        emails = decode_emails(body.emails, max_email_bytes=settings.max_email_bytes)
+        inputs = ()
+        message_ids = [e.message_id for e in body.emails]
     if body.mode == "score" and not record.score_mode_enabled:
         raise Problem(
             403, "exact-score mode is not enabled for this model; verdict mode is the default. "
             "The server operator can enable it: sealdog server model score-mode <id> --enable",
         )
-    emails = decode_emails(body.emails, max_email_bytes=settings.max_email_bytes)
+    count = len(inputs) or len(emails)
     job = ScoreJob(
         model_id=record.id, digest=record.digest, kind=record.kind,
         path=str(app.blobs.path_for(record.id)), mode=body.mode, emails=tuple(emails),
-        max_email_bytes=settings.max_email_bytes,
+        max_email_bytes=settings.max_email_bytes, inputs=inputs,
     )
     try:
         verdicts = await app.scoring.score(job)
@@ -80,15 +100,14 @@ async def score(
         raise Problem(413, str(exc)) from None
     except ScoringInputError as exc:
         raise Problem(422, str(exc)) from None
-    message_ids = [e.message_id for e in body.emails]
-    request.app.state.metrics.emails_scored.labels(record.kind, body.mode, body.delivery).inc(len(emails))
+    request.app.state.metrics.emails_scored.labels(record.kind, body.mode, body.delivery).inc(count)
     if body.delivery == "direct":
         return DirectVerdicts(
-            model_id=record.id, count=len(emails), message_ids=message_ids, verdicts=verdicts
+            model_id=record.id, count=count, message_ids=message_ids, verdicts=verdicts
         )
     entry = await run_in_threadpool(
-        app.repo.add_verdicts, model_id=record.id, mode=body.mode, count=len(emails),
+        app.repo.add_verdicts, model_id=record.id, mode=body.mode, count=count,
         message_ids=message_ids, payload=json.dumps(verdicts, separators=(",", ":")),
     )
     response.status_code = status.HTTP_202_ACCEPTED
-    return ScoreAck(model_id=record.id, count=len(emails), inbox_entry=str(entry.id))
+    return ScoreAck(model_id=record.id, count=count, inbox_entry=str(entry.id))

@@ -1,0 +1,232 @@
+"""The key holder's CLI end to end, in subprocesses, against a real server process:
+keygen -> (train, seal: fixtures) -> deploy -> score (files, folder, mbox, stdin) ->
+verdicts -> audit (key holder and auditor, tampered model), and the bad-input paths."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+
+from client_support import Artifacts, Live, run_cli, sample_paths
+from sealdog.client.local_server import free_port
+
+
+def _env(live: Live, token: str | None = None) -> dict[str, str]:
+    return {"SEALDOG_URL": live.url, "SEALDOG_TOKEN": token or live.owner_token}
+
+
+def _mbox(paths: list[Path]) -> bytes:
+    out = b""
+    for p in paths:
+        out += b"From sender@example.com Mon Nov 23 10:00:00 2026\n" + p.read_bytes().replace(b"\nFrom ", b"\n>From ") + b"\n"
+    return out
+
+
+def test_keygen_writes_0600_refuses_overwrite_and_small_keys(tmp_path: Path) -> None:
+    pub, key = tmp_path / "a.pub.json", tmp_path / "a.key.json"
+    r = run_cli("keygen", "-p", str(pub), "-k", str(key), "--bits", "1024", "--insecure")
+    assert r.returncode == 0, r.stderr
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert b"INSECURE" in r.stderr
+    fingerprint = r.stdout.decode().strip()
+    from sealdog.crypto.paillier import load_public_key
+
+    assert load_public_key(pub).fingerprint == fingerprint
+    before = key.read_bytes()
+    r = run_cli("keygen", "-p", str(pub), "-k", str(key), "--bits", "1024", "--insecure")
+    assert r.returncode == 2 and b"Refusing to overwrite" in r.stderr and b"--force" in r.stderr
+    assert key.read_bytes() == before
+    r = run_cli("keygen", "-p", str(tmp_path / "b.pub"), "-k", str(tmp_path / "b.key"), "--bits", "1024")
+    assert r.returncode == 2 and b"--insecure" in r.stderr
+    assert not (tmp_path / "b.key").exists() and not (tmp_path / "b.pub").exists()
+    r = run_cli("keygen", "-p", str(pub), "-k", str(key), "--bits", "1024", "--insecure", "--force")
+    assert r.returncode == 0 and key.read_bytes() != before
+
+
+def test_passphrase_protected_key(tmp_path: Path, artifacts: Artifacts, live: Live) -> None:
+    pub, key = tmp_path / "p.pub.json", tmp_path / "p.key.json"
+    r = run_cli("keygen", "-p", str(pub), "-k", str(key), "--bits", "1024", "--insecure", "--passphrase",
+                env={"SEALDOG_PASSPHRASE": "correct horse"})
+    assert r.returncode == 0, r.stderr
+    assert b"correct horse" not in key.read_bytes()
+    r = run_cli("verdicts", "-m", live.model_id, "-k", str(key), env=_env(live))
+    assert r.returncode == 2 and b"passphrase" in r.stderr
+
+
+def test_deploy_score_files_folder_mbox_stdin_and_collect_verdicts(tmp_path: Path, artifacts: Artifacts,
+                                                                   live: Live) -> None:
+    env = _env(live)
+    r = run_cli("deploy", str(artifacts.sealed_model), "-p", str(artifacts.public_key), env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().strip() == live.model_id  # same file, same id
+
+    spam = sample_paths("spam", 20)
+    ham = sample_paths("ham", 20)
+    # Direct delivery: files and a folder, decrypted on the spot, as CSV.
+    r = run_cli("score", str(ham[0]), str(spam[0].parent), "-m", live.model_id, "-k", str(artifacts.secret_key),
+                "--format", "csv", env=env)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout.decode())))
+    assert [row["message"] for row in rows] == [str(ham[0])] + [str(p) for p in spam]
+    assert rows[0]["verdict"] == "ham"
+    assert sum(row["verdict"] == "spam" for row in rows[1:]) >= 17
+
+    # stdin, one message, JSON.
+    r = run_cli("score", "-", "-m", live.model_id, "-k", str(artifacts.secret_key), "--format", "json",
+                env=env, input=spam[1].read_bytes())
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == [{"message": "<stdin>", "verdict": "spam", "cursor": ""}]
+
+    # Inbox delivery by the submitter: an mbox file and an mbox on stdin; nothing decrypted.
+    cursor_file = tmp_path / "cursor"
+    r = run_cli("verdicts", "-m", live.model_id, "-k", str(artifacts.secret_key), "--cursor-file",
+                str(cursor_file), "--format", "json", env=env)
+    assert r.returncode == 0, r.stderr  # drain what earlier tests left
+    box = tmp_path / "mail.mbox"
+    box.write_bytes(_mbox(ham[:6]))
+    sub_env = _env(live, live.submitter_token)
+    r = run_cli("score", str(box), "-m", live.model_id, "--format", "json", env=sub_env)
+    assert r.returncode == 0, r.stderr
+    assert sum(a["count"] for a in json.loads(r.stdout)) == 6
+    assert b"spam" not in r.stdout  # a submitter learns no verdict
+    r = run_cli("score", "-", "-m", live.model_id, env=sub_env, input=_mbox(spam[:3]))
+    assert r.returncode == 0, r.stderr
+
+    r = run_cli("verdicts", "-m", live.model_id, "-k", str(artifacts.secret_key), "--cursor-file",
+                str(cursor_file), "--format", "json", env=env)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert [g["message"] for g in got] == [f"{box}#{k}" for k in range(1, 7)] + [f"<stdin>#{k}" for k in range(1, 4)]
+    assert [g["verdict"] for g in got[6:]] == ["spam"] * 3
+    assert sum(g["verdict"] == "ham" for g in got[:6]) >= 5
+    # The cursor file moved on: a second collection is empty.
+    r = run_cli("verdicts", "-m", live.model_id, "-k", str(artifacts.secret_key), "--cursor-file",
+                str(cursor_file), "--format", "json", env=env)
+    assert r.returncode == 0 and json.loads(r.stdout) == []
+
+    r = run_cli("models", "list", "--format", "json", env=env)
+    assert r.returncode == 0 and live.model_id in {m["id"] for m in json.loads(r.stdout)}
+
+
+def test_bad_input_missing_key_wrong_key_server_down_unreadable_file(tmp_path: Path, artifacts: Artifacts,
+                                                                     live: Live) -> None:
+    env = _env(live)
+    mail = str(sample_paths("ham", 1)[0])
+    r = run_cli("score", mail, "-m", live.model_id, "-k", str(tmp_path / "none.json"), env=env)
+    assert r.returncode == 2 and b"No secret-key file" in r.stderr and b"sealdog keygen" in r.stderr
+
+    r = run_cli("score", mail, "-m", live.model_id, "-k", str(artifacts.other_secret_key), env=env)
+    assert r.returncode == 2 and b"not for" in r.stderr and b"would not decrypt" in r.stderr
+    r = run_cli("verdicts", "-m", live.model_id, "-k", str(artifacts.other_secret_key), env=env)
+    assert r.returncode == 2 and b"sealed for key" in r.stderr
+
+    down = {"SEALDOG_URL": f"http://127.0.0.1:{free_port()}", "SEALDOG_TOKEN": live.owner_token}
+    r = run_cli("score", mail, "-m", live.model_id, "-k", str(artifacts.secret_key), env=down)
+    assert r.returncode == 3 and b"Cannot reach the Sealdog server" in r.stderr and b"Traceback" not in r.stderr
+    r = run_cli("deploy", str(artifacts.sealed_model), env=down)
+    assert r.returncode == 3
+
+    sock_path = tmp_path / "unreadable.eml"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(sock_path))
+        r = run_cli("score", str(sock_path), "-m", live.model_id, "-k", str(artifacts.secret_key), env=env)
+    assert r.returncode == 2 and b"Cannot read e-mail file" in r.stderr
+    r = run_cli("score", str(tmp_path / "missing.eml"), "-m", live.model_id, "-k", str(artifacts.secret_key), env=env)
+    assert r.returncode == 2 and b"No such e-mail file" in r.stderr
+
+    r = run_cli("score", mail, "-m", "no-such-model", "-k", str(artifacts.secret_key), env=env)
+    assert r.returncode == 4 and b"no model" in r.stderr
+    r = run_cli("models", "list", env={"SEALDOG_URL": live.url, "SEALDOG_TOKEN": "sdt_wrong"})
+    assert r.returncode == 4 and b"invalid or revoked token" in r.stderr
+    r = run_cli("models", "list", env={"SEALDOG_URL": live.url})
+    assert r.returncode == 2 and b"SEALDOG_TOKEN" in r.stderr
+
+    loose = tmp_path / "loose.key.json"
+    loose.write_bytes(artifacts.secret_key.read_bytes())
+    os.chmod(loose, 0o644)
+    r = run_cli("verdicts", "-m", live.model_id, "-k", str(loose), env=env)
+    assert r.returncode == 2 and b"chmod 600" in r.stderr
+
+    r = run_cli("deploy", str(artifacts.sealed_model), "-p", str(tmp_path / "none.pub"), env=env)
+    assert r.returncode == 2
+
+
+def test_audit_key_holder_and_auditor_and_a_tampered_model(tmp_path: Path, artifacts: Artifacts) -> None:
+    report = tmp_path / "audit.html"
+    r = run_cli("audit", str(artifacts.sealed_model), "--model", str(artifacts.plain_model), "-k",
+                str(artifacts.secret_key), "--report", str(report), "--workers", "1", "--top", "5")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode()
+    assert "PASS" in out and "most indicative terms" in out and "accuracy" in out
+    html = report.read_text()
+    assert html.count("<svg") == 3 and "PASS" in html and "ROC curve" in html
+
+    # Key holder without the plaintext model: every weight decrypted.
+    r = run_cli("audit", str(artifacts.sealed_model), "-k", str(artifacts.secret_key), "--report",
+                str(tmp_path / "dec.html"), "--workers", "1")
+    assert r.returncode == 0, r.stderr and b"every weight decrypted" in r.stdout
+
+    openings = tmp_path / "model.openings"
+    r = run_cli("export-openings", str(artifacts.sealed_model), "-k", str(artifacts.secret_key), "-o",
+                str(openings), "--workers", "1")
+    assert r.returncode == 0, r.stderr
+    # The auditor: no secret key, exact comparison of every ciphertext.
+    r = run_cli("audit", str(artifacts.sealed_model), "--model", str(artifacts.plain_model), "--openings",
+                str(openings), "--report", str(tmp_path / "auditor.html"), "--workers", "1")
+    assert r.returncode == 0, r.stderr
+    assert b"PASS" in r.stdout and b"re-encrypted" in r.stdout
+
+    # Tampered: a weight swapped and the digest recomputed. The openings no longer match it.
+    tampered = tmp_path / "tampered.sealed"
+    _tamper(artifacts.sealed_model, tampered)
+    r = run_cli("audit", str(tampered), "--model", str(artifacts.plain_model), "--openings", str(openings),
+                "--report", str(tmp_path / "t.html"), "--workers", "1")
+    assert r.returncode == 6 and b"not the one the key holder opened" in r.stderr
+    # Even with openings re-exported for the tampered file, the ciphertext check fails.
+    r = run_cli("export-openings", str(tampered), "-k", str(artifacts.secret_key), "-o", str(tmp_path / "t.op"),
+                "--workers", "1")
+    assert r.returncode == 0, r.stderr
+    for method in ("exact", "batched"):
+        r = run_cli("audit", str(tampered), "--model", str(artifacts.plain_model), "--openings",
+                    str(tmp_path / "t.op"), "--report", str(tmp_path / "t.html"), "--workers", "1",
+                    "--method", method)
+        assert r.returncode == 6, r.stderr
+        assert b"FAIL" in r.stdout and b"does NOT match" in r.stderr + r.stdout or b"do not match" in r.stderr
+    assert "FAIL" in (tmp_path / "t.html").read_text()
+    r = run_cli("audit", str(tampered), "--model", str(artifacts.plain_model), "-k", str(artifacts.secret_key),
+                "--report", str(tmp_path / "k.html"), "--workers", "1")
+    assert r.returncode == 6 and b"does NOT decrypt" in r.stderr + r.stdout
+    # Tampered bytes without a new digest: refused when read.
+    raw = bytearray(artifacts.sealed_model.read_bytes())
+    raw[-10] ^= 1
+    (tmp_path / "flipped.sealed").write_bytes(bytes(raw))
+    r = run_cli("audit", str(tmp_path / "flipped.sealed"), "--openings", str(openings), "--model",
+                str(artifacts.plain_model), "--report", str(tmp_path / "f.html"))
+    assert r.returncode == 2 and b"digest" in r.stderr.lower() or b"not a readable" in r.stderr.lower()
+
+
+def _tamper(source: Path, target: Path) -> None:
+    from sealdog.crypto.paillier.codec import ciphertext_width, encode_ciphertexts
+    from sealdog.sealed_model import SealedModel
+
+    model = SealedModel.read(source)
+    sealed = model.linear()
+    pk = sealed.public_key
+    cts = [sealed.bias, *sealed.weights]
+    cts[7] = cts[7] * (1 + 1000 * pk.n) % pk.nsquare  # weight 6 += 1000 / 2^scale
+    manifest = {k: v for k, v in model.manifest.items() if k != "digest"}
+    SealedModel(manifest, encode_ciphertexts(cts, width=ciphertext_width(pk))).write(target)
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv"])
+def test_models_list_formats(live: Live, fmt: str) -> None:
+    r = run_cli("models", "list", "--format", fmt, env=_env(live))
+    assert r.returncode == 0, r.stderr
+    assert live.model_id[:8] in r.stdout.decode()

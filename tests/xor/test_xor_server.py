@@ -1,0 +1,278 @@
+"""Sealed XOR networks hosted by the server: deploy over HTTP to a real uvicorn, score the four
+inputs, decrypt on the key holder's side, compare with the plaintext network; bad input,
+upload validation, the research-grade opt-in and auth."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
+
+from server_testkit import UvicornProcess, bearer, make_server, make_settings  # noqa: E402
+
+from sealdog.crypto.vhe.errors import NoiseBudgetExhausted  # noqa: E402
+from sealdog.crypto.vhe.keys import generate_secret_key  # noqa: E402
+from sealdog.crypto.vhe.params import PRESETS  # noqa: E402
+from sealdog.server.app import prepare_storage  # noqa: E402
+from sealdog.server.auth import Role, issue_token  # noqa: E402
+from sealdog.server.settings import ServerSettings  # noqa: E402
+from sealdog.xor.encrypted import encrypt_net  # noqa: E402
+from sealdog.xor.outputs import OUTPUT_TOLERANCE, decrypt_xor_outputs, xor_bits  # noqa: E402
+from sealdog.xor.plaintext import INPUTS, TrainingConfig, XorNet, train_plaintext  # noqa: E402
+from sealdog.xor.remote import XorServerError, deploy_sealed_xor, score_xor_inputs  # noqa: E402
+from sealdog.xor.sealed import SealedXor, seal_xor_network  # noqa: E402
+
+FOUR = [[0, 0], [0, 1], [1, 0], [1, 1]]
+
+
+@pytest.fixture(scope="module")
+def net() -> XorNet:
+    trained, _ = train_plaintext(TrainingConfig())
+    return trained
+
+
+def _sealed(net: XorNet, preset: str, seed: int):
+    rng = random.Random(seed)
+    sk = generate_secret_key(PRESETS[preset], 1, rng)
+    return sk, seal_xor_network(net, sk, rng)
+
+
+@pytest.fixture(scope="module")
+def sealed_test(net):
+    """(secret key, sealed network) at the fast 'test' preset."""
+    return _sealed(net, "test", 3)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    yield from make_server(make_settings(tmp_path_factory.mktemp("xor-server")))
+
+
+@pytest.fixture(scope="module")
+def xor_id(server, sealed_test) -> str:
+    r = server.upload(sealed_test[1].to_bytes())
+    assert r.status_code == 201, r.text
+    server.grant(r.json()["id"])
+    return r.json()["id"]
+
+
+# ---------------------------------------------------------------- end to end over uvicorn
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("xor-e2e") / "data"
+    repo, _ = prepare_storage(ServerSettings(data_dir=data_dir))
+    tokens = {
+        name: issue_token(repo, role=role, subject=subject)
+        for name, role, subject in (("owner", Role.owner, "alice"), ("other", Role.owner, "bob"),
+                                    ("submitter", Role.submitter, "gateway"), ("admin", Role.admin, "ops"))
+    }
+    repo.engine.dispose()
+    proc = UvicornProcess(data_dir)  # --insecure-demo: research-grade kinds allowed
+    yield proc, tokens
+    proc.stop()
+
+
+def test_xor_end_to_end_over_uvicorn(live, net) -> None:
+    proc, tokens = live
+    owner, submitter = tokens["owner"][1], tokens["submitter"][1]
+    sk, sealed = _sealed(net, "demo", 7)
+    info = deploy_sealed_xor(proc.url, owner, sealed)
+    assert (info["kind"], info["scheme"]) == ("xor", "vhe")
+    assert info["summary"]["research_grade"] is True and "NOT confidential" in info["summary"]["warning"]
+    assert info["summary"]["preset"] == "demo" and info["key_bits"] == PRESETS["demo"].lwe_dim
+    model_id = info["id"]
+
+    answer = score_xor_inputs(proc.url, owner, model_id, FOUR)
+    assert answer["count"] == 4 and answer["verdicts"]["format"] == "sealdog-xor-outputs"
+    outputs = decrypt_xor_outputs(sk, answer)
+    np.testing.assert_allclose(outputs, net.predict(INPUTS), atol=OUTPUT_TOLERANCE)
+    assert xor_bits(outputs) == [0, 1, 1, 0]
+
+    # Re-randomised: the same input gives different ciphertexts, the same value.
+    again = score_xor_inputs(proc.url, owner, model_id, FOUR[:1])
+    assert again["verdicts"]["outputs"][0] != answer["verdicts"]["outputs"][0]
+    assert abs(decrypt_xor_outputs(sk, again)[0] - outputs[0]) < OUTPUT_TOLERANCE
+
+    # Inbox delivery by a granted submitter; the owner collects and decrypts.
+    import httpx
+
+    admin = bearer(tokens["admin"][1])
+    r = httpx.post(f"{proc.url}/v1/tokens/{tokens['submitter'][0].id}/grants", headers=admin,
+                   json={"model_id": model_id})
+    assert r.status_code == 200, r.text
+    ack = score_xor_inputs(proc.url, submitter, model_id, [[1, 1], [0, 1]], delivery="inbox")
+    assert ack["delivery"] == "inbox" and ack["count"] == 2
+    entries = httpx.get(f"{proc.url}/v1/models/{model_id}/verdicts", headers=bearer(owner)).json()["entries"]
+    assert xor_bits(decrypt_xor_outputs(sk, entries[-1])) == [0, 1]
+
+    # Auth, same as linear: submitters cannot read the inbox or delete; other owners see nothing.
+    with pytest.raises(XorServerError) as exc:
+        score_xor_inputs(proc.url, tokens["other"][1], model_id, FOUR)
+    assert exc.value.status == 404
+    assert httpx.get(f"{proc.url}/v1/models/{model_id}/verdicts", headers=bearer(submitter)).status_code == 403
+    assert httpx.delete(f"{proc.url}/v1/models/{model_id}", headers=bearer(submitter)).status_code == 403
+    assert httpx.get(f"{proc.url}/v1/models/{model_id}", headers=bearer(submitter)).json()["kind"] == "xor"
+    assert httpx.delete(f"{proc.url}/v1/models/{model_id}", headers=bearer(owner)).status_code == 204
+    with pytest.raises(XorServerError) as exc:
+        score_xor_inputs(proc.url, owner, model_id, FOUR)
+    assert exc.value.status == 404
+
+
+# ---------------------------------------------------------------- bad scoring input
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ([[0, 1, 1]], "2 bits"),
+        ([[1]], "2 bits"),
+        ([[0, 2]], "bits, 0 or 1"),
+        ([[0, -1]], "bits, 0 or 1"),
+        ([[0.5, 1]], "bits, 0 or 1"),
+        ([[True, False]], "bits, 0 or 1"),
+        ([["1", "0"]], "bits, 0 or 1"),
+        ([[0, 1], 1], "list of bits"),
+        ([], "at least 1"),
+    ],
+)
+def test_bad_inputs_are_clear_422s(server, xor_id, inputs, message) -> None:
+    r = server.client.post(f"/v1/models/{xor_id}/score", headers=server.owner, json={"inputs": inputs})
+    assert r.status_code == 422, r.text
+    assert message in r.json()["detail"]
+
+
+def test_emails_and_inputs_go_to_the_right_kind(server, xor_id) -> None:
+    c = server.client
+    r = c.post(f"/v1/models/{xor_id}/score", headers=server.owner, json={"emails": [{"raw": "hi"}]})
+    assert r.status_code == 422 and "inputs" in r.json()["detail"]
+    both = {"emails": [{"raw": "hi"}], "inputs": [[0, 1]]}
+    r = c.post(f"/v1/models/{xor_id}/score", headers=server.owner, json=both)
+    assert r.status_code == 422 and "exactly one" in r.json()["detail"]
+    r = c.post(f"/v1/models/{xor_id}/score", headers=server.owner, json={"inputs": [[0, 1]] * 65})
+    assert r.status_code == 413 and "SEALDOG_MAX_INPUTS_PER_BATCH" in r.json()["detail"]
+
+
+def test_linear_model_refuses_inputs(server) -> None:
+    from server_testkit import Keys, seal
+
+    from sealdog.crypto.paillier import generate_keypair
+
+    pk, sk = generate_keypair(1024, insecure=True)
+    r = server.upload(seal(Keys(pk, sk)).to_bytes())
+    assert r.status_code == 201, r.text
+    r = server.client.post(f"/v1/models/{r.json()['id']}/score", headers=server.owner,
+                           json={"inputs": [[0, 1]]})
+    assert r.status_code == 422 and "e-mails" in r.json()["detail"]
+
+
+def test_in_process_scoring_matches_plaintext_and_auth(server, xor_id, sealed_test, net) -> None:
+    sk, _ = sealed_test
+    c = server.client
+    r = c.post(f"/v1/models/{xor_id}/score", headers=server.submitter, json={"inputs": FOUR})
+    assert r.status_code == 200, r.text
+    outputs = decrypt_xor_outputs(sk, r.json())
+    np.testing.assert_allclose(outputs, net.predict(INPUTS), atol=OUTPUT_TOLERANCE)
+    assert xor_bits(outputs) == [0, 1, 1, 0]
+    assert c.post(f"/v1/models/{xor_id}/score", headers=server.other_owner,
+                  json={"inputs": FOUR}).status_code == 404
+    assert c.post(f"/v1/models/{xor_id}/score", headers=server.admin, json={"inputs": FOUR}).status_code == 403
+    assert c.post(f"/v1/models/{xor_id}/score", json={"inputs": FOUR}).status_code == 401
+    r = c.post(f"/v1/models/{xor_id}/score", headers=server.owner, json={"inputs": FOUR, "mode": "score"})
+    assert r.status_code == 403  # exact-score policy applies to every kind
+    assert c.get(f"/v1/models/{xor_id}/sealed", headers=server.submitter).status_code == 403
+    assert SealedXor.from_bytes(c.get(f"/v1/models/{xor_id}/sealed", headers=server.owner).content)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(-3, 3), min_size=0, max_size=4), min_size=1, max_size=4))
+def test_request_validation_accepts_exactly_bit_pairs(rows) -> None:
+    from pydantic import ValidationError
+
+    from sealdog.server.kinds import ScoringInputError
+    from sealdog.server.schemas import ScoreRequest
+    from sealdog.server.xor_kind import check_bit_rows
+
+    valid = all(len(r) == 2 and set(r) <= {0, 1} for r in rows)
+    try:
+        check_bit_rows(ScoreRequest(inputs=rows).inputs or [])
+        accepted = True
+    except (ValidationError, ScoringInputError):
+        accepted = False
+    assert accepted == valid
+
+
+# ---------------------------------------------------------------- upload validation
+
+
+def test_too_shallow_parameters_are_refused_at_sealing(net) -> None:
+    import dataclasses
+
+    shallow = dataclasses.replace(PRESETS["test"], name="shallow", log_q=100)
+    rng = random.Random(1)
+    with pytest.raises(NoiseBudgetExhausted, match="3 chained ciphertext products"):
+        seal_xor_network(net, generate_secret_key(shallow, 1, rng), rng)
+
+
+def _doc(sealed: SealedXor) -> dict:
+    return json.loads(sealed.to_bytes())
+
+
+def test_upload_validation_rejects_bad_networks(server, sealed_test, net) -> None:
+    sk, sealed = sealed_test
+
+    def rejected(data: bytes, message: str) -> None:
+        r = server.upload(data)
+        assert r.status_code == 422, r.text
+        assert message in r.json()["detail"], r.json()["detail"]
+
+    # Weights too large for the noise budget of the network's depth: sealed without the
+    # key-holder-side check, the server's dry run refuses it (never a wrong answer).
+    rng = random.Random(4)
+    huge = XorNet(w1=net.w1 * 2.0**45, w2=net.w2, act=net.act)
+    bad = SealedXor(network=encrypt_net(huge, sk, sealed.network.product_key, rng), public_key=sealed.public_key)
+    rejected(bad.to_bytes(), "noise budget too small")
+
+    doc = _doc(sealed)
+    rejected(json.dumps({**doc, "preset": "shallow"}).encode(), "unknown VHE preset")
+    rejected(json.dumps({**doc, "preset": "demo"}).encode(), "does not match")
+    rejected(json.dumps({**doc, "hidden": 10**6}).encode(), "'hidden'")
+    rejected(json.dumps({**doc, "version": 2}).encode(), "version-1")
+    truncated = base64.b64encode(base64.b64decode(doc["product_key"])[:-5]).decode()
+    rejected(json.dumps({**doc, "product_key": truncated}).encode(), "malformed")
+    rejected(json.dumps({**doc, "activation": {**doc["activation"], "c3": 1e300}}).encode(), "activation")
+    rejected(b"{not json", "not a sealed XOR network")
+    # A weight under another key.
+    _, other = _sealed(net, "test", 99)
+    mixed = _doc(other)["w2"][0]
+    rejected(json.dumps({**doc, "w2": [mixed] + doc["w2"][1:]}).encode(), "public key")
+    # A product key for another key.
+    rejected(json.dumps({**doc, "product_key": _doc(other)["product_key"]}).encode(), "product key")
+
+
+def test_research_grade_opt_in(tmp_path, sealed_test) -> None:
+    data = sealed_test[1].to_bytes()
+    strict = make_settings(tmp_path / "d", demo_mode=False)
+    for srv in make_server(strict):
+        r = srv.upload(data)
+        assert r.status_code == 422 and "--allow-research-schemes" in r.json()["detail"]
+    for srv in make_server(strict.model_copy(update={"allow_research_schemes": True})):
+        r = srv.upload(data)
+        assert r.status_code == 201, r.text
+        model_id = r.json()["id"]
+        assert srv.client.post(f"/v1/models/{model_id}/score", headers=srv.owner,
+                               json={"inputs": FOUR}).status_code == 200
+    # Restarted without the opt-in: the stored model is no longer scored.
+    for srv in make_server(strict):
+        r = srv.client.post(f"/v1/models/{model_id}/score", headers=srv.owner, json={"inputs": FOUR})
+        assert r.status_code == 403 and "research grade" in r.json()["detail"]
