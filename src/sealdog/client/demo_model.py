@@ -1,8 +1,10 @@
-"""The demo's detector: `sealdog.trainer.training.train` (the same pipeline as `sealdog train`),
-sealed with `sealdog.sealed_model.seal_model`.
+"""The demo's detector: `sealdog.trainer.training.train` with the configuration `sealdog train`
+uses by default (hashing into 2^16 buckets, words, counts clipped at 2, NB-weighted logistic
+regression, threshold for a 0.5% validation false-positive rate folded into the bias), sealed
+with `sealdog.trainer.sealing.seal_plaintext_model` (which keeps C, intercept and threshold
+away from the server).
 
-The sample corpus (40 e-mails) gets a small hashing space (2^12 buckets) so that sealing it
-takes a second; Enron-Spam gets the trainer's default featuriser.
+The sample corpus (40 e-mails) gets 2^12 buckets, as `sealdog train --samples` does.
 """
 
 from __future__ import annotations
@@ -15,14 +17,18 @@ import numpy as np
 
 from sealdog.crypto.paillier import PublicKey
 from sealdog.data.enron import LabelledEmail
-from sealdog.sealed_model import SealedModel, seal_model
+from sealdog.sealed_model import SealedModel
 from sealdog.trainer.corpus import corpus_terms, index_corpus
 from sealdog.trainer.model import LinearModel
+from sealdog.trainer.sealing import seal_plaintext_model
 from sealdog.trainer.training import TrainingConfig, train
 
 SCALE_BITS = 24
 SMALL_CORPUS = 1000
 SMALL_CORPUS_BUCKETS = 2**12
+DEMO_BUCKETS = 2**16
+DEMO_MAX_COUNT = 2
+DEMO_NGRAM = 1
 
 
 def train_spam_model(
@@ -33,11 +39,12 @@ def train_spam_model(
     n_buckets: int | None = None,
 ) -> LinearModel:
     """Train the trainer's default detector on labelled raw e-mails (1 = spam)."""
-    config = TrainingConfig(workers=workers)
-    if n_buckets is None and len(emails) < SMALL_CORPUS:
-        n_buckets = SMALL_CORPUS_BUCKETS
-    if n_buckets is not None:
-        config = replace(config, featuriser=replace(config.featuriser, n_buckets=n_buckets))
+    if n_buckets is None:
+        n_buckets = SMALL_CORPUS_BUCKETS if len(emails) < SMALL_CORPUS else DEMO_BUCKETS
+    base = TrainingConfig(workers=workers)
+    spec = replace(base.featuriser, mode="hashing", n_buckets=n_buckets, max_count=DEMO_MAX_COUNT,
+                   ngram_max=DEMO_NGRAM)
+    config = replace(base, featuriser=spec)
     model, _ = train([e.raw for e in emails], [e.label for e in emails], config, progress=progress)
     return model
 
@@ -50,5 +57,4 @@ def plaintext_verdicts(model: LinearModel, raws: Sequence[bytes], *, workers: in
 
 
 def seal_spam_model(model: LinearModel, pk: PublicKey, *, metadata: dict[str, Any] | None = None) -> SealedModel:
-    return seal_model(pk, model.weights, model.bias, featuriser=model.featuriser.to_dict(), scale_bits=SCALE_BITS,
-                      max_count=model.featuriser.max_count, metadata={**model.metadata, **(metadata or {})})
+    return seal_plaintext_model(model, pk, scale_bits=SCALE_BITS, metadata=metadata)

@@ -41,7 +41,7 @@ def parity_command(
     ),
     quick: bool = typer.Option(False, "--quick", help="Small data and budget (under a minute)."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed for data and weights."),
-    threads: int = typer.Option(2, "--threads", min=1, help="torch.set_num_threads(N)."),
+    threads: int = typer.Option(1, "--threads", min=1, help="torch.set_num_threads(N); 1 is fastest for these tiny LSTMs, and robust to a busy machine."),
     encrypted: bool = typer.Option(
         True, "--encrypted/--no-encrypted", help="Also run parity on the encrypted recurrent cell."
     ),
