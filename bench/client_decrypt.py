@@ -29,7 +29,12 @@ from gmpy2 import mpz
 
 from sealdog.client.decryption import decrypt_inbox
 from sealdog.client.http import _parse_inbox
-from sealdog.crypto.paillier import DJNRandomiser, EncryptedVerdicts, PackingLayout, generate_keypair
+from sealdog.crypto.paillier import (
+    DJNRandomiser,
+    EncryptedVerdicts,
+    PackingLayout,
+    generate_keypair,
+)
 
 BATCH = 256
 SCORE_BOUND = (1 << 38) - 1

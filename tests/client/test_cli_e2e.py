@@ -13,8 +13,8 @@ import stat
 from pathlib import Path
 
 import pytest
-
 from client_support import Artifacts, Live, run_cli, sample_paths
+
 from sealdog.client.local_server import free_port
 
 
@@ -168,11 +168,6 @@ def test_audit_key_holder_and_auditor_and_a_tampered_model(tmp_path: Path, artif
     html = report.read_text()
     assert html.count("<svg") == 3 and "PASS" in html and "ROC curve" in html
 
-    # Key holder without the plaintext model: every weight decrypted.
-    r = run_cli("audit", str(artifacts.sealed_model), "-k", str(artifacts.secret_key), "--report",
-                str(tmp_path / "dec.html"), "--workers", "1")
-    assert r.returncode == 0, r.stderr and b"every weight decrypted" in r.stdout
-
     openings = tmp_path / "model.openings"
     r = run_cli("export-openings", str(artifacts.sealed_model), "-k", str(artifacts.secret_key), "-o",
                 str(openings), "--workers", "1")
@@ -189,27 +184,54 @@ def test_audit_key_holder_and_auditor_and_a_tampered_model(tmp_path: Path, artif
     r = run_cli("audit", str(tampered), "--model", str(artifacts.plain_model), "--openings", str(openings),
                 "--report", str(tmp_path / "t.html"), "--workers", "1")
     assert r.returncode == 6 and b"not the one the key holder opened" in r.stderr
-    # Even with openings re-exported for the tampered file, the ciphertext check fails.
-    r = run_cli("export-openings", str(tampered), "-k", str(artifacts.secret_key), "-o", str(tmp_path / "t.op"),
-                "--workers", "1")
-    assert r.returncode == 0, r.stderr
-    for method in ("exact", "batched"):
-        r = run_cli("audit", str(tampered), "--model", str(artifacts.plain_model), "--openings",
-                    str(tmp_path / "t.op"), "--report", str(tmp_path / "t.html"), "--workers", "1",
-                    "--method", method)
-        assert r.returncode == 6, r.stderr
-        assert b"FAIL" in r.stdout and b"does NOT match" in r.stderr + r.stdout or b"do not match" in r.stderr
+
+
+def test_audit_library_modes_catch_a_tampered_model(tmp_path: Path, artifacts: Artifacts) -> None:
+    from sealdog.client.audit import run_audit, write_report
+    from sealdog.client.errors import AuditError
+    from sealdog.client.openings import recover_openings, write_openings
+    from sealdog.crypto.paillier import load_secret_key
+    from sealdog.errors import SealdogError
+    from sealdog.sealed_model import SealedModel
+
+    sk = load_secret_key(artifacts.secret_key)
+    common = {"plain_path": artifacts.plain_model, "workers": 1, "top": 5}
+    # Key holder without the plaintext model: every weight decrypted, terms and evaluation shown.
+    result = run_audit(sealed_path=artifacts.sealed_model, secret_key=sk, openings_path=None,
+                       **{**common, "plain_path": None})
+    assert result.passed and "decrypted" in result.check
+    assert result.top_spam and result.top_ham and result.evaluation is not None
+    assert result.evaluation.n == 40 and result.evaluation.auc is not None
+
+    tampered = tmp_path / "tampered.sealed"
+    _tamper(artifacts.sealed_model, tampered)
+    # Openings re-exported for the tampered file: the binding holds, the ciphertext check fails.
+    openings = tmp_path / "t.op"
+    write_openings(openings, recover_openings(sk, SealedModel.read(tampered), workers=1), sk.public_key.bits)
+    exact = run_audit(sealed_path=tampered, secret_key=None, openings_path=openings, method="exact", **common)
+    assert not exact.passed and exact.mismatches == [7] and "weight 6" in (exact.failure or "")
+    assert exact.evaluation is None  # nothing is described for a model that failed its check
+    write_report(tmp_path / "t.html", exact)
     assert "FAIL" in (tmp_path / "t.html").read_text()
-    r = run_cli("audit", str(tampered), "--model", str(artifacts.plain_model), "-k", str(artifacts.secret_key),
-                "--report", str(tmp_path / "k.html"), "--workers", "1")
-    assert r.returncode == 6 and b"does NOT decrypt" in r.stderr + r.stdout
-    # Tampered bytes without a new digest: refused when read.
+    batched = run_audit(sealed_path=tampered, secret_key=None, openings_path=openings, method="batched", **common)
+    assert not batched.passed
+    keyholder = run_audit(sealed_path=tampered, secret_key=sk, openings_path=None, **common)
+    assert not keyholder.passed and "NOT decrypt" in (keyholder.failure or "")
+    # The honest model passes both auditor methods with the same openings format.
+    honest = tmp_path / "h.op"
+    write_openings(honest, recover_openings(sk, SealedModel.read(artifacts.sealed_model), workers=1), sk.public_key.bits)
+    for method in ("exact", "batched"):
+        assert run_audit(sealed_path=artifacts.sealed_model, secret_key=None, openings_path=honest,
+                         method=method, **common).passed
+    # Wrong key for the model, and flipped bytes without a new digest.
+    with pytest.raises(AuditError, match="not for this secret key"):
+        run_audit(sealed_path=artifacts.sealed_model, secret_key=load_secret_key(artifacts.other_secret_key),
+                  openings_path=None, **common)
     raw = bytearray(artifacts.sealed_model.read_bytes())
     raw[-10] ^= 1
     (tmp_path / "flipped.sealed").write_bytes(bytes(raw))
-    r = run_cli("audit", str(tmp_path / "flipped.sealed"), "--openings", str(openings), "--model",
-                str(artifacts.plain_model), "--report", str(tmp_path / "f.html"))
-    assert r.returncode == 2 and b"digest" in r.stderr.lower() or b"not a readable" in r.stderr.lower()
+    with pytest.raises(SealdogError, match="digest|readable"):
+        run_audit(sealed_path=tmp_path / "flipped.sealed", secret_key=None, openings_path=honest, **common)
 
 
 def _tamper(source: Path, target: Path) -> None:
@@ -230,3 +252,25 @@ def test_models_list_formats(live: Live, fmt: str) -> None:
     r = run_cli("models", "list", "--format", fmt, env=_env(live))
     assert r.returncode == 0, r.stderr
     assert live.model_id[:8] in r.stdout.decode()
+
+
+def test_keygen_train_seal_deploy_score_all_through_the_cli(tmp_path: Path, live: Live) -> None:
+    """The README's key-holder story with the trainer's commands (sample corpus, small model)."""
+    env = _env(live)
+    pub, key = tmp_path / "kh.pub.json", tmp_path / "kh.key.json"
+    assert run_cli("keygen", "-p", str(pub), "-k", str(key), "--bits", "1024", "--insecure").returncode == 0
+    r = run_cli("train", "--samples", "--buckets", "256", "--workers", "1", "-o", str(tmp_path / "m.json"))
+    assert r.returncode == 0, r.stderr
+    r = run_cli("seal", str(tmp_path / "m.json"), "-k", str(pub), "-o", str(tmp_path / "m.sealed"))
+    assert r.returncode == 0, r.stderr
+    r = run_cli("deploy", str(tmp_path / "m.sealed"), "-p", str(pub), env=env)
+    assert r.returncode == 0, r.stderr
+    model_id = r.stdout.decode().strip()
+    spam, ham = sample_paths("spam", 3), sample_paths("ham", 3)
+    r = run_cli("score", *map(str, spam + ham), "-m", model_id, "-k", str(key), "--format", "json", env=env)
+    assert r.returncode == 0, r.stderr
+    verdicts = [row["verdict"] for row in json.loads(r.stdout)]
+    assert verdicts == ["spam"] * 3 + ["ham"] * 3  # training e-mails: the model fits them
+    # Deploying with the wrong public key is caught before the upload.
+    r = run_cli("deploy", str(tmp_path / "m.sealed"), "-p", str(Path(live.server.data_dir).parent / "k.pub.json"), env=env)  # type: ignore[attr-defined]
+    assert r.returncode == 2 and b"not for" in r.stderr

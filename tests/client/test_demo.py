@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from client_support import Artifacts, run_cli
+
 from sealdog.client.demo import rates, split_held_out
 from sealdog.data.sample_corpus import load_samples
 

@@ -8,15 +8,15 @@ import json
 
 import httpx
 import pytest
-
 from client_support import BATCH_CAP, Artifacts, Live, sample_paths
+
 from sealdog.client.decryption import decrypt_direct, decrypt_inbox
 from sealdog.client.errors import (
     AuthenticationError,
     ClientError,
     NotFoundError,
-    PermissionDeniedError,
     PayloadTooLargeError,
+    PermissionDeniedError,
     ServerUnreachableError,
     ServiceUnavailableError,
 )
@@ -159,7 +159,7 @@ def test_503_is_retried_then_succeeds() -> None:
 
 
 def test_503_that_persists_raises_with_the_message() -> None:
-    handler = lambda request: _problem(503, "database unreachable")  # noqa: E731
+    handler = lambda request: _problem(503, "database unreachable")
     with SealdogClient("http://sealdog.test", "t", transport=httpx.MockTransport(handler), retry=FAST) as client:
         with pytest.raises(ServiceUnavailableError, match="database unreachable"):
             client.list_models()
@@ -208,3 +208,21 @@ def test_split_batches_respects_count_and_bytes() -> None:
 def test_url_must_be_http() -> None:
     with pytest.raises(ClientError, match="http://"):
         SealdogClient("127.0.0.1:8000")
+
+
+def test_a_413_with_an_advertised_batch_cap_is_split_and_resent() -> None:
+    sizes: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        n = len(json.loads(request.content)["emails"])
+        sizes.append(n)
+        if n > 3:
+            body = {"title": "Payload too large", "status": 413, "detail": "too many", "max_emails_per_batch": 3}
+            return httpx.Response(413, json=body)
+        return httpx.Response(202, json={"model_id": "m", "delivery": "inbox", "count": n, "inbox_entry": str(len(sizes))})
+
+    with SealdogClient("http://sealdog.test", "t", transport=httpx.MockTransport(handler), retry=FAST) as client:
+        acks = client.score("m", [b"Subject: x\n\nhi"] * 7, delivery="inbox")
+        assert client.batch_size == 3
+    assert sizes == [7, 3, 3, 1]  # the refused batch is resent in pieces; nothing sent twice after
+    assert [a.count for a in acks] == [3, 3, 1]

@@ -18,7 +18,12 @@ runner = CliRunner()
 
 
 def test_train_seal_on_samples(tmp_path: Path) -> None:
-    from sealdog.crypto.paillier import LinearScorer, decrypt_verdicts, generate_keypair, save_public_key
+    from sealdog.crypto.paillier import (
+        LinearScorer,
+        decrypt_verdicts,
+        generate_keypair,
+        save_public_key,
+    )
     from sealdog.data.sample_corpus import load_samples
     from sealdog.sealed_model import SealedModel
 

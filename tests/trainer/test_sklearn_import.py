@@ -13,7 +13,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
 
 from sealdog.data.sample_corpus import load_samples
-from sealdog.trainer.sklearn_import import UnsupportedPipelineError, import_sklearn, text_for_sklearn
+from sealdog.trainer.sklearn_import import (
+    UnsupportedPipelineError,
+    import_sklearn,
+    text_for_sklearn,
+)
 
 SAMPLES = load_samples()
 TEXTS = [text_for_sklearn(s.raw) for s in SAMPLES]

@@ -182,8 +182,12 @@ def _evaluation_set(data: Path | None, folders: Sequence[str] | None, limit: int
         root = locate_enron(data)
         emails = load_enron(root, folders)
         source = f"Enron-Spam {','.join(folders) if folders else 'all folders'} ({root})"
-    if limit:
-        emails = emails[-limit:] if len({e.label for e in emails[-limit:]}) > 1 else emails[:: max(1, len(emails) // limit)][:limit]
+    if limit and limit < len(emails):
+        # The last limit/2 e-mails of each class (most recent first in Enron's order).
+        ham = [e for e in emails if e.label == 0]
+        spam = [e for e in emails if e.label == 1]
+        k = max(1, limit // 2)
+        emails = ham[-k:] + spam[-(limit - min(k, len(ham))):] if limit > k else ham[-k:]
     return emails, source
 
 

@@ -271,10 +271,13 @@ def score(
     timeout: float = TimeoutOption,
     fmt: str = FormatOption,
 ) -> None:
-    """Score e-mails with a sealed model. With --secret-key the verdicts are decrypted and
-    printed (message, verdict); without, they go to the model's verdict inbox (collect them
-    with `sealdog verdicts`). Exit status: 0 ok, 2 bad input, 3 server unreachable,
-    4 server refused, 5 decryption failed."""
+    """Score e-mails (files, folders, mbox, .eml, - for stdin) with a sealed model.
+
+    With --secret-key the verdicts come back and are decrypted and printed (message,
+    verdict); without, they go to the model's verdict inbox (collect them with `sealdog
+    verdicts`). Exit status: 0 ok, 2 bad input, 3 server unreachable, 4 server refused,
+    5 decryption failed.
+    """
     from sealdog.client.decryption import decrypt_direct
     from sealdog.client.http import DirectResult, Email, InboxAck
     from sealdog.client.mail_sources import read_mail
@@ -324,8 +327,11 @@ def verdicts(
     timeout: float = TimeoutOption,
     fmt: str = FormatOption,
 ) -> None:
-    """Collect the model's verdict inbox after a cursor and decrypt it. The next cursor is
-    printed on stderr (and saved with --cursor-file, after the verdicts are printed)."""
+    """Collect and decrypt the verdict inbox of a model, after a cursor.
+
+    The next cursor is printed on stderr (and saved with --cursor-file, after the verdicts
+    are printed), so repeated runs never show a verdict twice.
+    """
     from sealdog.client.decryption import decrypt_inbox
     from sealdog.fileio import atomic_write_text
 
@@ -361,8 +367,11 @@ def export_openings(
     out: Path = typer.Option(..., "--out", "-o", help="Openings file to write (give it to the auditor with the plaintext model)."),
     workers: int = typer.Option(0, "--workers", help="Processes (0 = all cores)."),
 ) -> None:
-    """Key holder: export the encryption openings (plaintext and randomness of every
-    ciphertext) of a sealed model, so an auditor can verify it without the secret key."""
+    """Key holder: export a sealed model's openings for an auditor.
+
+    The opening of a ciphertext is its encryption randomness; with the plaintext model and
+    the openings an auditor re-encrypts and checks the sealed model without the secret key.
+    """
     from sealdog.client.openings import recover_openings, write_openings
     from sealdog.sealed_model import SealedModel
 
@@ -390,10 +399,13 @@ def audit(
     method: str = typer.Option("auto", "--method", help="Auditor check: exact (one ciphertext at a time), batched (2^-128-sound, fast) or auto (exact up to 5,000 ciphertexts)."),
     workers: int = typer.Option(0, "--workers", help="Processes (0 = all cores)."),
 ) -> None:
-    """Audit a sealed model. Key holder (--secret-key): decrypt every weight, compare with the
-    plaintext model, show the most spam- and ham-indicative terms, evaluate on labelled data
-    and write an HTML report. Auditor (--openings, no secret key): re-encrypt the plaintext
-    model with the openings and check the sealed model ciphertext by ciphertext."""
+    """Audit a sealed model against its plaintext model; write an HTML report.
+
+    Key holder (--secret-key): check every ciphertext decrypts to the plaintext model (or
+    decrypt every weight), show the most spam- and ham-indicative terms, evaluate on
+    labelled data. Auditor (--openings, no secret key): re-encrypt the plaintext model with
+    the openings and compare the sealed model ciphertext by ciphertext.
+    """
     from sealdog.client import audit as audit_mod
 
     if (secret_key is None) == (openings is None):
@@ -434,8 +446,11 @@ def demo(
     workers: int = typer.Option(0, "--workers", help="Processes for parsing and the server's scoring (0 = all cores)."),
     delivery: str = typer.Option("inbox", "--delivery", help="inbox (verdicts collected from the inbox) or direct."),
 ) -> None:
-    """The spam demo: keygen, train on Enron-Spam (or the built-in sample), seal, start a
-    server on 127.0.0.1, deploy, score the held-out e-mails over HTTP, decrypt, report."""
+    """The spam demo, end to end on this machine.
+
+    Keygen, train on Enron-Spam (or the built-in sample), seal, start a server on
+    127.0.0.1, deploy, score the held-out e-mails over HTTP, decrypt, report.
+    """
     if ctx.invoked_subcommand is not None:
         return
     from sealdog.client.demo import DemoOptions, run_spam_demo

@@ -254,7 +254,7 @@ class _Api:
 
 
 def _error_from(response: httpx.Response) -> ApiError:
-    detail, title = "", ""
+    detail, title, body = "", "", None
     try:
         body = response.json()
         if isinstance(body, dict):
@@ -264,8 +264,10 @@ def _error_from(response: httpx.Response) -> ApiError:
         pass
     if not detail:
         detail = response.text.strip()[:300] or response.reason_phrase
-    return api_error(response.status_code, detail, method=response.request.method,
-                     url=str(response.request.url.copy_with(query=None)), title=title)
+    error = api_error(response.status_code, detail, method=response.request.method,
+                      url=str(response.request.url.copy_with(query=None)), title=title)
+    error.problem = body if isinstance(body, dict) else {}  # type: ignore[attr-defined]
+    return error
 
 
 def _decode(response: httpx.Response, parse: Callable[[Any], T]) -> T:
@@ -335,6 +337,9 @@ def _smaller_batch(exc: PayloadTooLargeError, current: int) -> int | None:
     """The batch size to use after a 413 on a batch of `current` e-mails, or None."""
     if current <= 1:
         return None
+    advertised = getattr(exc, "problem", {}).get("max_emails_per_batch")  # a problem+json extension
+    if isinstance(advertised, int) and 1 <= advertised < current:
+        return advertised
     match = _BATCH_CAP_RE.search(exc.detail)
     if match and "e-mails" in exc.detail and "per e-mail" not in exc.detail:
         cap = int(match.group(1).replace(",", ""))

@@ -24,7 +24,6 @@ def _config(
     mode: str, buckets: int, ngram: int, max_count: int, learner: str, c_grid: str,
     target_fpr: float, min_df: int, max_terms: int | None, workers: int | None,
 ) -> Any:
-    from sealdog.trainer.features import FeaturiserSpec
     from sealdog.trainer.training import TrainingConfig
 
     try:
@@ -131,7 +130,7 @@ def import_sklearn_command(
     try:
         try:
             with pipeline.open("rb") as handle:
-                obj = pickle.load(handle)  # noqa: S301 - the user's own file, documented
+                obj = pickle.load(handle)
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
             raise SealdogError(f"cannot load a fitted pipeline from {pipeline}: {exc}") from exc
         if isinstance(obj, tuple) and len(obj) == 2:

@@ -253,7 +253,7 @@ def evaluate(
                 key_bits=keypair[0].bits, insecure=insecure_key, keypair=keypair,
             )
         result = SplitResult(
-            name=name, metrics=metrics, n_train=int(len(train_idx)), n_test=int(len(test_idx)),
+            name=name, metrics=metrics, n_train=len(train_idx), n_test=len(test_idx),
             chosen_c=report.chosen_c, threshold=report.threshold, train_seconds=train_seconds,
             emails_per_second=rate, encrypted=encrypted,
             extra={"unthresholded": {k: at_zero[k] for k in ("accuracy", "fpr", "fnr")}},

@@ -43,6 +43,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -53,6 +54,7 @@ from sealdog.trainer.email_text import DEFAULT_MAX_EMAIL_BYTES, EmailText, email
 SPEC_FORMAT = "sealdog.featuriser"
 SPEC_VERSION = 1
 MODES = ("vocabulary", "hashing")
+_BUCKET_CACHE_SIZE = 200_000  # terms; bounds the memory a long-running server spends on it
 TOKEN_PATTERN = r"[^\W_](?:[^\W_]|['.\-](?=[^\W_]))*|[$!%\u20ac\u00a3]"
 """Word tokens (letters/digits with inner ' . -) and the symbols $ ! % EUR GBP."""
 TOKENISERS: dict[str, str] = {
@@ -223,7 +225,7 @@ class Featuriser:
             out = []
         out.extend("w:" + t for t in body)
         if self.spec.ngram_max >= 2:
-            out.extend(f"b:{a} {b}" for a, b in zip(body, body[1:]))
+            out.extend(f"b:{a} {b}" for a, b in pairwise(body))
         if self.spec.length_terms:
             out.append(f"n:{len(body).bit_length()}")
         return out
@@ -235,7 +237,7 @@ class Featuriser:
         if bucket is None:
             digest = hashlib.blake2b(term.encode("utf-8"), digest_size=8, key=self._hash_key)
             bucket = int.from_bytes(digest.digest(), "little") % self.spec.n_buckets
-            if len(self._bucket_cache) < 2_000_000:
+            if len(self._bucket_cache) < _BUCKET_CACHE_SIZE:
                 self._bucket_cache[term] = bucket
         return bucket
 

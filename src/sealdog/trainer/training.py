@@ -228,12 +228,12 @@ def train_prepared(
         "c": chosen_c,
         "intercept": intercept,
         "target_fpr": config.target_fpr,
-        "n_train": int(len(y)),
+        "n_train": len(y),
         "n_train_spam": int(np.sum(y == 1)),
     }
     model = LinearModel(weights, intercept, corpus.featuriser.spec, metadata).with_threshold(threshold)
     report = TrainingReport(
-        n_train=int(len(y)),
+        n_train=len(y),
         n_features=corpus.featuriser.n_features,
         chosen_c=chosen_c,
         threshold=threshold,
