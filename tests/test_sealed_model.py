@@ -47,7 +47,7 @@ def test_round_trip_file_and_scoring(tmp_path) -> None:
     assert loaded.featuriser == FEATURISER and loaded.metadata == {"name": "demo"}
     assert loaded.key_fingerprint == PK.fingerprint
     linear = loaded.linear()
-    fp = FixedPoint(24)
+    fp = FixedPoint(loaded.manifest["scale_bits"])
     w_ints, b_int = fp.encode(W), fp.encode(0.25)
     ev = LinearScorer(linear, mode="score").score_batch([(np.array([1, 5, 9]), np.array([1, 1, 1]))])
     assert decrypt_scores(SK, ev) == [b_int + w_ints[1] + w_ints[5] + w_ints[9]]

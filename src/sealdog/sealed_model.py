@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from sealdog.crypto.paillier.codec import ciphertext_width, decode_ciphertexts, encode_ciphertexts
+from sealdog.crypto.paillier.fixed_point import DEFAULT_SCALE_BITS
 from sealdog.crypto.paillier.keys import PublicKey, canonical_json
 from sealdog.crypto.paillier.linear import SealedLinear, check_bounds, seal_linear
 from sealdog.errors import CorruptDataError, KeyMismatchError, SealdogError
@@ -182,7 +183,7 @@ def seal_model(
     bias: float,
     *,
     featuriser: dict[str, Any],
-    scale_bits: int = 24,
+    scale_bits: int = DEFAULT_SCALE_BITS,
     max_count: int = 1,
     metadata: dict[str, Any] | None = None,
 ) -> SealedModel:

@@ -82,3 +82,27 @@ def test_decryption_with_the_wrong_key_is_refused(artifacts: Artifacts) -> None:
     assert len(decrypt_batch(load_secret_key(artifacts.secret_key), verdicts)) == 3
     with pytest.raises(DecryptionError, match="--secret-key is the key the model was sealed with"):
         decrypt_batch(load_secret_key(artifacts.other_secret_key), verdicts)
+
+
+def test_ctrl_c_during_the_demo_stops_the_server(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    err = tmp_path / "demo.err"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALDOG_")}
+    env["SEALDOG_DATA"] = str(tmp_path / "none")
+    with err.open("w") as handle:
+        proc = subprocess.Popen([sys.executable, "-m", "sealdog.cli", "demo", "--limit", "10", "--workers", "1"],
+                                stdout=subprocess.DEVNULL, stderr=handle, env=env)
+    deadline = time.monotonic() + 120
+    while "server running at " not in err.read_text():
+        assert proc.poll() is None and time.monotonic() < deadline, err.read_text()
+        time.sleep(0.1)
+    url = err.read_text().split("server running at ", 1)[1].split()[0]
+    assert httpx.get(url + "/healthz", timeout=5).status_code == 200
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) != 0
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url + "/healthz", timeout=2)

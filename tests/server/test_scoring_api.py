@@ -134,6 +134,14 @@ def test_score_input_errors(server: Server, model_id: str, payload, status, need
         assert "Traceback" not in r.text
 
 
+def test_batch_cap_is_machine_readable(server: Server, model_id: str) -> None:
+    """Clients split batches by the advertised cap instead of parsing the message."""
+    r = server.client.post(f"/v1/models/{model_id}/score", headers=server.owner,
+                           json={"emails": [{"raw": "a"}] * 9})
+    assert r.status_code == 413
+    assert r.json()["max_emails_per_batch"] == 8
+
+
 def test_lone_surrogate_in_raw_text_is_scored(server: Server, model_id: str) -> None:
     r = server.client.post(f"/v1/models/{model_id}/score", content=b'{"emails":[{"raw":"\\ud800 hi"}]}',
                            headers={**server.owner, "Content-Type": "application/json"})

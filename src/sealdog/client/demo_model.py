@@ -23,7 +23,6 @@ from sealdog.trainer.model import LinearModel
 from sealdog.trainer.sealing import seal_plaintext_model
 from sealdog.trainer.training import TrainingConfig, train
 
-SCALE_BITS = 24
 SMALL_CORPUS = 1000
 SMALL_CORPUS_BUCKETS = 2**12
 DEMO_BUCKETS = 2**16
@@ -57,4 +56,4 @@ def plaintext_verdicts(model: LinearModel, raws: Sequence[bytes], *, workers: in
 
 
 def seal_spam_model(model: LinearModel, pk: PublicKey, *, metadata: dict[str, Any] | None = None) -> SealedModel:
-    return seal_plaintext_model(model, pk, scale_bits=SCALE_BITS, metadata=metadata)
+    return seal_plaintext_model(model, pk, metadata=metadata)  # `sealdog seal`'s default scale

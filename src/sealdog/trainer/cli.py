@@ -158,9 +158,10 @@ def seal_command(
         model = LinearModel.load(model_path)
         pk = load_public_key(public_key)
         t0 = time.perf_counter()
-        with typer.progressbar(length=1, label=f"sealing {model.featuriser.n_features + 1:,} values") as bar:
+        from rich.console import Console
+
+        with Console(stderr=True).status(f"sealing {model.featuriser.n_features + 1:,} values under {pk.bits}-bit key"):
             sealed = seal_plaintext_model(model, pk, scale_bits=scale_bits)
-            bar.update(1)
         sealed.write(out)
     except SealdogError as exc:
         _fail(exc)

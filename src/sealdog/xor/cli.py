@@ -1,5 +1,4 @@
-"""Commands of sealdog.xor. `register(app)` adds `xor-demo`; `xor_demo_command` is the function the
-client's `demo` group hooks as `sealdog demo xor`."""
+"""Commands of sealdog.xor: `sealdog demo xor`, hooked onto the client's `demo` group."""
 
 from __future__ import annotations
 
@@ -25,5 +24,7 @@ def xor_demo_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add this package's commands to the root app (`sealdog xor-demo`)."""
-    app.command("xor-demo")(xor_demo_command)
+    """Add `sealdog demo xor` to the `demo` group (the spam demo is the group's own callback)."""
+    from sealdog.client.cli import demo_app
+
+    demo_app.command("xor")(xor_demo_command)

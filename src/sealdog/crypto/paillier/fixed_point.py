@@ -9,7 +9,8 @@ satisfies
 
     |S / 2^f - (b + sum x_i w_i)| <= 2^-(f+1) * (1 + sum_i x_i),
 
-so at f = 24 an e-mail with 150 binary features is off by at most 151 * 2^-25 < 4.6e-6.
+so at the default f = 20 an e-mail with 150 binary features is off by at most
+151 * 2^-21 < 7.2e-5.
 A verdict can differ from the float model's only when the float score is within that bound
 of 0; the encrypted verdict always equals the sign of the integer score S exactly.
 """
@@ -23,6 +24,9 @@ import numpy as np
 
 from sealdog.errors import SealdogError
 
+DEFAULT_SCALE_BITS = 20
+"""One bit of scale costs two bits of packing slot (the score bound enters a slot twice)."""
+
 
 class FixedPointError(SealdogError):
     """A value cannot be encoded (not finite, or scale out of range)."""
@@ -30,7 +34,7 @@ class FixedPointError(SealdogError):
 
 @dataclass(frozen=True)
 class FixedPoint:
-    scale_bits: int = 24
+    scale_bits: int = DEFAULT_SCALE_BITS
 
     def __post_init__(self) -> None:
         if not 0 <= self.scale_bits <= 512:

@@ -17,7 +17,7 @@ import gmpy2
 import numpy as np
 from gmpy2 import mpz
 
-from sealdog.crypto.paillier.fixed_point import FixedPoint
+from sealdog.crypto.paillier.fixed_point import DEFAULT_SCALE_BITS, FixedPoint
 from sealdog.crypto.paillier.keys import PublicKey
 from sealdog.crypto.paillier.randomiser import DJNRandomiser, full_randomiser
 from sealdog.crypto.paillier.verdicts import (
@@ -35,7 +35,6 @@ DEFAULT_BLINDING_BITS = 64
 MAX_BLINDING_BITS = 128  # cap for an explicit blinding_bits
 # Fixed-point scale: |float score - S/2^f| <= (1 + sum x_i) * 2^-(f+1); at f = 20 and 150 binary
 # features that is 7.2e-5. Every bit of f costs two bits of slot (score and mantissa of r).
-DEFAULT_SCALE_BITS = 20
 
 
 class ScoreOverflowError(SealdogError):

@@ -69,6 +69,7 @@ async def score(
             raise Problem(
                 413, f"batch has {len(body.inputs)} inputs, above the server's cap of "
                 f"{settings.max_inputs_per_batch} (SEALDOG_MAX_INPUTS_PER_BATCH); split it",
+                extra={"max_inputs_per_batch": settings.max_inputs_per_batch},
             )
         emails: list[bytes] = []
         inputs = tuple(tuple(int(v) for v in row) for row in body.inputs)
@@ -79,6 +80,7 @@ async def score(
             raise Problem(
                 413, f"batch has {len(body.emails)} e-mails, above the server's cap of "
                 f"{settings.max_emails_per_batch} (SEALDOG_MAX_EMAILS_PER_BATCH); split it",
+                extra={"max_emails_per_batch": settings.max_emails_per_batch},
             )
         emails = decode_emails(body.emails, max_email_bytes=settings.max_email_bytes)
         inputs = ()
