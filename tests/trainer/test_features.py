@@ -119,6 +119,8 @@ def test_spec_round_trips_through_json(spec: FeaturiserSpec) -> None:
         ({"mode": "vocabulary", "vocabulary": ["w:a", "w:a"]}, "duplicate"),
         ({"hash_key": "k" * 65}, "hash_key"),
         ({"tokeniser": "(a+)+$"}, "tokeniser"),
+        ({"mode": "vocabulary", "vocabulary": [["w:a"], "w:b"]}, "strings"),
+        ({"n_buckets": True}, "n_buckets"),
     ],
 )
 def test_invalid_specs_are_refused_with_a_clear_error(patch: dict, message: str) -> None:

@@ -98,8 +98,11 @@ def _subject(message: Message) -> str:
         return _decode_bytes(data, None)
     try:
         return str(message.get("Subject", ""))
-    except Exception:  # noqa: BLE001 - broken encoded-words etc.
-        pass
+    except Exception:  # noqa: BLE001 - broken encoded-words etc.: decode them leniently
+        return _decode_header_leniently(raw_value)
+
+
+def _decode_header_leniently(raw_value: str) -> str:
     try:
         parts = email.header.decode_header(raw_value)
         return "".join(_decode_bytes(p, c) if isinstance(p, bytes) else p for p, c in parts)

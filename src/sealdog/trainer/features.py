@@ -109,17 +109,17 @@ class FeaturiserSpec:
         if self.mode not in MODES:
             problems.append(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
         if self.mode == "hashing":
-            if not isinstance(self.n_buckets, int) or self.n_buckets < 1:
+            if not isinstance(self.n_buckets, int) or isinstance(self.n_buckets, bool) or self.n_buckets < 1:
                 problems.append(f"n_buckets must be a positive integer, got {self.n_buckets!r}")
             if not isinstance(self.hash_key, str) or len(self.hash_key.encode("utf-8")) > 64:
                 problems.append("hash_key must be a string of at most 64 UTF-8 bytes")
         if self.mode == "vocabulary":
             if not self.vocabulary:
                 problems.append("vocabulary mode needs a non-empty vocabulary")
-            elif len(set(self.vocabulary)) != len(self.vocabulary):
-                problems.append("vocabulary contains duplicate terms")
             elif not all(isinstance(t, str) for t in self.vocabulary):
                 problems.append("vocabulary terms must be strings")
+            elif len(set(self.vocabulary)) != len(self.vocabulary):
+                problems.append("vocabulary contains duplicate terms")
         for name in ("max_count", "ngram_max", "min_token_len", "max_token_len"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
