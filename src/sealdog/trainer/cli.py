@@ -147,7 +147,7 @@ def seal_command(
     model_path: Path = typer.Argument(..., metavar="MODEL", help="Plaintext model (from `sealdog train`)."),
     public_key: Path = typer.Option(..., "--public-key", "-k", help="The key holder's public key (JSON)."),
     out: Path = typer.Option(Path("model.sealed"), "--out", "-o", help="Sealed model file to write."),
-    scale_bits: int = typer.Option(24, "--scale-bits", help="Fixed-point scale 2^bits for the weights."),
+    scale_bits: int = typer.Option(None, "--scale-bits", help="Fixed-point scale 2^bits for the weights (default: the Paillier backend's)."),
 ) -> None:
     """Encrypt a plaintext model's weights and bias under a public key."""
     from sealdog.crypto.paillier import load_public_key
@@ -161,7 +161,7 @@ def seal_command(
         from rich.console import Console
 
         with Console(stderr=True).status(f"sealing {model.featuriser.n_features + 1:,} values under {pk.bits}-bit key"):
-            sealed = seal_plaintext_model(model, pk, scale_bits=scale_bits)
+            sealed = seal_plaintext_model(model, pk, **({} if scale_bits is None else {"scale_bits": scale_bits}))
         sealed.write(out)
     except SealdogError as exc:
         _fail(exc)

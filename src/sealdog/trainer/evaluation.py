@@ -113,7 +113,7 @@ def encrypted_agreement(
     *,
     key_bits: int,
     insecure: bool,
-    scale_bits: int = 24,
+    scale_bits: int | None = None,
     batch: int = 256,
     keypair: Any = None,
 ) -> EncryptedCheck:
@@ -123,8 +123,16 @@ def encrypted_agreement(
     the exact integer score the sealed weights define (the encrypted path must match it
     exactly; the two differ only if a score lies within the rounding error of 0).
     """
-    from sealdog.crypto.paillier import FixedPoint, LinearScorer, decrypt_verdicts, generate_keypair
+    from sealdog.crypto.paillier import (
+        DEFAULT_SCALE_BITS,
+        FixedPoint,
+        LinearScorer,
+        decrypt_verdicts,
+        generate_keypair,
+    )
     from sealdog.sealed_model import seal_model
+
+    scale_bits = DEFAULT_SCALE_BITS if scale_bits is None else scale_bits
 
     pk, sk = keypair if keypair is not None else generate_keypair(key_bits, insecure=insecure)
     t0 = time.perf_counter()

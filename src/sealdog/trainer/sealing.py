@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sealdog.crypto.paillier.fixed_point import DEFAULT_SCALE_BITS
 from sealdog.trainer.model import LinearModel
 
-DEFAULT_SCALE_BITS = 24
 _PRIVATE_METADATA = ("intercept", "threshold_folded", "c")
 
 
