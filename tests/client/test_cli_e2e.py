@@ -261,7 +261,7 @@ def test_keygen_train_seal_deploy_score_all_through_the_cli(tmp_path: Path, live
     assert run_cli("keygen", "-p", str(pub), "-k", str(key), "--bits", "1024", "--insecure").returncode == 0
     r = run_cli("train", "--samples", "--buckets", "256", "--workers", "1", "-o", str(tmp_path / "m.json"))
     assert r.returncode == 0, r.stderr
-    r = run_cli("seal", str(tmp_path / "m.json"), "-k", str(pub), "-o", str(tmp_path / "m.sealed"))
+    r = run_cli("seal", str(tmp_path / "m.json"), "-p", str(pub), "-o", str(tmp_path / "m.sealed"))
     assert r.returncode == 0, r.stderr
     r = run_cli("deploy", str(tmp_path / "m.sealed"), "-p", str(pub), env=env)
     assert r.returncode == 0, r.stderr

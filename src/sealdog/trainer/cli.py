@@ -145,7 +145,7 @@ def import_sklearn_command(
 
 def seal_command(
     model_path: Path = typer.Argument(..., metavar="MODEL", help="Plaintext model (from `sealdog train`)."),
-    public_key: Path = typer.Option(..., "--public-key", "-k", help="The key holder's public key (JSON)."),
+    public_key: Path = typer.Option(..., "--public-key", "-p", help="The key holder's public key (JSON)."),
     out: Path = typer.Option(Path("model.sealed"), "--out", "-o", help="Sealed model file to write."),
     scale_bits: int = typer.Option(None, "--scale-bits", help="Fixed-point scale 2^bits for the weights (default: the Paillier backend's)."),
 ) -> None:
