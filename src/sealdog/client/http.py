@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 
 import httpx
 
@@ -377,6 +377,30 @@ class _ClientBase:
     def _kwargs(self, req: _Request) -> dict[str, Any]:
         return {"params": req.params, "json": req.json, "content": req.content, "headers": req.headers}
 
+    def _failed_attempt(self, exc: httpx.TransportError, req: _Request) -> Exception:
+        """The error to remember before the next attempt; raises at once if retrying is unsafe."""
+        if _should_retry_exception(exc, req):
+            return exc
+        if isinstance(exc, httpx.TimeoutException):
+            raise ClientError(
+                f"No answer from {self.base_url} within {self.timeout:.0f} s; the request may "
+                "or may not have been processed. Raise --timeout for large batches."
+            ) from exc
+        raise _unreachable(self.base_url, exc) from exc
+
+    def _retryable_response(self, response: httpx.Response, req: _Request, attempt: int) -> ApiError | None:
+        """The error to remember if this response should be retried (503 etc.), else None."""
+        if not (_should_retry_status(response.status_code, req) and attempt + 1 < self.retry.attempts):
+            return None
+        error = _error_from(response)
+        error.retry_after = response.headers.get("retry-after")  # type: ignore[attr-defined]
+        return error
+
+    def _give_up(self, last: Exception | None) -> NoReturn:
+        if isinstance(last, ApiError):
+            raise last
+        raise _unreachable(self.base_url, last or ClientError("no attempt made"))
+
 
 class SealdogClient(_ClientBase):
     """Synchronous client. Use as a context manager, or call `close()`."""
@@ -404,27 +428,13 @@ class SealdogClient(_ClientBase):
                 time.sleep(self.retry.delay(attempt - 1, getattr(last, "retry_after", None)))
             try:
                 response = self._http.request(req.method, req.path, **self._kwargs(req))
-            except httpx.TimeoutException as exc:
-                if not _should_retry_exception(exc, req):
-                    raise ClientError(
-                        f"No answer from {self.base_url} within {self.timeout:.0f} s; the request may "
-                        "or may not have been processed. Raise --timeout for large batches."
-                    ) from exc
-                last = exc
-                continue
             except httpx.TransportError as exc:
-                if not _should_retry_exception(exc, req):
-                    raise _unreachable(self.base_url, exc) from exc
-                last = exc
+                last = self._failed_attempt(exc, req)
                 continue
-            if _should_retry_status(response.status_code, req) and attempt + 1 < self.retry.attempts:
-                last = _error_from(response)
-                last.retry_after = response.headers.get("retry-after")  # type: ignore[attr-defined]
-                continue
-            return _decode(response, parse)
-        if isinstance(last, ApiError):
-            raise last
-        raise _unreachable(self.base_url, last or ClientError("no attempt made"))
+            last = self._retryable_response(response, req, attempt)
+            if last is None:
+                return _decode(response, parse)
+        self._give_up(last)
 
     # --- endpoints --------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
@@ -527,27 +537,13 @@ class AsyncSealdogClient(_ClientBase):
                 await asyncio.sleep(self.retry.delay(attempt - 1, getattr(last, "retry_after", None)))
             try:
                 response = await self._http.request(req.method, req.path, **self._kwargs(req))
-            except httpx.TimeoutException as exc:
-                if not _should_retry_exception(exc, req):
-                    raise ClientError(
-                        f"No answer from {self.base_url} within {self.timeout:.0f} s; the request may "
-                        "or may not have been processed."
-                    ) from exc
-                last = exc
-                continue
             except httpx.TransportError as exc:
-                if not _should_retry_exception(exc, req):
-                    raise _unreachable(self.base_url, exc) from exc
-                last = exc
+                last = self._failed_attempt(exc, req)
                 continue
-            if _should_retry_status(response.status_code, req) and attempt + 1 < self.retry.attempts:
-                last = _error_from(response)
-                last.retry_after = response.headers.get("retry-after")  # type: ignore[attr-defined]
-                continue
-            return _decode(response, parse)
-        if isinstance(last, ApiError):
-            raise last
-        raise _unreachable(self.base_url, last or ClientError("no attempt made"))
+            last = self._retryable_response(response, req, attempt)
+            if last is None:
+                return _decode(response, parse)
+        self._give_up(last)
 
     async def health(self) -> dict[str, Any]:
         return await self._call(_Api.health())
