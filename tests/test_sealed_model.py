@@ -105,3 +105,17 @@ def test_other_kinds_are_carried_but_not_read_as_linear() -> None:
     assert again.kind == "xor" and again.digest == model.digest
     with pytest.raises(SealedModelError, match="not linear/paillier"):
         again.linear()
+
+
+def test_max_count_follows_the_featuriser() -> None:
+    """A model sealed for smaller counts than its featuriser emits would reject real e-mails."""
+    spec = {**FEATURISER, "max_count": 2}
+    model = seal_model(PK, W, 0.25, featuriser=spec)
+    assert model.manifest["max_count"] == 2 and model.linear().max_count == 2
+    with pytest.raises(SealedModelError, match="max_count=2"):
+        seal_model(PK, W, 0.25, featuriser=spec, max_count=1)
+    manifest = {**model.manifest, "max_count": 1}
+    manifest.pop("digest", None)
+    forged = SealedModel(manifest, model.payload)
+    with pytest.raises(SealedModelError, match="counts up to 2"):
+        forged.linear()

@@ -170,6 +170,7 @@ class SealedModel:
             max_count, score_bound = int(m["max_count"]), int(m["score_bound"])
         except (KeyError, TypeError, ValueError) as exc:
             raise SealedModelError("Linear sealed-model manifest lacks dim/scale_bits/max_count/score_bound.") from exc
+        _check_featuriser_max_count(self.featuriser, max_count)
         check_bounds(pk, score_bound)
         cts = decode_ciphertexts(self.payload, pk)
         if len(cts) != dim + 1:
@@ -184,13 +185,30 @@ def seal_model(
     *,
     featuriser: dict[str, Any],
     scale_bits: int = DEFAULT_SCALE_BITS,
-    max_count: int = 1,
+    max_count: int | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> SealedModel:
-    """Encrypt a linear model under pk and wrap it with its manifest (bias first in the payload)."""
+    """Encrypt a linear model under pk and wrap it with its manifest (bias first in the payload).
+
+    `max_count` (the largest feature count the score bound allows) defaults to the
+    featuriser's own `max_count`; a different explicit value is refused, since every e-mail
+    with a larger count would then be rejected at scoring time.
+    """
+    if max_count is None:
+        max_count = int(featuriser.get("max_count", 1))
+    _check_featuriser_max_count(featuriser, max_count)
     sealed = seal_linear(pk, weights, bias, scale_bits=scale_bits, max_count=max_count)
     assert isinstance(sealed, SealedLinear)
     return model_from_linear(sealed, featuriser=featuriser, metadata=metadata)
+
+
+def _check_featuriser_max_count(featuriser: Any, max_count: int) -> None:
+    spec_max = featuriser.get("max_count") if isinstance(featuriser, dict) else None
+    if spec_max is not None and spec_max != max_count:
+        raise SealedModelError(
+            f"The featuriser produces counts up to {spec_max} but the model was sealed for counts "
+            f"up to {max_count}; seal it with max_count={spec_max}."
+        )
 
 
 def model_from_linear(
