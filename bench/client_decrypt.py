@@ -4,8 +4,8 @@ verdicts in under 5 s on one core).
 The inbox is built the way the server fills it: one entry per 256-e-mail batch (the server's
 default batch cap), each entry an EncryptedVerdicts JSON document with blinded verdicts packed
 into as few ciphertexts as the slot layout allows. The slot layout follows from a realistic
-score bound (a 2^18-bucket model at scale 2^24 whose |b| + sum|w_i| is about 2^14: 38-bit
-bound) and 64 blinding bits. Packs are encryptions of uniformly drawn valid slot values, the
+score bound (a model at the default scale 2^20 whose |b| + sum|w_i| is about 2^14: 34-bit
+bound) and the log-uniform blinding factor the scorer derives for that bound. Packs are encryptions of uniformly drawn valid slot values, the
 same distribution the server's packing produces (the key holder cannot tell them apart).
 
 Timed, on one core (the process pins itself): parsing the inbox JSON and decrypting every
@@ -33,12 +33,13 @@ from sealdog.crypto.paillier import (
     DJNRandomiser,
     EncryptedVerdicts,
     PackingLayout,
+    blinding_bits_for,
     generate_keypair,
 )
 
 BATCH = 256
-SCORE_BOUND = (1 << 38) - 1
-BLINDING_BITS = 64
+SCORE_BOUND = (1 << 34) - 1
+BLINDING_BITS = blinding_bits_for(SCORE_BOUND)
 
 
 def build_inbox(pk, count: int) -> tuple[dict, list[bool]]:  # type: ignore[no-untyped-def]

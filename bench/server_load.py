@@ -163,10 +163,16 @@ def http_load(model_bytes: bytes, batches: list[list[bytes]], *, workers: int, c
                 json.dumps({"emails": [{"base64": base64.b64encode(m).decode()} for m in batch]})
                 for batch in batches
             ]
-            # Warm up every worker's scoring process (model load + tables), not timed.
-            for body in bodies[: 2 * workers]:
-                client.post(f"/v1/models/{model_id}/score", content=body,
-                            headers={"Content-Type": "application/json"})
+            # Warm up every worker's scoring process (model load + tables), not timed. Each
+            # warm-up request opens its own connection, and they run concurrently, so the
+            # kernel spreads them over all workers (one keep-alive connection would reach one).
+            def warm(body: str) -> None:
+                with httpx.Client(base_url=url, headers=client.headers, timeout=600) as fresh:
+                    fresh.post(f"/v1/models/{model_id}/score", content=body,
+                               headers={"Content-Type": "application/json"}).raise_for_status()
+
+            with ThreadPoolExecutor(4 * workers) as pool:
+                list(pool.map(warm, bodies[: 4 * workers]))
 
             latencies: list[float] = []
             errors = 0
