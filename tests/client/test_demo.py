@@ -16,7 +16,7 @@ from sealdog.data.sample_corpus import load_samples
 
 
 def test_demo_limit_40_on_the_sample_corpus(tmp_path: Path) -> None:
-    r = run_cli("demo", "--json", "--limit", "40", "--workers", "1",
+    r = run_cli("demo", "--json", "--limit", "40", "--workers", "1", "--bits", "2048",
                 env={"SEALDOG_DATA": str(tmp_path / "no-corpus-here")}, timeout=300)
     assert r.returncode == 0, r.stderr.decode()[-2000:]
     err = r.stderr.decode()
@@ -94,7 +94,7 @@ def test_ctrl_c_during_the_demo_stops_the_server(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEALDOG_")}
     env["SEALDOG_DATA"] = str(tmp_path / "none")
     with err.open("w") as handle:
-        proc = subprocess.Popen([sys.executable, "-m", "sealdog.cli", "demo", "--limit", "10", "--workers", "1"],
+        proc = subprocess.Popen([sys.executable, "-m", "sealdog.cli", "demo", "--limit", "10", "--workers", "1", "--bits", "2048"],
                                 stdout=subprocess.DEVNULL, stderr=handle, env=env)
     deadline = time.monotonic() + 120
     while "server running at " not in err.read_text():

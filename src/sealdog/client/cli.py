@@ -442,7 +442,7 @@ def demo(
     as_json: bool = typer.Option(False, "--json", help="End with one JSON line of results."),
     limit: int = typer.Option(0, "--limit", help="Score only N held-out e-mails (0 = all)."),
     data: Path = typer.Option(None, "--data", help="Enron-Spam folder (default: ../shared/datasets/enron-spam, $SEALDOG_DATA)."),
-    bits: int = typer.Option(2048, "--bits", help="Paillier key size (2048: the secure floor, chosen for speed)."),
+    bits: int = typer.Option(3072, "--bits", help="Paillier key size (3072 default; 2048 is the secure floor)."),
     workers: int = typer.Option(0, "--workers", help="Processes for parsing and the server's scoring (0 = all cores)."),
     delivery: str = typer.Option("inbox", "--delivery", help="inbox (verdicts collected from the inbox) or direct."),
 ) -> None:
