@@ -126,3 +126,40 @@ def test_api_on_this_database_survives_a_restart(database_url: str, tmp_path, se
         r = server.client.post(f"/v1/models/{model_id}/score", headers=owner,
                                json={"emails": [{"raw": SPAM.decode()}]})
         assert decrypt(keys, r.json()["verdicts"]) == [True]
+
+
+@pytest.mark.postgres
+def test_inbox_inserts_for_one_model_commit_in_cursor_order() -> None:
+    """An insert waits for the model's row lock, so no entry with a smaller id can commit
+    after a reader has moved its cursor past a larger one."""
+    import threading
+
+    from sqlalchemy import select
+
+    from sealdog.server.storage.tables import ModelRow
+
+    for url in _pg_schema_url():
+        engine = make_engine(url)
+        migrate(engine)
+        repo = Repository(engine)
+        model_id = uuid.uuid4().hex
+        repo.add_model(_model(model_id))
+        done = threading.Event()
+
+        def insert() -> None:
+            repo.add_verdicts(model_id=model_id, mode="verdict", count=1, message_ids=["<m>"], payload="{}")
+            done.set()
+
+        with engine.connect() as conn:
+            holder = conn.begin()
+            # FOR NO KEY UPDATE: it does not block the foreign-key check (FOR KEY SHARE) an
+            # insert makes anyway, only an explicit FOR UPDATE of the model's row.
+            conn.execute(select(ModelRow.id).where(ModelRow.id == model_id).with_for_update(key_share=True))
+            writer = threading.Thread(target=insert)
+            writer.start()
+            assert not done.wait(1.0), "the insert did not wait for the model's row lock"
+            holder.commit()
+        writer.join(10)
+        assert done.is_set()
+        assert [v.message_ids for v in repo.list_verdicts(model_id, after=0, limit=10)] == [["<m>"]]
+        engine.dispose()

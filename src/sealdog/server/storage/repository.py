@@ -262,7 +262,14 @@ class Repository:
     def add_verdicts(
         self, *, model_id: str, mode: str, count: int, message_ids: list[str | None], payload: str
     ) -> VerdictRecord:
+        """Append an inbox entry; its id is the cursor.
+
+        The model's row is locked first (FOR UPDATE; SQLite serialises writers anyway), so a
+        model's entries commit in id order: a reader polling with `after=<cursor>` can never
+        skip an entry that commits later with a smaller id.
+        """
         with self._session() as session, session.begin():
+            session.execute(select(ModelRow.id).where(ModelRow.id == model_id).with_for_update())
             row = VerdictRow(
                 model_id=model_id, created_at=utcnow(), mode=mode, count=count,
                 message_ids=message_ids, payload=payload,
