@@ -43,6 +43,9 @@ def test_train_seal_on_samples(tmp_path: Path) -> None:
     sealed = SealedModel.read(sealed_path)
     assert sealed.featuriser == model.featuriser.to_dict()
     assert "intercept" not in sealed.metadata and "threshold_folded" not in sealed.metadata
+    # Where the key holder keeps its training data stays on its side.
+    assert model.metadata["corpus_path"] and "corpus_path" not in sealed.metadata
+    assert model.metadata["corpus_path"] not in json.dumps(sealed.manifest)
     f = model.make_featuriser()
     feats = [f.featurise_email(s.raw) for s in load_samples()]
     verdicts = decrypt_verdicts(sk, LinearScorer(sealed.linear()).score_batch([(x.indices, x.counts) for x in feats]))

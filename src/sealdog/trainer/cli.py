@@ -42,16 +42,18 @@ def _config(
     return config.validate()
 
 
-def _load_corpus(data: Path | None, folders: str | None, samples: bool) -> tuple[list[Any], str]:
+def _load_corpus(data: Path | None, folders: str | None, samples: bool) -> tuple[list[Any], str, str]:
+    """(e-mails, corpus name for the model's metadata, where it was read from: stays local)."""
     if samples:
         from sealdog.data.sample_corpus import SAMPLES_DIR, load_samples
 
-        return load_samples(), f"bundled samples ({SAMPLES_DIR})"
+        return load_samples(), "bundled samples", str(SAMPLES_DIR)
     from sealdog.data.enron import load_enron, locate_enron
 
     root = locate_enron(data)
     chosen = None if not folders else [f.strip() for f in folders.split(",") if f.strip()]
-    return load_enron(root, chosen), f"Enron-Spam at {root}"
+    name = "Enron-Spam" + (f" ({', '.join(chosen)})" if chosen else "")
+    return load_enron(root, chosen), name, str(root)
 
 
 def _progress_bar(total: int, description: str) -> Any:
@@ -92,17 +94,18 @@ def train_command(
 
     try:
         config = _config(mode, buckets, ngram, max_count, learner, c_grid, target_fpr, min_df, max_terms, workers)
-        emails, source = _load_corpus(data, folders, samples)
+        emails, source, location = _load_corpus(data, folders, samples)
         if samples and buckets == 2**16 and mode == "hashing":
             config = replace(config, featuriser=replace(config.featuriser, n_buckets=2**12))
-        typer.echo(f"training on {len(emails):,} e-mails from {source}")
+        typer.echo(f"training on {len(emails):,} e-mails from {source} at {location}")
         t0 = time.perf_counter()
         bar, advance = _progress_bar(len(emails), "parsing + featurising")
         with bar:
             model, report = train([e.raw for e in emails], [e.label for e in emails], config,
                                   progress=advance, log=typer.echo)
         seconds = time.perf_counter() - t0
-        model = replace(model, metadata={**model.metadata, "corpus": source, "train_seconds": round(seconds, 1)})
+        model = replace(model, metadata={**model.metadata, "corpus": source, "corpus_path": location,
+                                         "train_seconds": round(seconds, 1)})
         model.save(out)
     except SealdogError as exc:
         _fail(exc)

@@ -3,7 +3,8 @@
 The sealed model carries the featuriser spec in clear (the server needs it to featurise),
 the fixed-point scale and bounds, and the model's metadata minus anything that would tell
 the server about the weights (intercept, threshold, chosen C are dropped: with them and a
-few verdicts the server could learn about the score scale).
+few verdicts the server could learn about the score scale), and so is where the training
+data lay on the key holder's disk.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from sealdog.crypto.paillier.fixed_point import DEFAULT_SCALE_BITS
 from sealdog.trainer.model import LinearModel
 
-_PRIVATE_METADATA = ("intercept", "threshold_folded", "c")
+_PRIVATE_METADATA = ("intercept", "threshold_folded", "c", "corpus_path")
 
 
 def public_metadata(model: LinearModel, extra: dict[str, Any] | None = None) -> dict[str, Any]:
