@@ -23,7 +23,7 @@ import numpy as np
 from sealdog.data.enron import load_enron, locate_enron
 from sealdog.trainer.corpus import corpus_terms, index_corpus
 from sealdog.trainer.evaluation import classification_metrics, make_split
-from sealdog.trainer.features import Featuriser, fit_vocabulary
+from sealdog.mail.featuriser import Featuriser, fit_vocabulary
 from sealdog.trainer.training import PreparedCorpus, TrainingConfig, train_prepared
 
 

@@ -72,8 +72,8 @@ def build_model(train: list[bytes], labels: list[int], key_bits: int, max_terms:
 
     from sealdog.crypto.paillier import generate_keypair
     from sealdog.sealed_model import seal_model
-    from sealdog.trainer.email_text import email_parts
-    from sealdog.trainer.features import Featuriser, FeaturiserSpec, fit_vocabulary
+    from sealdog.mail.message import email_parts
+    from sealdog.mail.featuriser import Featuriser, FeaturiserSpec, fit_vocabulary
     from sealdog.trainer.corpus import rows_to_matrix
 
     probe = Featuriser(FeaturiserSpec(mode="vocabulary", vocabulary=("w:x",), ngram_max=1))

@@ -73,7 +73,7 @@ def test_decryption_with_the_wrong_key_is_refused(artifacts: Artifacts) -> None:
     from sealdog.client.errors import DecryptionError
     from sealdog.crypto.paillier import LinearScorer, load_secret_key
     from sealdog.sealed_model import SealedModel
-    from sealdog.trainer.features import Featuriser
+    from sealdog.mail.featuriser import Featuriser
 
     model = SealedModel.read(artifacts.sealed_model)
     featuriser = Featuriser.from_spec(model.featuriser)

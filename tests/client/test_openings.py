@@ -21,7 +21,7 @@ from sealdog.client.openings import (
 )
 from sealdog.crypto.paillier import FixedPoint, generate_keypair
 from sealdog.sealed_model import SealedModel, seal_model
-from sealdog.trainer.features import FeaturiserSpec
+from sealdog.mail.featuriser import FeaturiserSpec
 
 SPEC = FeaturiserSpec(mode="hashing", n_buckets=16).to_dict()
 

@@ -39,7 +39,7 @@ NEUTRAL = b"Subject: hello\n\nnothing to see\n"  # no known word: score = bias <
 
 
 def featuriser_spec() -> dict:
-    from sealdog.trainer.features import FeaturiserSpec
+    from sealdog.mail.featuriser import FeaturiserSpec
 
     return FeaturiserSpec(
         mode="vocabulary", vocabulary=tuple(VOCABULARY), ngram_max=1, length_terms=False, max_count=1,
@@ -47,7 +47,7 @@ def featuriser_spec() -> dict:
 
 
 def expected_score(raw: bytes) -> float:
-    from sealdog.trainer.features import Featuriser
+    from sealdog.mail.featuriser import Featuriser
 
     feats = Featuriser.from_spec(featuriser_spec()).featurise_email(raw)
     return BIAS + sum(WEIGHTS[int(i)] * int(c) for i, c in zip(feats.indices, feats.counts))

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sealdog.data.sample_corpus import load_samples
 from sealdog.trainer.corpus import corpus_terms, index_corpus
 from sealdog.trainer.evaluation import classification_metrics, encrypted_agreement, make_split
-from sealdog.trainer.features import FeaturiserSpec
+from sealdog.mail.featuriser import FeaturiserSpec
 from sealdog.trainer.model import LinearModel, ModelFileError
 from sealdog.trainer.sealing import public_metadata
 from sealdog.trainer.training import (

@@ -85,7 +85,7 @@ def _model_info(model: SealedModel) -> dict[str, Any]:
 
 
 def _same_featuriser(model: SealedModel, plain: LinearModel) -> None:
-    from sealdog.trainer.features import FeaturiserSpec
+    from sealdog.mail.featuriser import FeaturiserSpec
 
     if FeaturiserSpec.from_dict(model.featuriser) != plain.featuriser:
         raise AuditError("The plaintext model's featuriser spec differs from the sealed model's: not the same model.")
@@ -156,7 +156,7 @@ def run_audit(
 def _describe(result: AuditResult, model: SealedModel, weights: np.ndarray, bias: float, data: Path | None,
               folders: Sequence[str] | None, limit: int | None, top: int) -> None:
     from sealdog.trainer.corpus import corpus_terms, index_corpus
-    from sealdog.trainer.features import Featuriser, FeaturiserSpec
+    from sealdog.mail.featuriser import Featuriser, FeaturiserSpec
 
     spec = FeaturiserSpec.from_dict(model.featuriser)
     featuriser = Featuriser(spec)

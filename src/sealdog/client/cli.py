@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import typer
 
 from sealdog.errors import KeyMismatchError, SealdogError
+from sealdog.mail.errors import MailError
 
 EXIT_BAD_INPUT = 2
 EXIT_UNREACHABLE = 3
@@ -68,7 +69,7 @@ def _err(message: str) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
 
 
-def exit_code_for(exc: SealdogError) -> int:
+def exit_code_for(exc: SealdogError | MailError) -> int:
     from sealdog.client.errors import ApiError, AuditError, DecryptionError, ServerUnreachableError
 
     if isinstance(exc, ServerUnreachableError):
@@ -91,7 +92,7 @@ def handles_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except SealdogError as exc:
+        except (SealdogError, MailError) as exc:
             _err(str(exc))
             raise typer.Exit(exit_code_for(exc)) from None
 
@@ -280,7 +281,7 @@ def score(
     """
     from sealdog.client.decryption import decrypt_direct
     from sealdog.client.http import DirectResult, Email, InboxAck
-    from sealdog.client.mail_sources import read_mail
+    from sealdog.mail.sources import read_mail
 
     _check_format(fmt)
     delivery = delivery or ("direct" if secret_key else "inbox")
@@ -460,7 +461,7 @@ def demo(
     try:
         result = run_spam_demo(DemoOptions(data=data, limit=limit or None, bits=bits,
                                            workers=workers or None, delivery=delivery))
-    except SealdogError as exc:
+    except (SealdogError, MailError) as exc:
         _err(str(exc))
         raise typer.Exit(exit_code_for(exc)) from None
     if as_json:

@@ -75,9 +75,5 @@ class DecryptionError(ClientError):
     """Verdicts could not be decrypted with the given secret key."""
 
 
-class MailSourceError(SealdogError):
-    """An e-mail source (file, folder, mbox, stdin) cannot be read."""
-
-
 class AuditError(SealdogError):
     """A sealed model fails an audit check, or the audit inputs do not fit together."""

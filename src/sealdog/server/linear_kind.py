@@ -15,6 +15,7 @@ from typing import Any
 
 from sealdog.crypto.paillier import MIN_SECURE_BITS, LinearScorer, PublicKey, SealedLinear
 from sealdog.errors import SealdogError
+from sealdog.mail.errors import MailError
 from sealdog.sealed_model import SealedModel
 from sealdog.server.kinds import (
     ModelRejectedError,
@@ -22,8 +23,8 @@ from sealdog.server.kinds import (
     ScoringInputTooLargeError,
     ValidatedModel,
 )
-from sealdog.trainer.email_text import EmailTooLargeError
-from sealdog.trainer.features import Featuriser
+from sealdog.mail.message import EmailTooLargeError
+from sealdog.mail.featuriser import Featuriser
 
 SCHEME = "paillier"
 
@@ -45,7 +46,7 @@ def _parse(data: bytes) -> SealedModel:
     _check_expansion(data)
     try:
         return SealedModel.from_bytes(data)
-    except SealdogError as exc:
+    except (SealdogError, MailError) as exc:
         raise ModelRejectedError(str(exc)) from None
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         raise ModelRejectedError(f"not a readable sealed-model file ({type(exc).__name__})") from None
@@ -115,7 +116,7 @@ class LinearKind:
             )
         try:
             pk = PublicKey.from_json(model.manifest.get("public_key"))  # type: ignore[arg-type]
-        except SealdogError as exc:
+        except (SealdogError, MailError) as exc:
             raise ModelRejectedError(f"public key: {exc}") from None
         if pk.bits < MIN_SECURE_BITS and not demo_mode:
             raise ModelRejectedError(
@@ -127,11 +128,11 @@ class LinearKind:
             raise ModelRejectedError("the manifest's key fingerprint does not match its public key")
         try:
             featuriser = Featuriser.from_spec(model.featuriser)
-        except SealdogError as exc:
+        except (SealdogError, MailError) as exc:
             raise ModelRejectedError(f"featuriser spec: {exc}") from None
         try:
             sealed = model.linear()  # checks every ciphertext is in range for the key
-        except SealdogError as exc:
+        except (SealdogError, MailError) as exc:
             raise ModelRejectedError(f"ciphertexts: {exc}") from None
         if sealed.dim != featuriser.n_features:
             raise ModelRejectedError(
@@ -144,7 +145,7 @@ class LinearKind:
             )
         try:
             LinearScorer(sealed, mode="verdict")  # bounds fit a packing slot with blinding
-        except SealdogError as exc:
+        except (SealdogError, MailError) as exc:
             raise ModelRejectedError(f"score bounds: {exc}") from None
         return ValidatedModel(
             kind=self.name,

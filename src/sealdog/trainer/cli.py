@@ -11,6 +11,7 @@ from typing import Any
 import typer
 
 from sealdog.errors import SealdogError
+from sealdog.mail.errors import MailError
 
 DEFAULTS_NOTE = "Defaults are the evaluated configuration in docs/trainer.md."
 
@@ -107,7 +108,7 @@ def train_command(
         model = replace(model, metadata={**model.metadata, "corpus": source, "corpus_path": location,
                                          "train_seconds": round(seconds, 1)})
         model.save(out)
-    except SealdogError as exc:
+    except (SealdogError, MailError) as exc:
         _fail(exc)
     typer.echo(
         f"wrote {out}: {model.featuriser.n_features:,} {model.featuriser.mode} features, C={report.chosen_c:g}, "
@@ -141,7 +142,7 @@ def import_sklearn_command(
         else:
             model = import_sklearn(obj, max_count=max_count)
         model.save(out)
-    except SealdogError as exc:
+    except (SealdogError, MailError) as exc:
         _fail(exc)
     typer.echo(f"wrote {out}: {model.featuriser.n_features:,} vocabulary terms ({model.metadata['imported_from']})")
 
@@ -166,7 +167,7 @@ def seal_command(
         with Console(stderr=True).status(f"sealing {model.featuriser.n_features + 1:,} values under {pk.bits}-bit key"):
             sealed = seal_plaintext_model(model, pk, **({} if scale_bits is None else {"scale_bits": scale_bits}))
         sealed.write(out)
-    except SealdogError as exc:
+    except (SealdogError, MailError) as exc:
         _fail(exc)
     size = out.stat().st_size
     typer.echo(
@@ -217,7 +218,7 @@ def eval_command(
             results = evaluate(emails, config, splits=chosen, key_bits=key_bits, insecure_key=insecure,
                                progress=advance, log=typer.echo)
         seconds = time.perf_counter() - t0
-    except SealdogError as exc:
+    except (SealdogError, MailError) as exc:
         _fail(exc)
     table = Table(title=f"Enron-Spam evaluation (operating point: validation FPR <= {config.target_fpr})")
     for col in ("split", "n_test", "accuracy", "precision", "recall", "FPR", "FNR", "ROC AUC",

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from sealdog.trainer.email_text import DEFAULT_MAX_EMAIL_BYTES, email_parts
-from sealdog.trainer.features import Featuriser, FeaturiserSpec, SparseFeatures
+from sealdog.mail.message import DEFAULT_MAX_EMAIL_BYTES, email_parts
+from sealdog.mail.featuriser import Featuriser, FeaturiserSpec, SparseFeatures
 
 ProgressCallback = Callable[[int], None]
 """Called with the number of e-mails just finished."""

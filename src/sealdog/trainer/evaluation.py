@@ -24,7 +24,7 @@ import numpy as np
 
 from sealdog.data.enron import LabelledEmail
 from sealdog.trainer.corpus import ProgressCallback, corpus_terms, index_corpus
-from sealdog.trainer.features import Featuriser, fit_vocabulary
+from sealdog.mail.featuriser import Featuriser, fit_vocabulary
 from sealdog.trainer.model import LinearModel
 from sealdog.trainer.training import PreparedCorpus, TrainingConfig, train_prepared
 

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 
 from sealdog.errors import SealdogError
 from sealdog.fileio import atomic_write_text
-from sealdog.trainer.features import Featuriser, FeaturiserSpec, FeaturiserSpecError, SparseFeatures
+from sealdog.mail.featuriser import Featuriser, FeaturiserSpec, FeaturiserSpecError, SparseFeatures
 
 MODEL_FORMAT = "sealdog-plaintext-model"
 MODEL_VERSION = 1

@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from sealdog.errors import SealdogError
-from sealdog.trainer.email_text import DEFAULT_MAX_EMAIL_BYTES, email_parts
-from sealdog.trainer.features import FeaturiserSpec
+from sealdog.mail.message import DEFAULT_MAX_EMAIL_BYTES, email_parts
+from sealdog.mail.featuriser import FeaturiserSpec
 from sealdog.trainer.model import LinearModel
 
 SKLEARN_TOKEN_PATTERN = r"(?u)\b\w\w+\b"

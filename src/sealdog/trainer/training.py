@@ -32,7 +32,7 @@ import scipy.sparse as sp
 
 from sealdog.errors import SealdogError
 from sealdog.trainer.corpus import ProgressCallback, corpus_terms, index_corpus
-from sealdog.trainer.features import Featuriser, FeaturiserSpec, fit_vocabulary
+from sealdog.mail.featuriser import Featuriser, FeaturiserSpec, fit_vocabulary
 from sealdog.trainer.model import LinearModel
 
 LEARNERS = ("nb-logistic", "logistic")

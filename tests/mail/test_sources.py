@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sealdog.client.errors import MailSourceError
-from sealdog.client.mail_sources import read_mail
+from sealdog.mail.errors import MailSourceError
+from sealdog.mail.sources import read_mail
 
 A = b"From: a@example.com\nSubject: first\n\nhello there\n"
 B = b"From: b@example.com\nSubject: second\n\nFrom the start, a body line that looks like a separator\n"

@@ -48,8 +48,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from sealdog.errors import SealdogError
-from sealdog.trainer.email_text import DEFAULT_MAX_EMAIL_BYTES, EmailText, email_parts
+from sealdog.mail.errors import FeaturiserSpecError
+from sealdog.mail.message import DEFAULT_MAX_EMAIL_BYTES, EmailText, email_parts
 
 SPEC_FORMAT = "sealdog.featuriser"
 SPEC_VERSION = 1
@@ -64,10 +64,6 @@ TOKENISERS: dict[str, str] = {
 """Named token patterns. A spec names one (never carries a regex), so a sealed model cannot
 make the server run an arbitrary, possibly catastrophic, regular expression.
 `sklearn-default` is scikit-learn's CountVectorizer default, for imported pipelines."""
-
-
-class FeaturiserSpecError(SealdogError):
-    """A featuriser spec is malformed, of an unknown version, or inconsistent."""
 
 
 class SparseFeatures(NamedTuple):

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from sealdog.data.sample_corpus import load_samples
 from sealdog.trainer.corpus import corpus_terms, index_corpus
-from sealdog.trainer.email_text import EmailText, email_to_text
-from sealdog.trainer.features import (
+from sealdog.mail.message import EmailText, email_to_text
+from sealdog.mail.featuriser import (
     Featuriser,
     FeaturiserSpec,
     FeaturiserSpecError,

@@ -7,7 +7,7 @@ U+FFFD. The one error it does raise is `EmailTooLargeError`, before parsing, so 
 message cannot eat the server's memory or time.
 
 Output format (`email_to_text`): the first line is ``Subject: <subject>`` (always present,
-possibly empty), then an empty line, then the body text. `sealdog.trainer.features`
+possibly empty), then an empty line, then the body text. `sealdog.mail.featuriser`
 relies on this layout to tell subject words from body words.
 """
 
@@ -22,7 +22,7 @@ import warnings
 from dataclasses import dataclass
 from email.message import Message
 
-from sealdog.errors import SealdogError
+from sealdog.mail.errors import EmailTooLargeError
 
 DEFAULT_MAX_EMAIL_BYTES: int = 10 * 1024 * 1024
 """Default size cap (10 MiB) on a raw message; callers may pass their own `max_bytes`."""
@@ -31,10 +31,6 @@ SUBJECT_PREFIX = "Subject: "
 _MAX_MIME_DEPTH = 16
 _TEXT_TYPES = ("text/plain", "text/html")
 _WHITESPACE_RUN = re.compile(r"[^\S\n]+")
-
-
-class EmailTooLargeError(SealdogError):
-    """A raw e-mail is larger than the configured size cap."""
 
 
 @dataclass(frozen=True)

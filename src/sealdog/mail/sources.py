@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from sealdog.client.errors import MailSourceError
+from sealdog.mail.errors import MailSourceError
 
 STDIN = "-"
 
