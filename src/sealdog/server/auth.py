@@ -18,17 +18,11 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from enum import StrEnum
 
+from sealdog.protocol import Role
 from sealdog.server.storage.repository import Repository, TokenRecord
 
 TOKEN_PREFIX = "sdt_"
-
-
-class Role(StrEnum):
-    owner = "owner"
-    submitter = "submitter"
-    admin = "admin"
 
 
 def new_token() -> str:

@@ -37,9 +37,9 @@ import secrets
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-import gmpy2
 from gmpy2 import mpz
 
 from sealdog.crypto.paillier.codec import (
@@ -52,7 +52,15 @@ from sealdog.crypto.paillier.codec import (
 from sealdog.crypto.paillier.keys import PublicKey, SecretKey, canonical_json
 from sealdog.errors import CorruptDataError, KeyMismatchError, SealdogError
 
-MODES = ("verdict", "score")
+
+class Mode(StrEnum):
+    """What a scored ciphertext holds: a blinded verdict (the default) or the exact score."""
+
+    VERDICT = "verdict"
+    SCORE = "score"
+
+
+MODES = tuple(Mode)
 VERDICTS_FORMAT = "sealdog-paillier-verdicts"
 VERDICTS_VERSION = 1
 _BYTES_MAGIC = b"SDEV"
