@@ -119,3 +119,31 @@ def test_openings_file_round_trip_and_corruption(keys, tmp_path) -> None:  # typ
     (tmp_path / "bad.bin").write_bytes(b"XXXX" + data[4:])
     with pytest.raises(AuditError, match="bad magic"):
         read_openings(tmp_path / "bad.bin")
+
+
+def test_an_openings_file_written_before_still_reads_and_rewrites_identically(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """tests/crypto/data/openings_v1.sdop was written by the code before the shared frame
+    (commit c01cb52): 512-bit key, values [p, q, 1, n - 1, 123456789]."""
+    import json
+    from pathlib import Path
+
+    from gmpy2 import mpz
+
+    from sealdog.client.openings import read_openings, write_openings
+
+    data_dir = Path(__file__).parents[1] / "crypto" / "data"
+    fixture = json.loads((data_dir / "pre_shape_paillier.json").read_text())
+    n, p, q = (mpz(fixture[k], 16) for k in ("n", "p", "q"))
+    old = (data_dir / "openings_v1.sdop").read_bytes()
+    openings = read_openings(data_dir / "openings_v1.sdop")
+    assert openings == ModelOpenings("ab" * 32, "cd" * 32, [p, q, mpz(1), n - 1, mpz(123456789)])
+    assert openings.to_bytes(512) == old
+    write_openings(tmp_path / "again.sdop", openings, 512)
+    assert (tmp_path / "again.sdop").read_bytes() == old
+    # the frame's checks, with the openings file's own error type and hint
+    for bad, message in ((old[:4] + b"\x02" + old[5:], "Unsupported version 2 of a Sealdog openings file"),
+                         (old.replace(b"sealdog-paillier-openings", b"sealdog-paillier-verdicts"),
+                          "expected format 'sealdog-paillier-openings'")):
+        with pytest.raises(AuditError, match=message) as info:
+            ModelOpenings.from_bytes(bad)
+        assert "sealdog export-openings" in str(info.value)

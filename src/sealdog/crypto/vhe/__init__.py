@@ -8,9 +8,22 @@ See docs/vhe.md and `VheParams.security` for the estimate of each preset.
 from sealdog.crypto.vhe.errors import NoiseBudgetExhausted, VheCorruptData, VheError, VheKeyMismatch
 from sealdog.crypto.vhe.keys import SecretKey, generate_secret_key
 from sealdog.crypto.vhe.ops import (
-    Ciphertext, LinearTransformKey, ProductKey, PublicKey, add, decrypt, encrypt, encrypt_public,
-    inner_product, linear_transform, make_linear_transform_key, make_product_key, make_public_key,
-    mul_int, rerandomise, sub,
+    Ciphertext,
+    LinearTransformKey,
+    ProductKey,
+    PublicKey,
+    add,
+    decrypt,
+    encrypt,
+    encrypt_public,
+    inner_product,
+    linear_transform,
+    make_linear_transform_key,
+    make_product_key,
+    make_public_key,
+    mul_int,
+    rerandomise,
+    sub,
 )
 from sealdog.crypto.vhe.params import PRESETS, VheParams, preset
 

@@ -47,7 +47,7 @@ class KeySwitchMatrix:
 
     @property
     def columns(self) -> int:
-        return self.source_width * self.matrix.shape[2]
+        return self.source_width * int(self.matrix.shape[2])
 
 
 def digit_decompose(values: Sequence[int], log_q: int, bits: int) -> np.ndarray:

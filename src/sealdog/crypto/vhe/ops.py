@@ -245,8 +245,7 @@ def decrypt(sk: SecretKey, ct: Ciphertext) -> list[int]:
 
 def _round_div(a: int, b: int) -> int:
     """round(a / b) for b > 0, halves away from zero, exactly."""
-    q, r = divmod(2 * a + b, 2 * b)
-    return q
+    return (2 * a + b) // (2 * b)
 
 
 def encrypt_public(pk: PublicKey, values: Sequence[int], rng: Rng | None = None, *, scale_bits: int = 0,

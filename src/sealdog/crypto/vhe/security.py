@@ -42,9 +42,8 @@ class SecurityEstimate:
 
 
 def _delta_formula(beta: int) -> float:
-    return ((math.pi * beta) ** (1.0 / beta) * beta / (2 * math.pi * math.e)) ** (
-        1.0 / (2 * (beta - 1))
-    )
+    base = (math.pi * beta) ** (1.0 / beta) * beta / (2 * math.pi * math.e)
+    return float(base ** (1.0 / (2 * (beta - 1))))  # float ** float is typed Any (complex)
 
 
 LLL_DELTA = 1.0219
