@@ -26,7 +26,9 @@ def _unit(pk: PublicKey, seed: int) -> mpz:
 
 @settings(max_examples=150, deadline=None)
 @given(keys, plaintexts, st.integers(min_value=1, max_value=2**600))
-def test_encrypt_equals_phe_raw_encrypt(key: tuple[PublicKey, SecretKey], m: int, seed: int) -> None:
+def test_encrypt_equals_phe_raw_encrypt(
+    key: tuple[PublicKey, SecretKey], m: int, seed: int
+) -> None:
     pk, _ = key
     r = _unit(pk, seed)
     rho = gmpy2.powmod(r, pk.n, pk.nsquare)
@@ -61,7 +63,9 @@ def test_encrypt_over_a_ciphertext_adds_a_public_plaintext(
 
 @settings(max_examples=40, deadline=None)
 @given(keys, plaintexts, st.data())
-def test_djn_encrypt_with_is_the_primitive(key: tuple[PublicKey, SecretKey], m: int, data: st.DataObject) -> None:
+def test_djn_encrypt_with_is_the_primitive(
+    key: tuple[PublicKey, SecretKey], m: int, data: st.DataObject
+) -> None:
     pk, sk = key
     djn = DJNRandomiser(pk, exp_bits=64)
     a = data.draw(st.integers(min_value=0, max_value=2**64 - 1))

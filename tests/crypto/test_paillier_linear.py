@@ -240,12 +240,14 @@ def test_blinded_sign_is_exact_for_tiny_scores(targets, magnitude_bits, blinding
     for s in targets:
         idx = pick[s] if pick[s] is not None else [0, 2, 3] if s > 0 else [1, 2, 3]
         vectors.append(vec(idx))
-        expected.append(plain_score([1, -1, 2**magnitude_bits, -(2**magnitude_bits)], 0, *vectors[-1]))
+        expected.append(
+            plain_score([1, -1, 2**magnitude_bits, -(2**magnitude_bits)], 0, *vectors[-1])
+        )
     assert decrypt_verdicts(SK, scorer.score_batch(vectors)) == [s >= 0 for s in expected]
     for bias in (-3.0, -1.0, 0.0, 1.0, 3.0):  # bias-only scores: exactly -3, -1, 0, 1, 3
-        ev = LinearScorer(seal_linear(PK, w, bias, scale_bits=0), blinding_bits=blinding_bits).score_batch(
-            [vec([]), vec([2, 3])]
-        )
+        ev = LinearScorer(
+            seal_linear(PK, w, bias, scale_bits=0), blinding_bits=blinding_bits
+        ).score_batch([vec([]), vec([2, 3])])
         assert decrypt_verdicts(SK, ev) == [bias >= 0] * 2
 
 
@@ -277,12 +279,19 @@ def test_blinding_factor_is_log_uniform_over_its_window() -> None:
     counts = np.bincount(lengths, minlength=57)[40:57]
     assert counts.sum() == 3400 and (counts > 100).all()  # every octave used, ~200 each
     # within the mantissa's octave the density is ~1/m: more mass in the lower half
-    lows = sum(m < 3 << (blinding.mantissa_bits - 2) for m, _, _ in (blinding.sample() for _ in range(2000)))
+    lows = sum(
+        m < 3 << (blinding.mantissa_bits - 2)
+        for m, _, _ in (blinding.sample() for _ in range(2000))
+    )
     assert 1050 < lows < 1290  # P(m < 1.5 * 2^(M-1)) = log2(1.5) = 0.585
 
 
 def test_modes_are_the_mode_enum_and_their_wire_strings_are_unchanged() -> None:
-    for given_mode, member in (("score", Mode.SCORE), (Mode.SCORE, Mode.SCORE), ("verdict", Mode.VERDICT)):
+    for given_mode, member in (
+        ("score", Mode.SCORE),
+        (Mode.SCORE, Mode.SCORE),
+        ("verdict", Mode.VERDICT),
+    ):
         scorer = LinearScorer(INT_SEALED, mode=given_mode)  # type: ignore[arg-type]
         assert scorer.mode is member
         ev = scorer.score_batch([vec([0])])

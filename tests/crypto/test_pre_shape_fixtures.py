@@ -40,7 +40,9 @@ PK = PublicKey(mpz(FIXTURE["n"], 16), insecure=True)
 SK = SecretKey(PK, mpz(FIXTURE["p"], 16), mpz(FIXTURE["q"], 16))
 WEIGHTS = np.array(FIXTURE["weights"])
 BIAS = float(FIXTURE["bias"])
-VECTORS = [(np.array(i, dtype=np.int64), np.array(c, dtype=np.int64)) for i, c in FIXTURE["vectors"]]
+VECTORS = [
+    (np.array(i, dtype=np.int64), np.array(c, dtype=np.int64)) for i, c in FIXTURE["vectors"]
+]
 
 
 class SeededSecrets:
@@ -110,7 +112,9 @@ def test_scoring_gives_the_same_bytes(seeded, case: str) -> None:  # type: ignor
 
 
 def test_djn_encrypt_with_gives_the_same_ciphertexts() -> None:
-    djn = DJNRandomiser(PK, mpz(FIXTURE["openings"]["base"], 16), exp_bits=FIXTURE["openings"]["exp_bits"])
+    djn = DJNRandomiser(
+        PK, mpz(FIXTURE["openings"]["base"], 16), exp_bits=FIXTURE["openings"]["exp_bits"]
+    )
     for m, a, c in FIXTURE["djn_encrypt_with"]:
         assert str(djn.encrypt_with(m, a)) == c
         assert str(djn.encrypt_with(m - int(PK.n), a)) == c  # only m mod n matters

@@ -123,8 +123,7 @@ def expected_plaintexts(model: SealedModel, weights: np.ndarray, bias: float) ->
     dim = int(model.manifest["dim"])
     if w.size != dim:
         raise AuditError(
-            f"The plaintext model has {w.size} weights, the sealed model {dim}: "
-            "not the same model."
+            f"The plaintext model has {w.size} weights, the sealed model {dim}: not the same model."
         )
     fp = FixedPoint(scale_bits)
     return [int(fp.encode(float(bias))), *(int(x) for x in fp.encode(w))]
@@ -221,10 +220,7 @@ def _multi_power(
     done_before: int,
     total: int,
 ) -> mpz:
-    jobs = [
-        (modulus, list(e), [int(v) for v in c])
-        for c, e in zip(_chunks(values), _chunks(exps))
-    ]
+    jobs = [(modulus, list(e), [int(v) for v in c]) for c, e in zip(_chunks(values), _chunks(exps))]
 
     def tick(done: int, _: int) -> None:
         if progress:

@@ -74,7 +74,9 @@ class PublicKey:
     def __init__(self, n: int | mpz, *, insecure: bool = False) -> None:
         n = mpz(n)
         if n < 15 or n % 2 == 0 or gmpy2.is_square(n):
-            raise CorruptDataError("Paillier modulus n must be an odd composite > 15 that is not a square.")
+            raise CorruptDataError(
+                "Paillier modulus n must be an odd composite > 15 that is not a square."
+            )
         bits = int(n.bit_length())
         if bits < MIN_SECURE_BITS and not insecure:
             raise InsecureParametersError(
@@ -100,7 +102,9 @@ class PublicKey:
     @classmethod
     def from_json(cls, data: object) -> PublicKey:
         data = check_format(
-            data, format=PUBLIC_KEY_FORMAT, version=KEY_FORMAT_VERSION,
+            data,
+            format=PUBLIC_KEY_FORMAT,
+            version=KEY_FORMAT_VERSION,
             what="a Sealdog Paillier public key",
         )
         try:
@@ -184,7 +188,9 @@ class SecretKey:
     @classmethod
     def from_json(cls, data: object) -> SecretKey:
         data = check_format(
-            data, format=SECRET_KEY_FORMAT, version=KEY_FORMAT_VERSION,
+            data,
+            format=SECRET_KEY_FORMAT,
+            version=KEY_FORMAT_VERSION,
             what="a Sealdog Paillier secret key",
         )
         public_key = PublicKey.from_json(data.get("public_key"))
@@ -198,12 +204,14 @@ class SecretKey:
         return f"SecretKey(public_key={self.public_key!r})"
 
 
-def generate_keypair(bits: int = DEFAULT_KEY_BITS, *, insecure: bool = False) -> tuple[PublicKey, SecretKey]:
+def generate_keypair(
+    bits: int = DEFAULT_KEY_BITS, *, insecure: bool = False
+) -> tuple[PublicKey, SecretKey]:
     """A fresh key pair (phe's generator: random primes of bits/2 each, via gmpy2)."""
     if bits < MIN_SECURE_BITS and not insecure:
         raise InsecureParametersError(
-            f"Refusing to generate a {bits}-bit Paillier key (floor: {MIN_SECURE_BITS} bits; default "
-            f"{DEFAULT_KEY_BITS}). Pass insecure=True only for tests and demos."
+            f"Refusing to generate a {bits}-bit Paillier key (floor: {MIN_SECURE_BITS} bits; "
+            f"default {DEFAULT_KEY_BITS}). Pass insecure=True only for tests and demos."
         )
     if bits < 128 or bits % 2:
         raise InsecureParametersError("Key size must be an even number of bits >= 128.")
@@ -223,7 +231,9 @@ def load_public_key(path: str | os.PathLike[str]) -> PublicKey:
     return PublicKey.from_json(_read_json(path, "public key"))
 
 
-def save_secret_key(sk: SecretKey, path: str | os.PathLike[str], passphrase: str | None = None) -> None:
+def save_secret_key(
+    sk: SecretKey, path: str | os.PathLike[str], passphrase: str | None = None
+) -> None:
     """Write the secret key with mode 0600 (atomically); with a passphrase, encrypted."""
     data = sk.to_json()
     if passphrase is not None:
@@ -269,8 +279,13 @@ def _seal_with_passphrase(data: dict[str, Any], passphrase: str, pk: PublicKey) 
         "format": SECRET_KEY_FORMAT + "-sealed",
         "version": KEY_FORMAT_VERSION,
         "key_fingerprint": pk.fingerprint,
-        "kdf": {"name": "scrypt", "n": _SCRYPT_N, "r": _SCRYPT_R, "p": _SCRYPT_P,
-                "salt": base64.b64encode(salt).decode()},
+        "kdf": {
+            "name": "scrypt",
+            "n": _SCRYPT_N,
+            "r": _SCRYPT_R,
+            "p": _SCRYPT_P,
+            "salt": base64.b64encode(salt).decode(),
+        },
         "cipher": {"name": "AES-256-GCM", "nonce": base64.b64encode(nonce).decode()},
     }
     ct = AESGCM(key).encrypt(nonce, canonical_json(data), canonical_json(header))

@@ -127,11 +127,17 @@ class PackingLayout:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PackingLayout:
         try:
-            layout = cls.derive(int(data["n_bits"]), int(data["score_bound"]), int(data["blinding_bits"]))
+            layout = cls.derive(
+                int(data["n_bits"]), int(data["score_bound"]), int(data["blinding_bits"])
+            )
         except (KeyError, TypeError, ValueError) as exc:
-            raise CorruptDataError("Packing layout is missing n_bits/score_bound/blinding_bits.") from exc
+            raise CorruptDataError(
+                "Packing layout is missing n_bits/score_bound/blinding_bits."
+            ) from exc
         if layout.to_json() != {k: data.get(k) for k in layout.to_json()}:
-            raise CorruptDataError("Packing layout fields are inconsistent with its bounds (tampered?).")
+            raise CorruptDataError(
+                "Packing layout fields are inconsistent with its bounds (tampered?)."
+            )
         return layout
 
 
@@ -164,7 +170,9 @@ class BlindingFactor:
         mantissa and no octaves: still exact signs, weaker magnitude hiding.
         """
         total = layout.blinding_bits
-        mantissa = min(total, int(mpz(max(layout.score_bound, 1)).bit_length()) + BLINDING_MARGIN_BITS + 1)
+        mantissa = min(
+            total, int(mpz(max(layout.score_bound, 1)).bit_length()) + BLINDING_MARGIN_BITS + 1
+        )
         return cls(mantissa, total - mantissa)
 
     def sample(self) -> tuple[int, int, int]:
@@ -306,7 +314,9 @@ def pack_scores(
         w = _WINDOW_BITS
         windows = -(-blinding.mantissa_bits // w)
         if sb < windows * w + blinding.octaves:
-            raise PackingError("Slot narrower than the blinding factor; raise the score bound or lower rho.")
+            raise PackingError(
+                "Slot narrower than the blinding factor; raise the score bound or lower rho."
+            )
         mask = (1 << w) - 1
         sample = blinding.sample
         for k in range(m - 1, -1, -1):
@@ -372,13 +382,15 @@ def _unpack_slot_values(sk: SecretKey, ev: EncryptedVerdicts) -> list[int]:
             ) from exc
         if packed >> (sb * m):
             raise KeyMismatchError(
-                f"Packed ciphertext #{i} decrypts to bits above its last slot: wrong key or corrupt data."
+                f"Packed ciphertext #{i} decrypts to bits above its last slot: wrong key or "
+                "corrupt data."
             )
         for _ in range(m):
             v = int(packed & mask)
             if not 1 <= v <= hi:
                 raise KeyMismatchError(
-                    f"Packed ciphertext #{i} holds a slot outside its range: wrong key or corrupt data."
+                    f"Packed ciphertext #{i} holds a slot outside its range: wrong key or "
+                    "corrupt data."
                 )
             out.append(v - offset)
             packed >>= sb

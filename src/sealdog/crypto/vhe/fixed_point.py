@@ -45,7 +45,7 @@ def _numerators(values: Sequence[float | Fraction | int], w: int, scale_bits: in
 def encrypt_real(
     key: SecretKey | PublicKey, values: Sequence[float], rng: Rng | None = None
 ) -> Ciphertext:
-    """Encrypt reals rounded to the scale w (log_w fractional bits), with the secret or public key."""
+    """Encrypt reals rounded to the scale w (log_w fractional bits), with either key."""
     if isinstance(key, SecretKey):
         return ops.encrypt_numerators(key, _numerators(values, key.params.w, 0), 0, rng)
     return ops.encrypt_public(key, [], rng, numerators=_numerators(values, key.switch.params.w, 0))
