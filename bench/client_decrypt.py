@@ -32,6 +32,7 @@ from sealdog.client.http import _parse_inbox
 from sealdog.crypto.paillier import (
     DJNRandomiser,
     EncryptedVerdicts,
+    Mode,
     PackingLayout,
     blinding_bits_for,
     generate_keypair,
@@ -58,7 +59,7 @@ def build_inbox(pk, count: int) -> tuple[dict, list[bool]]:  # type: ignore[no-u
                 expected.append(t >= 0)
                 packed |= (t + layout.offset) << (layout.slot_bits * slot)
             cts.append(djn.encrypt_with(mpz(packed), djn.random_exponent()))
-        ev = EncryptedVerdicts(pk.fingerprint, "verdict", m, layout, cts)
+        ev = EncryptedVerdicts(pk.fingerprint, Mode.VERDICT, m, layout, cts)
         entries.append({"cursor": str(len(entries) + 1), "model_id": "bench", "created_at": "2026-01-01T00:00:00Z",
                         "mode": "verdict", "count": m, "message_ids": [f"m{start + i}" for i in range(m)],
                         "verdicts": ev.to_json()})

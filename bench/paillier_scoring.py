@@ -35,6 +35,7 @@ from sealdog.crypto.paillier import (
     DEFAULT_SCALE_BITS,
     FixedPoint,
     LinearScorer,
+    Mode,
     SealedLinear,
     decrypt_verdicts,
     generate_keypair,
@@ -133,7 +134,6 @@ def bench_key(bits: int, quick: bool, rng: np.random.Generator, blinding_bits: i
     t0 = time.perf_counter()
     part = seal_linear(pk, weights[:seal_n], bias, scale_bits=f)
     seal_s = (time.perf_counter() - t0) * (VOCAB / seal_n)
-    assert isinstance(part, SealedLinear)
     print(f"(e) seal 50,000 weights: {seal_s:.1f} s" + (f" (extrapolated from {seal_n:,})" if quick else ""))
     # the rest needs all 50,000 ciphertexts: in quick mode reuse the sealed ones cyclically
     # (same ciphertext sizes and arithmetic; only their plaintexts repeat)
@@ -192,8 +192,8 @@ def bench_key(bits: int, quick: bool, rng: np.random.Generator, blinding_bits: i
         return len(email_lists[part_of["s"]])
 
     # (c) Sealdog verdict-only path
-    scorer = LinearScorer(sealed, mode="verdict", blinding_bits=blinding_bits)
-    score_scorer = LinearScorer(sealed, mode="score")
+    scorer = LinearScorer(sealed, mode=Mode.VERDICT, blinding_bits=blinding_bits)
+    score_scorer = LinearScorer(sealed, mode=Mode.SCORE)
 
     def sealdog() -> int:
         batch = vectors[part_of["s"]]

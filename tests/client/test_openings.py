@@ -20,8 +20,8 @@ from sealdog.client.openings import (
     verify_exact,
 )
 from sealdog.crypto.paillier import FixedPoint, generate_keypair
-from sealdog.sealed_model import SealedModel, seal_model
 from sealdog.mail.featuriser import FeaturiserSpec
+from sealdog.sealed_model import SealedModel, seal_model
 
 SPEC = FeaturiserSpec(mode="hashing", n_buckets=16).to_dict()
 
@@ -32,7 +32,9 @@ def keys():  # type: ignore[no-untyped-def]
 
 
 def _seal(pk, weights, bias=0.25):  # type: ignore[no-untyped-def]
-    return seal_model(pk, np.asarray(weights, dtype=np.float64), bias, featuriser=SPEC, scale_bits=16)
+    return seal_model(
+        pk, np.asarray(weights, dtype=np.float64), bias, featuriser=SPEC, scale_bits=16
+    )
 
 
 def _with_ciphertext(model: SealedModel, index: int, factor: int) -> SealedModel:
@@ -49,8 +51,10 @@ def _with_ciphertext(model: SealedModel, index: int, factor: int) -> SealedModel
 
 
 @settings(max_examples=15, deadline=None)
-@given(st.lists(st.floats(min_value=-8, max_value=8, allow_nan=False), min_size=16, max_size=16),
-       st.floats(min_value=-4, max_value=4, allow_nan=False))
+@given(
+    st.lists(st.floats(min_value=-8, max_value=8, allow_nan=False), min_size=16, max_size=16),
+    st.floats(min_value=-4, max_value=4, allow_nan=False),
+)
 def test_honest_model_passes_every_check_and_decrypts_exactly(keys, weights, bias) -> None:  # type: ignore[no-untyped-def]
     pk, sk = keys
     model = _seal(pk, weights, bias)
@@ -89,7 +93,9 @@ def test_openings_of_another_model_or_key_are_refused(keys) -> None:  # type: ig
     with pytest.raises(AuditError, match="not the one the key holder opened"):
         verify_exact(twin, openings, expected, workers=1)
     # Forged binding: the right digest, but openings of the twin do not open the model.
-    forged = ModelOpenings(openings.key_fingerprint, model.digest, recover_openings(sk, twin, workers=1).values)
+    forged = ModelOpenings(
+        openings.key_fingerprint, model.digest, recover_openings(sk, twin, workers=1).values
+    )
     assert verify_exact(model, forged, expected, workers=1) == list(range(17))
     assert not verify_batched(model, forged, expected, workers=1)
     _, other_sk = generate_keypair(512, insecure=True)
@@ -119,3 +125,35 @@ def test_openings_file_round_trip_and_corruption(keys, tmp_path) -> None:  # typ
     (tmp_path / "bad.bin").write_bytes(b"XXXX" + data[4:])
     with pytest.raises(AuditError, match="bad magic"):
         read_openings(tmp_path / "bad.bin")
+
+
+def test_an_openings_file_written_before_still_reads_and_rewrites_identically(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """tests/crypto/data/openings_v1.sdop was written by the code before the shared frame
+    (commit c01cb52): 512-bit key, values [p, q, 1, n - 1, 123456789]."""
+    import json
+    from pathlib import Path
+
+    from gmpy2 import mpz
+
+    from sealdog.client.openings import read_openings, write_openings
+
+    data_dir = Path(__file__).parents[1] / "crypto" / "data"
+    fixture = json.loads((data_dir / "pre_shape_paillier.json").read_text())
+    n, p, q = (mpz(fixture[k], 16) for k in ("n", "p", "q"))
+    old = (data_dir / "openings_v1.sdop").read_bytes()
+    openings = read_openings(data_dir / "openings_v1.sdop")
+    assert openings == ModelOpenings("ab" * 32, "cd" * 32, [p, q, mpz(1), n - 1, mpz(123456789)])
+    assert openings.to_bytes(512) == old
+    write_openings(tmp_path / "again.sdop", openings, 512)
+    assert (tmp_path / "again.sdop").read_bytes() == old
+    # the frame's checks, with the openings file's own error type and hint
+    for bad, message in (
+        (old[:4] + b"\x02" + old[5:], "Unsupported version 2 of a Sealdog openings file"),
+        (
+            old.replace(b"sealdog-paillier-openings", b"sealdog-paillier-verdicts"),
+            "expected format 'sealdog-paillier-openings'",
+        ),
+    ):
+        with pytest.raises(AuditError, match=message) as info:
+            ModelOpenings.from_bytes(bad)
+        assert "sealdog export-openings" in str(info.value)

@@ -73,13 +73,20 @@ def test_corrupt_truncated_and_out_of_range_are_rejected() -> None:
 
 def _verdicts() -> EncryptedVerdicts:
     sealed = seal_linear(PK, np.array([1.0, -1.0, 0.5]), 0.0)
-    vectors = [(np.array([0]), np.array([1])), (np.array([1]), np.array([1])), (np.array([0, 1, 2]), np.array([1, 1, 1]))]
+    vectors = [
+        (np.array([0]), np.array([1])),
+        (np.array([1]), np.array([1])),
+        (np.array([0, 1, 2]), np.array([1, 1, 1])),
+    ]
     return LinearScorer(sealed, blinding_bits=32).score_batch(vectors * 5)
 
 
 def test_encrypted_verdicts_round_trip() -> None:
     ev = _verdicts()
-    for copy in (EncryptedVerdicts.from_json(ev.to_json()), EncryptedVerdicts.from_bytes(ev.to_bytes())):
+    for copy in (
+        EncryptedVerdicts.from_json(ev.to_json()),
+        EncryptedVerdicts.from_bytes(ev.to_bytes()),
+    ):
         assert copy == ev
         assert decrypt_verdicts(SK, copy) == [True, False, True] * 5
     assert len(ev.to_bytes()) < len(str(ev.to_json()))
@@ -90,7 +97,13 @@ def test_encrypted_verdicts_reject_tampering() -> None:
     doc = ev.to_json()
     bad_layout = {**doc, "layout": {**doc["layout"], "slots": doc["layout"]["slots"] + 1}}
     bad_count = {**doc, "count": doc["count"] + 10 * ev.layout.slots}
-    for bad in (bad_layout, bad_count, {**doc, "mode": "exact"}, {**doc, "version": 7}, {**doc, "count": "3"}):
+    for bad in (
+        bad_layout,
+        bad_count,
+        {**doc, "mode": "exact"},
+        {**doc, "version": 7},
+        {**doc, "count": "3"},
+    ):
         with pytest.raises(CorruptDataError):
             EncryptedVerdicts.from_json(bad)
     raw = ev.to_bytes()
@@ -100,7 +113,10 @@ def test_encrypted_verdicts_reject_tampering() -> None:
     # a flipped ciphertext bit is caught at decryption (slot/range checks), never silently
     blob = bytearray(base64.b64decode(doc["ciphertexts"]["data"]))
     blob[20] ^= 0x01
-    flipped = {**doc, "ciphertexts": {**doc["ciphertexts"], "data": base64.b64encode(bytes(blob)).decode()}}
+    flipped = {
+        **doc,
+        "ciphertexts": {**doc["ciphertexts"], "data": base64.b64encode(bytes(blob)).decode()},
+    }
     from sealdog.errors import KeyMismatchError
 
     with pytest.raises((CorruptDataError, KeyMismatchError)):

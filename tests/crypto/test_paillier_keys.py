@@ -70,7 +70,7 @@ def test_decrypt_rejects_out_of_range() -> None:
 
 
 def test_fingerprint_stable_across_save_load(tmp_path) -> None:
-    pk, sk = KEY
+    pk, _ = KEY
     save_public_key(pk, tmp_path / "pk.json")
     loaded = load_public_key(tmp_path / "pk.json")
     assert loaded == pk and loaded.fingerprint == pk.fingerprint
@@ -84,7 +84,13 @@ def test_fingerprint_stable_across_save_load(tmp_path) -> None:
 
 def test_public_key_json_validation() -> None:
     good = KEY[0].to_json()
-    for bad in ({**good, "format": "x"}, {**good, "version": 99}, {**good, "n": "zz"}, {**good, "n": "10"}, []):
+    for bad in (
+        {**good, "format": "x"},
+        {**good, "version": 99},
+        {**good, "n": "zz"},
+        {**good, "n": "10"},
+        [],
+    ):
         with pytest.raises(CorruptDataError):
             PublicKey.from_json(bad)  # type: ignore[arg-type]
 
@@ -100,7 +106,7 @@ def test_secret_key_file_is_0600_and_round_trips(tmp_path) -> None:
 
 
 def test_passphrase_round_trip_and_errors(tmp_path) -> None:
-    pk, sk = KEY
+    _, sk = KEY
     path = tmp_path / "sk.json"
     save_secret_key(sk, path, passphrase="correct horse")
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600

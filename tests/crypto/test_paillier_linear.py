@@ -19,7 +19,9 @@ from sealdog.crypto.paillier import (
     decrypt_verdicts,
     generate_keypair,
     seal_linear,
+    seal_linear_with_openings,
 )
+from sealdog.crypto.paillier.verdicts import Mode
 from sealdog.errors import SealdogError
 
 PK, SK = generate_keypair(1024, insecure=True)
@@ -185,7 +187,7 @@ def test_bad_inputs_raise_clear_errors() -> None:
 
 def test_openings_let_an_auditor_reencrypt() -> None:
     w = np.array([0.25, -1.5, 3.0])
-    sealed, openings = seal_linear(PK, w, 0.125, return_openings=True)
+    sealed, openings = seal_linear_with_openings(PK, w, 0.125)
     assert openings.verify(sealed, w, 0.125)
     assert not openings.verify(sealed, np.array([0.25, -1.5, 3.5]), 0.125)
     assert not openings.verify(sealed, w, 0.0)
@@ -238,12 +240,14 @@ def test_blinded_sign_is_exact_for_tiny_scores(targets, magnitude_bits, blinding
     for s in targets:
         idx = pick[s] if pick[s] is not None else [0, 2, 3] if s > 0 else [1, 2, 3]
         vectors.append(vec(idx))
-        expected.append(plain_score([1, -1, 2**magnitude_bits, -(2**magnitude_bits)], 0, *vectors[-1]))
+        expected.append(
+            plain_score([1, -1, 2**magnitude_bits, -(2**magnitude_bits)], 0, *vectors[-1])
+        )
     assert decrypt_verdicts(SK, scorer.score_batch(vectors)) == [s >= 0 for s in expected]
     for bias in (-3.0, -1.0, 0.0, 1.0, 3.0):  # bias-only scores: exactly -3, -1, 0, 1, 3
-        ev = LinearScorer(seal_linear(PK, w, bias, scale_bits=0), blinding_bits=blinding_bits).score_batch(
-            [vec([]), vec([2, 3])]
-        )
+        ev = LinearScorer(
+            seal_linear(PK, w, bias, scale_bits=0), blinding_bits=blinding_bits
+        ).score_batch([vec([]), vec([2, 3])])
         assert decrypt_verdicts(SK, ev) == [bias >= 0] * 2
 
 
@@ -275,5 +279,37 @@ def test_blinding_factor_is_log_uniform_over_its_window() -> None:
     counts = np.bincount(lengths, minlength=57)[40:57]
     assert counts.sum() == 3400 and (counts > 100).all()  # every octave used, ~200 each
     # within the mantissa's octave the density is ~1/m: more mass in the lower half
-    lows = sum(m < 3 << (blinding.mantissa_bits - 2) for m, _, _ in (blinding.sample() for _ in range(2000)))
+    lows = sum(
+        m < 3 << (blinding.mantissa_bits - 2)
+        for m, _, _ in (blinding.sample() for _ in range(2000))
+    )
     assert 1050 < lows < 1290  # P(m < 1.5 * 2^(M-1)) = log2(1.5) = 0.585
+
+
+def test_modes_are_the_mode_enum_and_their_wire_strings_are_unchanged() -> None:
+    for given_mode, member in (
+        ("score", Mode.SCORE),
+        (Mode.SCORE, Mode.SCORE),
+        ("verdict", Mode.VERDICT),
+    ):
+        scorer = LinearScorer(INT_SEALED, mode=given_mode)  # type: ignore[arg-type]
+        assert scorer.mode is member
+        ev = scorer.score_batch([vec([0])])
+        assert ev.mode is member
+        doc = ev.to_json()
+        assert type(doc["mode"]) is str and doc["mode"] == member.value
+        assert b'"mode":"%s"' % member.value.encode() in ev.to_bytes()
+        assert EncryptedVerdicts.from_json(doc).mode is member
+    score_layout = LinearScorer(INT_SEALED, mode=Mode.SCORE).layout
+    empty = EncryptedVerdicts(PK.fingerprint, "score", 0, score_layout, [])  # type: ignore[arg-type]
+    assert empty.mode is Mode.SCORE
+    with pytest.raises(SealdogError, match="Unknown mode 'exact'; expected one of verdict, score"):
+        LinearScorer(INT_SEALED, mode="exact")  # type: ignore[arg-type]
+
+
+def test_seal_linear_returns_only_the_model() -> None:
+    sealed = seal_linear(PK, np.array([1.0, 2.0]), 0.5)
+    assert not isinstance(sealed, tuple) and sealed.dim == 2
+    sealed2, openings = seal_linear_with_openings(PK, np.array([1.0, 2.0]), 0.5)
+    assert openings.verify(sealed2, np.array([1.0, 2.0]), 0.5)
+    assert not openings.verify(sealed, np.array([1.0, 2.0]), 0.5)  # other randomness

@@ -43,7 +43,10 @@ def test_encrypt_with_decrypts(m: int) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), st.integers(min_value=0, max_value=40))
+@given(
+    st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+    st.integers(min_value=0, max_value=40),
+)
 def test_fixed_point_error_bound(x: float, f: int) -> None:
     fp = FixedPoint(f)
     enc = fp.encode(x)

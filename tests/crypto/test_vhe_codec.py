@@ -22,7 +22,8 @@ def material():
     sk = generate_secret_key(P, 2, rng)
     sk1 = generate_secret_key(P, 1, rng)
     return {
-        "sk": sk, "sk1": sk1,
+        "sk": sk,
+        "sk1": sk1,
         "pk": ops.make_public_key(sk, rng),
         "lt": ops.make_linear_transform_key(sk, [[2, -1]], sk1, rng),
         "ip": ops.make_product_key(sk, sk, [[1, 0], [0, 3]], sk1, rng),

@@ -36,12 +36,16 @@ def test_leak1_round_ctop_fails_on_sealdog_and_works_on_the_leaky_variant():
         x = rng.choice(VALUES)
         ct = ops.encrypt_public(pk, [x], rng) if rng.random() < 0.5 else ops.encrypt(sk, [x], rng)
         hits_sealdog += attack_top_rounding(ct.c[0], P.w, 1 << ct.log_q) == x
-        hits_leaky += attack_top_rounding(leaky_encrypt(list(sk.t[0]), x, P.w, rng)[0], P.w, None) == x
+        hits_leaky += (
+            attack_top_rounding(leaky_encrypt(list(sk.t[0]), x, P.w, rng)[0], P.w, None) == x
+        )
     assert hits_leaky == TRIALS  # the attack works where there is no modulus
     assert hits_sealdog <= 0.1 * TRIALS  # and is no better than guessing on Sealdog (~5/200)
 
 
-def leaky_switch_top_power_column(gs_entry: int, t_row: list[int], l: int, rng: random.Random) -> int:
+def leaky_switch_top_power_column(
+    gs_entry: int, t_row: list[int], l: int, rng: random.Random
+) -> int:
     """Column for 2**(l-1) of a no-modulus switch matrix with small A: gs * 2**(l-1) - t.a + e."""
     a = [rng.randint(-3, 3) for _ in t_row]
     return gs_entry * (1 << (l - 1)) - sum(t * v for t, v in zip(t_row, a)) + rng.randint(-4, 4)

@@ -12,7 +12,12 @@ from hypothesis import strategies as st
 
 from sealdog.crypto.vhe import fixed_point as fp
 from sealdog.crypto.vhe import ops
-from sealdog.crypto.vhe.errors import NoiseBudgetExhausted, VheKeyMismatch, VheParameterError, VheShapeError
+from sealdog.crypto.vhe.errors import (
+    NoiseBudgetExhausted,
+    VheKeyMismatch,
+    VheParameterError,
+    VheShapeError,
+)
 from sealdog.crypto.vhe.keys import generate_secret_key
 from sealdog.crypto.vhe.params import PRESETS, VheParams, preset
 
@@ -30,7 +35,11 @@ def keys():
     g = [[1, 2, -3], [0, 5, 7]]
     h = [[1, 0, 2], [0, -1, 0], [3, 0, 1]]
     return {
-        "sk3": sk3, "sk2": sk2, "sk1": sk1, "g": g, "h": h,
+        "sk3": sk3,
+        "sk2": sk2,
+        "sk1": sk1,
+        "g": g,
+        "h": h,
         "pk3": ops.make_public_key(sk3, rng),
         "lt": ops.make_linear_transform_key(sk3, g, sk2, rng),
         "ip": ops.make_product_key(sk3, sk3, h, sk1, rng),
@@ -147,7 +156,9 @@ def test_bad_input_rejected(keys):
 def test_presets_have_a_computed_security_estimate():
     for params in PRESETS.values():
         est = params.security
-        assert est.bits == pytest.approx(min(0.292 * est.beta, params.lwe_dim * 1.5849625), rel=1e-6)
+        assert est.bits == pytest.approx(
+            min(0.292 * est.beta, params.lwe_dim * 1.5849625), rel=1e-6
+        )
         assert "NOT confidential" in est.label
     # the same model gives a standard-sized instance a real security level (sanity of the formula)
     from sealdog.crypto.vhe.security import estimate_security

@@ -41,10 +41,13 @@ def decrypt_batch(secret_key: SecretKey, verdicts: EncryptedVerdicts) -> list[bo
         ) from exc
 
 
-def _paired(ids: Sequence[str | None], flags: Sequence[bool], model_id: str, cursor: str | None) -> list[Verdict]:
+def _paired(
+    ids: Sequence[str | None], flags: Sequence[bool], model_id: str, cursor: str | None
+) -> list[Verdict]:
     if len(ids) != len(flags):
         raise DecryptionError(
-            f"The server sent {len(flags)} verdicts for {len(ids)} message ids (entry {cursor}): corrupt answer."
+            f"The server sent {len(flags)} verdicts for {len(ids)} message ids (entry {cursor}): "
+            "corrupt answer."
         )
     return [Verdict(i, f, model_id, cursor) for i, f in zip(ids, flags)]
 
@@ -53,7 +56,14 @@ def decrypt_direct(secret_key: SecretKey, results: Iterable[DirectResult]) -> li
     """Verdicts of direct-delivery answers, in submission order."""
     out: list[Verdict] = []
     for result in results:
-        out.extend(_paired(result.message_ids, decrypt_batch(secret_key, result.verdicts), result.model_id, None))
+        out.extend(
+            _paired(
+                result.message_ids,
+                decrypt_batch(secret_key, result.verdicts),
+                result.model_id,
+                None,
+            )
+        )
     return out
 
 

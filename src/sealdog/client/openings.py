@@ -6,7 +6,8 @@ r in Z_n^*): m is the plaintext, r the *opening* (encryption randomness).
 - Key holder (`recover_openings`): r = (c mod n)^(n^-1 mod phi(n)) mod n, by CRT over p and q
   (two half-size powmods per ciphertext). m comes from the plaintext model itself.
 - Auditor, exact (`verify_exact`): re-encrypt, c_i == (1 + m_i*n) * r_i^n mod n^2 for every i
-  (one full powmod per ciphertext); reports every index that differs.
+  (`sealdog.crypto.paillier.encrypt`, one full powmod per ciphertext); reports every index
+  that differs.
 - Auditor, batched (`verify_batched`): with fresh random e_i < 2^128 chosen after the openings
   are fixed, check  prod c_i^e_i == (1 + n*sum e_i m_i) * (prod r_i^e_i)^n  (mod n^2).
   Soundness for the plaintexts: writing d_i = c_i / (g^m_i r_i^n) = g^delta_i * s_i^n, the test
@@ -18,39 +19,45 @@ r in Z_n^*): m is the plaintext, r the *opening* (encryption randomness).
 - Key holder, batched (`check_with_secret_key`): the same linear test on decryptions,
   Dec(prod c_i^e_i) == sum e_i m_i (mod n), one decryption in all.
 
-Openings file: b"SDOP" | u8 version | u32 header length | header JSON (key fingerprint, model
-digest, count, width) | count fixed-width big-endian r values. Bound to the model digest.
+Openings file: a `sealdog.crypto.frame` frame, b"SDOP" | u8 version | u32 header length |
+header JSON (format, key fingerprint, model digest, count, width) | count fixed-width big-endian
+r values. Bound to the model digest.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
-import struct
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import gmpy2
 import numpy as np
 from gmpy2 import mpz
 
 from sealdog.client.errors import AuditError
-from sealdog.crypto.paillier import FixedPoint, PublicKey, SecretKey
-from sealdog.crypto.paillier.keys import canonical_json
+from sealdog.crypto.frame import Frame
+from sealdog.crypto.paillier import Ciphertexts, FixedPoint, PublicKey, SecretKey, encrypt
+from sealdog.errors import CorruptDataError
 from sealdog.fileio import atomic_write_bytes
 from sealdog.sealed_model import SealedModel
 
 OPENINGS_MAGIC = b"SDOP"
 OPENINGS_VERSION = 1
 OPENINGS_FORMAT = "sealdog-paillier-openings"
+OPENINGS_FRAME = Frame(OPENINGS_MAGIC, OPENINGS_VERSION, OPENINGS_FORMAT, "a Sealdog openings file")
 BATCH_EXPONENT_BITS = 128
 _CHUNK = 512
 
 Progress = Callable[[int, int], None]
 """Called with (done, total)."""
+
+_Job = TypeVar("_Job", bound=tuple[Any, ...])
+_Result = TypeVar("_Result")
+_Item = TypeVar("_Item")
 
 
 @dataclass(frozen=True)
@@ -59,31 +66,35 @@ class ModelOpenings:
 
     key_fingerprint: str
     model_digest: str
-    values: list
+    values: list[mpz]
 
     def to_bytes(self, n_bits: int) -> bytes:
         width = (n_bits + 7) // 8
-        header = canonical_json({"format": OPENINGS_FORMAT, "key_fingerprint": self.key_fingerprint,
-                                 "model_digest": self.model_digest, "count": len(self.values), "width": width})
+        header = {
+            "format": OPENINGS_FORMAT,
+            "key_fingerprint": self.key_fingerprint,
+            "model_digest": self.model_digest,
+            "count": len(self.values),
+            "width": width,
+        }
         body = b"".join(int(r).to_bytes(width, "big") for r in self.values)
-        return OPENINGS_MAGIC + struct.pack(">BI", OPENINGS_VERSION, len(header)) + header + body
+        return OPENINGS_FRAME.write(header, body)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ModelOpenings:
-        if len(data) < 9 or data[:4] != OPENINGS_MAGIC:
-            raise AuditError("Not a Sealdog openings file (bad magic); export one with `sealdog export-openings`.")
-        version, head_len = struct.unpack_from(">BI", data, 4)
-        if version != OPENINGS_VERSION:
-            raise AuditError(f"Unsupported openings-file version {version}.")
         try:
-            header = json.loads(data[9 : 9 + head_len])
+            header, body = OPENINGS_FRAME.read(data)
+        except CorruptDataError as exc:
+            raise AuditError(f"{exc} Export openings with `sealdog export-openings`.") from exc
+        try:
             count, width = int(header["count"]), int(header["width"])
             fingerprint, digest = str(header["key_fingerprint"]), str(header["model_digest"])
         except (ValueError, KeyError, TypeError) as exc:
             raise AuditError("Openings file header is malformed.") from exc
-        body = memoryview(data)[9 + head_len :]
         if width <= 0 or len(body) != count * width:
-            raise AuditError(f"Openings file is truncated: {len(body)} bytes for {count} x {width}.")
+            raise AuditError(
+                f"Openings file is truncated: {len(body)} bytes for {count} x {width}."
+            )
         values = [mpz.from_bytes(body[i * width : (i + 1) * width], "big") for i in range(count)]
         return cls(fingerprint, digest, values)
 
@@ -99,7 +110,7 @@ def read_openings(path: str | os.PathLike[str]) -> ModelOpenings:
         raise AuditError(f"Cannot read openings file {path}: {exc.strerror or exc}.") from exc
 
 
-def model_ciphertexts(model: SealedModel) -> tuple[PublicKey, list]:
+def model_ciphertexts(model: SealedModel) -> tuple[PublicKey, Ciphertexts]:
     """[bias, w_0, ..., w_{d-1}] ciphertexts of a validated linear sealed model."""
     sealed = model.linear()
     return sealed.public_key, [sealed.bias, *sealed.weights]
@@ -111,14 +122,23 @@ def expected_plaintexts(model: SealedModel, weights: np.ndarray, bias: float) ->
     w = np.asarray(weights, dtype=np.float64).reshape(-1)
     dim = int(model.manifest["dim"])
     if w.size != dim:
-        raise AuditError(f"The plaintext model has {w.size} weights, the sealed model {dim}: not the same model.")
+        raise AuditError(
+            f"The plaintext model has {w.size} weights, the sealed model {dim}: not the same model."
+        )
     fp = FixedPoint(scale_bits)
     return [int(fp.encode(float(bias))), *(int(x) for x in fp.encode(w))]
 
 
-def _pool_map(fn: Callable, jobs: Sequence, workers: int | None, progress: Progress | None,  # type: ignore[type-arg]
-              total: int) -> list:  # type: ignore[type-arg]
-    out: list = []  # type: ignore[type-arg]
+def _pool_map(
+    fn: Callable[[_Job], list[_Result]],
+    jobs: Sequence[_Job],
+    workers: int | None,
+    progress: Progress | None,
+    total: int,
+) -> list[_Result]:
+    """fn over jobs (in a process pool unless workers == 1), results concatenated in order;
+    progress counts the items of each job's last element."""
+    out: list[_Result] = []
     workers = workers or os.cpu_count() or 1
     done = 0
     if workers == 1 or len(jobs) == 1:
@@ -138,7 +158,7 @@ def _pool_map(fn: Callable, jobs: Sequence, workers: int | None, progress: Progr
     return out
 
 
-def _chunks(items: Sequence, size: int = _CHUNK) -> list[list]:  # type: ignore[type-arg]
+def _chunks(items: Sequence[_Item], size: int = _CHUNK) -> list[list[_Item]]:
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
@@ -152,15 +172,19 @@ def _recover_chunk(job: tuple[int, int, list[int]]) -> list[int]:
     q_inv_p = gmpy2.invert(q, p)
     out = []
     for c in cts:
-        c = mpz(c)
-        rp = gmpy2.powmod(c % p, dp, p)
+        rp = gmpy2.powmod(c % p, dp, p)  # int % mpz is an mpz
         rq = gmpy2.powmod(c % q, dq, q)
         out.append(int(rq + q * ((rp - rq) * q_inv_p % p)))
     return out
 
 
-def recover_openings(secret_key: SecretKey, model: SealedModel, *, workers: int | None = None,
-                     progress: Progress | None = None) -> ModelOpenings:
+def recover_openings(
+    secret_key: SecretKey,
+    model: SealedModel,
+    *,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> ModelOpenings:
     """The randomness r_i of every ciphertext (needs the secret key; see module doc)."""
     pk, cts = model_ciphertexts(model)
     if pk.fingerprint != secret_key.public_key.fingerprint:
@@ -187,8 +211,15 @@ def _multi_power_chunk(job: tuple[int, list[int], list[int]]) -> list[int]:
     return [int(acc)]
 
 
-def _multi_power(values: Sequence[int], exps: Sequence[int], modulus: int, workers: int | None,
-                 progress: Progress | None, done_before: int, total: int) -> mpz:
+def _multi_power(
+    values: Sequence[mpz],
+    exps: Sequence[int],
+    modulus: int,
+    workers: int | None,
+    progress: Progress | None,
+    done_before: int,
+    total: int,
+) -> mpz:
     jobs = [(modulus, list(e), [int(v) for v in c]) for c, e in zip(_chunks(values), _chunks(exps))]
 
     def tick(done: int, _: int) -> None:
@@ -202,8 +233,14 @@ def _multi_power(values: Sequence[int], exps: Sequence[int], modulus: int, worke
     return acc
 
 
-def check_with_secret_key(secret_key: SecretKey, model: SealedModel, expected: Sequence[int], *,
-                          workers: int | None = None, progress: Progress | None = None) -> bool:
+def check_with_secret_key(
+    secret_key: SecretKey,
+    model: SealedModel,
+    expected: Sequence[int],
+    *,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> bool:
     """True iff every ciphertext decrypts to `expected` (error probability <= 2^-128)."""
     pk, cts = model_ciphertexts(model)
     if pk.fingerprint != secret_key.public_key.fingerprint:
@@ -216,8 +253,13 @@ def check_with_secret_key(secret_key: SecretKey, model: SealedModel, expected: S
     return secret_key.decrypt_raw(combined) == want
 
 
-def decrypt_all(secret_key: SecretKey, model: SealedModel, *, workers: int | None = None,
-                progress: Progress | None = None) -> list[int]:
+def decrypt_all(
+    secret_key: SecretKey,
+    model: SealedModel,
+    *,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> list[int]:
     """Signed plaintext of every ciphertext, [bias, w_0, ...] (one decryption each)."""
     _, cts = model_ciphertexts(model)
     sk_json = secret_key.to_json()
@@ -225,7 +267,7 @@ def decrypt_all(secret_key: SecretKey, model: SealedModel, *, workers: int | Non
     return _pool_map(_decrypt_chunk, jobs, workers, progress, len(cts))
 
 
-def _decrypt_chunk(job: tuple[dict, list[int]]) -> list[int]:  # type: ignore[type-arg]
+def _decrypt_chunk(job: tuple[dict[str, Any], list[int]]) -> list[int]:
     sk = SecretKey.from_json(job[0])
     return [sk.decrypt_signed(c) for c in job[1]]
 
@@ -236,8 +278,9 @@ def _decrypt_chunk(job: tuple[dict, list[int]]) -> list[int]:  # type: ignore[ty
 def _check_binding(model: SealedModel, openings: ModelOpenings, count: int) -> None:
     if openings.model_digest != model.digest:
         raise AuditError(
-            f"The openings were exported for model {openings.model_digest[:16]}..., but this sealed "
-            f"model's digest is {model.digest[:16]}...: the sealed model is not the one the key holder opened."
+            f"The openings were exported for model {openings.model_digest[:16]}..., but this "
+            f"sealed model's digest is {model.digest[:16]}...: the sealed model is not the one "
+            "the key holder opened."
         )
     if openings.key_fingerprint != model.key_fingerprint:
         raise AuditError("The openings are for a different public key than the sealed model's.")
@@ -245,35 +288,45 @@ def _check_binding(model: SealedModel, openings: ModelOpenings, count: int) -> N
         raise AuditError(f"{len(openings.values)} openings for {count} ciphertexts.")
 
 
-def _exact_chunk(job: tuple[int, int, list[tuple[int, int, int, int]]]) -> list[int]:
-    n, start, items = mpz(job[0]), job[1], job[2]
-    nsq = n * n
+def _exact_chunk(job: tuple[PublicKey, int, list[tuple[int, int, int]]]) -> list[int]:
+    """Indices (from `start`) of the (c, m, r) items whose c is not Enc(m; r^n)."""
+    pk, start, items = job
+    n, nsq = pk.n, pk.nsquare
     bad = []
     for i, (c, m, r) in enumerate(items):
         if not 0 < r < n or gmpy2.gcd(r, n) != 1:
             bad.append(start + i)
             continue
-        enc = (1 + (mpz(m) % n) * n) * gmpy2.powmod(mpz(r), n, nsq) % nsq
-        if enc != c:
+        if encrypt(pk, m, gmpy2.powmod(r, n, nsq)) != c:
             bad.append(start + i)
     return bad
 
 
-def verify_exact(model: SealedModel, openings: ModelOpenings, expected: Sequence[int], *,
-                 workers: int | None = None, progress: Progress | None = None) -> list[int]:
+def verify_exact(
+    model: SealedModel,
+    openings: ModelOpenings,
+    expected: Sequence[int],
+    *,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> list[int]:
     """Re-encrypt every plaintext with its opening; the indices (0 = bias) that differ."""
     pk, cts = model_ciphertexts(model)
     _check_binding(model, openings, len(cts))
     items = list(zip((int(c) for c in cts), expected, (int(r) for r in openings.values)))
-    jobs = []
-    for k, chunk in enumerate(_chunks(items)):
-        jobs.append((int(pk.n), k * _CHUNK, chunk))
+    jobs = [(pk, k * _CHUNK, chunk) for k, chunk in enumerate(_chunks(items))]
     # _pool_map counts progress by the last element of each job: the chunk.
     return _pool_map(_exact_chunk, jobs, workers, progress, len(cts))
 
 
-def verify_batched(model: SealedModel, openings: ModelOpenings, expected: Sequence[int], *,
-                   workers: int | None = None, progress: Progress | None = None) -> bool:
+def verify_batched(
+    model: SealedModel,
+    openings: ModelOpenings,
+    expected: Sequence[int],
+    *,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> bool:
     """The 2^-128-sound batched check of every plaintext (see module doc)."""
     pk, cts = model_ciphertexts(model)
     _check_binding(model, openings, len(cts))
@@ -286,5 +339,5 @@ def verify_batched(model: SealedModel, openings: ModelOpenings, expected: Sequen
     lhs = _multi_power(cts, exps, int(nsq), workers, progress, 0, total)
     r_part = _multi_power(openings.values, exps, int(nsq), workers, progress, len(cts), total)
     m_sum = sum(e * m for e, m in zip(exps, expected)) % n
-    rhs = (1 + m_sum * n) * gmpy2.powmod(r_part, n, nsq) % nsq
+    rhs = encrypt(pk, m_sum, gmpy2.powmod(r_part, n, nsq))
     return lhs == rhs

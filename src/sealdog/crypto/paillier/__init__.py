@@ -10,7 +10,8 @@ from sealdog.crypto.paillier.codec import (
     decode_ciphertexts,
     encode_ciphertexts,
 )
-from sealdog.crypto.paillier.fixed_point import FixedPoint, FixedPointError
+from sealdog.crypto.paillier.encryption import Ciphertext, Ciphertexts, encrypt
+from sealdog.crypto.paillier.fixed_point import DEFAULT_SCALE_BITS, FixedPoint, FixedPointError
 from sealdog.crypto.paillier.keys import (
     DEFAULT_KEY_BITS,
     MIN_SECURE_BITS,
@@ -26,18 +27,19 @@ from sealdog.crypto.paillier.keys import (
 )
 from sealdog.crypto.paillier.linear import (
     DEFAULT_BLINDING_BITS,
-    DEFAULT_SCALE_BITS,
     InvalidFeatureVectorError,
     LinearScorer,
     Openings,
     ScoreOverflowError,
     SealedLinear,
     seal_linear,
+    seal_linear_with_openings,
 )
 from sealdog.crypto.paillier.randomiser import DJNRandomiser
 from sealdog.crypto.paillier.verdicts import (
     BlindingFactor,
     EncryptedVerdicts,
+    Mode,
     PackingError,
     PackingLayout,
     blinding_bits_for,
@@ -51,8 +53,10 @@ __all__ = [
     "DEFAULT_BLINDING_BITS",
     "DEFAULT_KEY_BITS",
     "DEFAULT_SCALE_BITS",
-    "BlindingFactor",
     "MIN_SECURE_BITS",
+    "BlindingFactor",
+    "Ciphertext",
+    "Ciphertexts",
     "CorruptDataError",
     "DJNRandomiser",
     "EncryptedVerdicts",
@@ -62,6 +66,7 @@ __all__ = [
     "InvalidFeatureVectorError",
     "KeyMismatchError",
     "LinearScorer",
+    "Mode",
     "Openings",
     "PackingError",
     "PackingLayout",
@@ -79,11 +84,13 @@ __all__ = [
     "decrypt_scores",
     "decrypt_verdicts",
     "encode_ciphertexts",
+    "encrypt",
     "generate_keypair",
     "load_public_key",
     "load_secret_key",
     "save_public_key",
     "save_secret_key",
     "seal_linear",
+    "seal_linear_with_openings",
     "verdict_of_score",
 ]

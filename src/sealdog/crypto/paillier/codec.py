@@ -17,12 +17,15 @@ from typing import Any
 import gmpy2
 from gmpy2 import mpz
 
+from sealdog.crypto.frame import check_format, check_version
+from sealdog.crypto.paillier.encryption import Ciphertexts
 from sealdog.crypto.paillier.keys import PublicKey
 from sealdog.errors import CorruptDataError
 
 MAGIC = b"SDCV"
 VERSION = 1
 JSON_FORMAT = "sealdog-ciphertexts"
+_WHAT = "a Sealdog ciphertext vector"
 _HEADER = struct.Struct(">4sBHI")
 
 
@@ -37,16 +40,18 @@ def width_for_modulus_bits(n_bits: int) -> int:
 
 def check_ciphertext(pk: PublicKey, c: mpz, what: str = "ciphertext") -> mpz:
     if not 0 < c < pk.nsquare or gmpy2.gcd(c, pk.n) != 1:
-        raise CorruptDataError(f"Invalid {what}: not a unit modulo n^2 of this key (wrong key or corrupt data).")
+        raise CorruptDataError(
+            f"Invalid {what}: not a unit modulo n^2 of this key (wrong key or corrupt data)."
+        )
     return c
 
 
-def encode_ciphertexts(ciphertexts: Sequence[int], *, width: int) -> bytes:
+def encode_ciphertexts(ciphertexts: Sequence[mpz | int], *, width: int) -> bytes:
     """Fixed-width big-endian packing; `width` is `ciphertext_width(pk)`."""
     parts = [_HEADER.pack(MAGIC, VERSION, width, len(ciphertexts))]
     limit = mpz(1) << (8 * width)
-    for c in ciphertexts:
-        c = mpz(c)
+    for value in ciphertexts:
+        c = mpz(value)
         if not 0 < c < limit:
             raise CorruptDataError("Refusing to encode a ciphertext outside 0 < c < 2^(8*width).")
         parts.append(c.to_bytes(width, "big"))
@@ -54,8 +59,12 @@ def encode_ciphertexts(ciphertexts: Sequence[int], *, width: int) -> bytes:
 
 
 def decode_ciphertexts(
-    data: bytes, pk: PublicKey | None = None, *, width: int | None = None, validate_units: bool = True
-) -> list[mpz]:
+    data: bytes | memoryview,
+    pk: PublicKey | None = None,
+    *,
+    width: int | None = None,
+    validate_units: bool = True,
+) -> Ciphertexts:
     """Parse a binary vector; any malformed, truncated or out-of-range input raises.
 
     With `pk`, every ciphertext is checked against that key (width, 0 < c < n^2, gcd(c, n) = 1);
@@ -66,21 +75,22 @@ def decode_ciphertexts(
         raise CorruptDataError("Ciphertext vector is truncated (no header).")
     magic, version, width, count = _HEADER.unpack_from(data)
     if magic != MAGIC:
-        raise CorruptDataError("Not a Sealdog ciphertext vector (bad magic).")
-    if version != VERSION:
-        raise CorruptDataError(f"Unsupported ciphertext-vector version {version}; this Sealdog reads {VERSION}.")
+        raise CorruptDataError(f"Not {_WHAT} (bad magic).")
+    check_version(version, VERSION, _WHAT)
     expected = ciphertext_width(pk) if pk is not None else width
     if expected is not None and width != expected:
         raise CorruptDataError(
-            f"Ciphertext width {width} bytes does not match this key ({expected} bytes): wrong key size."
+            f"Ciphertext width {width} bytes does not match this key ({expected} bytes): "
+            "wrong key size."
         )
     if len(data) != _HEADER.size + count * width:
         raise CorruptDataError(
-            f"Ciphertext vector length {len(data)} does not match its header ({count} x {width} bytes)."
+            f"Ciphertext vector length {len(data)} does not match its header "
+            f"({count} x {width} bytes)."
         )
     if width == 0:
         raise CorruptDataError("Ciphertext vector has zero width.")
-    out = []
+    out: Ciphertexts = []
     view = memoryview(data)
     for off in range(_HEADER.size, len(data), width):
         c = mpz.from_bytes(view[off : off + width], "big")
@@ -95,7 +105,7 @@ def decode_ciphertexts(
     return out
 
 
-def ciphertexts_to_json(ciphertexts: Sequence[int], *, width: int) -> dict[str, Any]:
+def ciphertexts_to_json(ciphertexts: Sequence[mpz | int], *, width: int) -> dict[str, Any]:
     return {
         "format": JSON_FORMAT,
         "version": VERSION,
@@ -105,12 +115,11 @@ def ciphertexts_to_json(ciphertexts: Sequence[int], *, width: int) -> dict[str, 
 
 
 def ciphertexts_from_json(
-    data: dict[str, Any], pk: PublicKey | None = None, *, width: int | None = None
-) -> list[mpz]:
-    if not isinstance(data, dict) or data.get("format") != JSON_FORMAT:
-        raise CorruptDataError(f"Not a Sealdog ciphertext vector (expected format {JSON_FORMAT!r}).")
-    if data.get("version") != VERSION or data.get("encoding") != "base64":
-        raise CorruptDataError(f"Unsupported ciphertext vector version/encoding: {data.get('version')!r}.")
+    data: object, pk: PublicKey | None = None, *, width: int | None = None
+) -> Ciphertexts:
+    data = check_format(data, format=JSON_FORMAT, version=VERSION, what=_WHAT)
+    if data.get("encoding") != "base64":
+        raise CorruptDataError(f"Unsupported encoding {data.get('encoding')!r} of {_WHAT}.")
     try:
         raw = base64.b64decode(str(data["data"]), validate=True)
     except (KeyError, binascii.Error, ValueError) as exc:

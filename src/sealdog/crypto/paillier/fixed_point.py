@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
+import numpy.typing as npt
 
 from sealdog.errors import SealdogError
 
@@ -44,8 +46,13 @@ class FixedPoint:
     def scale(self) -> int:
         return 1 << self.scale_bits
 
-    def encode(self, value: float | np.ndarray) -> int | np.ndarray:
-        """Round value * 2^f to the nearest integer (ties to even); arrays give object arrays of int."""
+    @overload
+    def encode(self, value: float) -> int: ...
+    @overload
+    def encode(self, value: npt.NDArray[np.floating]) -> npt.NDArray[np.object_]: ...
+    def encode(self, value: float | npt.NDArray[np.floating]) -> int | npt.NDArray[np.object_]:
+        """Round value * 2^f to the nearest integer (ties to even); arrays give object arrays
+        of Python ints (exact at any size)."""
         if isinstance(value, np.ndarray):
             arr = np.asarray(value, dtype=np.float64)
             if not np.all(np.isfinite(arr)):
@@ -63,7 +70,9 @@ class FixedPoint:
         return round(math.ldexp(v, self.scale_bits))  # exact scaling, banker's rounding
 
     def decode(self, value: int) -> float:
-        return math.ldexp(float(value), -self.scale_bits) if abs(value) < 2**1000 else float(value) / self.scale
+        if abs(value) < 2**1000:
+            return math.ldexp(float(value), -self.scale_bits)
+        return float(value) / self.scale
 
     def error_bound(self, terms: int = 1) -> float:
         """Largest |decoded - exact| of a sum of `terms` encoded values (each counted once)."""

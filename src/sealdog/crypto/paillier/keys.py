@@ -23,8 +23,27 @@ import gmpy2
 import phe
 from gmpy2 import mpz
 
+from sealdog.crypto.frame import canonical_json, check_format
 from sealdog.errors import CorruptDataError, InsecureParametersError, SealdogError
 from sealdog.fileio import atomic_write_text
+
+__all__ = [  # canonical_json moved to crypto.frame; re-exported for its former importers
+    "DEFAULT_KEY_BITS",
+    "KEY_FORMAT_VERSION",
+    "MIN_SECURE_BITS",
+    "PUBLIC_KEY_FORMAT",
+    "SECRET_KEY_FORMAT",
+    "PassphraseRequiredError",
+    "PublicKey",
+    "SecretKey",
+    "WrongPassphraseError",
+    "canonical_json",
+    "generate_keypair",
+    "load_public_key",
+    "load_secret_key",
+    "save_public_key",
+    "save_secret_key",
+]
 
 MIN_SECURE_BITS = 2048
 DEFAULT_KEY_BITS = 3072
@@ -44,20 +63,20 @@ class PassphraseRequiredError(SealdogError):
     """The secret-key file is passphrase-protected and no passphrase was given."""
 
 
-def canonical_json(data: Any) -> bytes:
-    """The one byte encoding used for hashing: sorted keys, no spaces, UTF-8."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 class PublicKey:
     """A Paillier public key with g = n + 1, so g^m = 1 + m*n (mod n^2)."""
 
-    __slots__ = ("n", "nsquare", "bits", "insecure", "_fingerprint")
+    __slots__ = ("_fingerprint", "bits", "insecure", "n", "nsquare")
 
-    def __init__(self, n: int, *, insecure: bool = False) -> None:
+    n: mpz
+    nsquare: mpz
+
+    def __init__(self, n: int | mpz, *, insecure: bool = False) -> None:
         n = mpz(n)
         if n < 15 or n % 2 == 0 or gmpy2.is_square(n):
-            raise CorruptDataError("Paillier modulus n must be an odd composite > 15 that is not a square.")
+            raise CorruptDataError(
+                "Paillier modulus n must be an odd composite > 15 that is not a square."
+            )
         bits = int(n.bit_length())
         if bits < MIN_SECURE_BITS and not insecure:
             raise InsecureParametersError(
@@ -81,13 +100,13 @@ class PublicKey:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PublicKey:
-        if not isinstance(data, dict) or data.get("format") != PUBLIC_KEY_FORMAT:
-            raise CorruptDataError(f"Not a Sealdog Paillier public key (expected format {PUBLIC_KEY_FORMAT!r}).")
-        if data.get("version") != KEY_FORMAT_VERSION:
-            raise CorruptDataError(
-                f"Unsupported public-key version {data.get('version')!r}; this Sealdog reads version {KEY_FORMAT_VERSION}."
-            )
+    def from_json(cls, data: object) -> PublicKey:
+        data = check_format(
+            data,
+            format=PUBLIC_KEY_FORMAT,
+            version=KEY_FORMAT_VERSION,
+            what="a Sealdog Paillier public key",
+        )
         try:
             n = mpz(str(data["n"]), 16)
         except (KeyError, ValueError, TypeError) as exc:
@@ -116,9 +135,12 @@ class PublicKey:
 class SecretKey:
     """The factorisation of n, with CRT constants precomputed for fast decryption."""
 
-    __slots__ = ("public_key", "p", "q", "_psquare", "_qsquare", "_hp", "_hq", "_pinv_q")
+    __slots__ = ("_hp", "_hq", "_pinv_q", "_psquare", "_qsquare", "p", "public_key", "q")
 
-    def __init__(self, public_key: PublicKey, p: int, q: int) -> None:
+    p: mpz
+    q: mpz
+
+    def __init__(self, public_key: PublicKey, p: int | mpz, q: int | mpz) -> None:
         p, q = mpz(p), mpz(q)
         if p * q != public_key.n:
             raise CorruptDataError("Secret key factors do not multiply to the public modulus n.")
@@ -138,7 +160,7 @@ class SecretKey:
         lp = (gmpy2.powmod(g, prime - 1, prime_sq) - 1) // prime
         return gmpy2.invert(lp, prime)
 
-    def decrypt_raw(self, ciphertext: int) -> mpz:
+    def decrypt_raw(self, ciphertext: int | mpz) -> mpz:
         """The plaintext in [0, n) of a ciphertext 0 < c < n^2 (CRT: two half-size powmods)."""
         c = mpz(ciphertext)
         if not 0 < c < self.public_key.nsquare:
@@ -148,7 +170,7 @@ class SecretKey:
         mq = ((gmpy2.powmod(c, q - 1, self._qsquare) - 1) // q) * self._hq % q
         return mp + p * ((mq - mp) * self._pinv_q % q)
 
-    def decrypt_signed(self, ciphertext: int) -> int:
+    def decrypt_signed(self, ciphertext: int | mpz) -> int:
         """The plaintext as a signed integer in the symmetric range [-(n-1)/2, (n-1)/2]."""
         m = self.decrypt_raw(ciphertext)
         n = self.public_key.n
@@ -164,12 +186,14 @@ class SecretKey:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SecretKey:
-        if not isinstance(data, dict) or data.get("format") != SECRET_KEY_FORMAT:
-            raise CorruptDataError(f"Not a Sealdog Paillier secret key (expected format {SECRET_KEY_FORMAT!r}).")
-        if data.get("version") != KEY_FORMAT_VERSION:
-            raise CorruptDataError(f"Unsupported secret-key version {data.get('version')!r}.")
-        public_key = PublicKey.from_json(data.get("public_key"))  # type: ignore[arg-type]
+    def from_json(cls, data: object) -> SecretKey:
+        data = check_format(
+            data,
+            format=SECRET_KEY_FORMAT,
+            version=KEY_FORMAT_VERSION,
+            what="a Sealdog Paillier secret key",
+        )
+        public_key = PublicKey.from_json(data.get("public_key"))
         try:
             p, q = mpz(str(data["p"]), 16), mpz(str(data["q"]), 16)
         except (KeyError, ValueError, TypeError) as exc:
@@ -180,12 +204,14 @@ class SecretKey:
         return f"SecretKey(public_key={self.public_key!r})"
 
 
-def generate_keypair(bits: int = DEFAULT_KEY_BITS, *, insecure: bool = False) -> tuple[PublicKey, SecretKey]:
+def generate_keypair(
+    bits: int = DEFAULT_KEY_BITS, *, insecure: bool = False
+) -> tuple[PublicKey, SecretKey]:
     """A fresh key pair (phe's generator: random primes of bits/2 each, via gmpy2)."""
     if bits < MIN_SECURE_BITS and not insecure:
         raise InsecureParametersError(
-            f"Refusing to generate a {bits}-bit Paillier key (floor: {MIN_SECURE_BITS} bits; default "
-            f"{DEFAULT_KEY_BITS}). Pass insecure=True only for tests and demos."
+            f"Refusing to generate a {bits}-bit Paillier key (floor: {MIN_SECURE_BITS} bits; "
+            f"default {DEFAULT_KEY_BITS}). Pass insecure=True only for tests and demos."
         )
     if bits < 128 or bits % 2:
         raise InsecureParametersError("Key size must be an even number of bits >= 128.")
@@ -205,7 +231,9 @@ def load_public_key(path: str | os.PathLike[str]) -> PublicKey:
     return PublicKey.from_json(_read_json(path, "public key"))
 
 
-def save_secret_key(sk: SecretKey, path: str | os.PathLike[str], passphrase: str | None = None) -> None:
+def save_secret_key(
+    sk: SecretKey, path: str | os.PathLike[str], passphrase: str | None = None
+) -> None:
     """Write the secret key with mode 0600 (atomically); with a passphrase, encrypted."""
     data = sk.to_json()
     if passphrase is not None:
@@ -251,8 +279,13 @@ def _seal_with_passphrase(data: dict[str, Any], passphrase: str, pk: PublicKey) 
         "format": SECRET_KEY_FORMAT + "-sealed",
         "version": KEY_FORMAT_VERSION,
         "key_fingerprint": pk.fingerprint,
-        "kdf": {"name": "scrypt", "n": _SCRYPT_N, "r": _SCRYPT_R, "p": _SCRYPT_P,
-                "salt": base64.b64encode(salt).decode()},
+        "kdf": {
+            "name": "scrypt",
+            "n": _SCRYPT_N,
+            "r": _SCRYPT_R,
+            "p": _SCRYPT_P,
+            "salt": base64.b64encode(salt).decode(),
+        },
         "cipher": {"name": "AES-256-GCM", "nonce": base64.b64encode(nonce).decode()},
     }
     ct = AESGCM(key).encrypt(nonce, canonical_json(data), canonical_json(header))
@@ -276,5 +309,10 @@ def _open_with_passphrase(sealed: dict[str, Any], passphrase: str) -> dict[str, 
     try:
         plain = AESGCM(key).decrypt(nonce, ct, canonical_json(header))
     except InvalidTag as exc:
-        raise WrongPassphraseError("Wrong passphrase for this secret-key file (or the file was altered).") from exc
-    return json.loads(plain)
+        raise WrongPassphraseError(
+            "Wrong passphrase for this secret-key file (or the file was altered)."
+        ) from exc
+    data = json.loads(plain)
+    if not isinstance(data, dict):  # authenticated, so only a writer's bug could get here
+        raise CorruptDataError("Passphrase-protected secret key does not hold a JSON object.")
+    return data

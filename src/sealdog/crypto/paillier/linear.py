@@ -4,24 +4,26 @@ Score of a sparse input (indices i, counts x_i):  s = b + sum_i x_i * w_i  (inte
 computed as Enc(b) * prod_i Enc(w_i)^x_i mod n^2 on raw gmpy2 integers (binary counts: one
 modular product per token). `seal_linear` refuses a model whose largest possible |s| (the
 `score_bound`, |b| + max_count * sum|w_i|) could exceed n/3 or not fit a packing slot, so an
-encrypted score can never wrap around modulo n.
+encrypted score can never wrap around modulo n. `seal_linear_with_openings` also returns the
+encryption randomness, for an auditor.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import gmpy2
 import numpy as np
 from gmpy2 import mpz
 
+from sealdog.crypto.paillier.encryption import Ciphertexts, encrypt
 from sealdog.crypto.paillier.fixed_point import DEFAULT_SCALE_BITS, FixedPoint
 from sealdog.crypto.paillier.keys import PublicKey
 from sealdog.crypto.paillier.randomiser import DJNRandomiser, full_randomiser
 from sealdog.crypto.paillier.verdicts import (
     EncryptedVerdicts,
+    Mode,
     PackingError,
     PackingLayout,
     blinding_bits_for,
@@ -54,7 +56,7 @@ class SealedLinear:
     """
 
     public_key: PublicKey
-    weights: list
+    weights: Ciphertexts
     bias: mpz
     scale_bits: int
     max_count: int
@@ -87,13 +89,13 @@ class Openings:
         """Re-encrypt the plaintext model with these openings and compare every ciphertext."""
         pk = sealed.public_key
         fp = FixedPoint(sealed.scale_bits)
-        ints = fp.encode(np.asarray(weights, dtype=np.float64).reshape(-1))
+        ints = fp.encode(np.asarray(weights, dtype=np.float64).reshape(-1)).tolist()
         if len(ints) != sealed.dim or len(self.weight_exponents) != sealed.dim:
             return False
         hs = gmpy2.powmod(mpz(self.base), pk.n, pk.nsquare)
 
         def enc(m: int, a: int) -> mpz:
-            return (1 + (mpz(m) % pk.n) * pk.n) * gmpy2.powmod(hs, a, pk.nsquare) % pk.nsquare
+            return encrypt(pk, m, gmpy2.powmod(hs, a, pk.nsquare))
 
         if enc(fp.encode(bias), self.bias_exponent) != sealed.bias:
             return False
@@ -134,37 +136,47 @@ def seal_linear(
     *,
     scale_bits: int = DEFAULT_SCALE_BITS,
     max_count: int = 1,
-    return_openings: bool = False,
-) -> SealedLinear | tuple[SealedLinear, Openings]:
+) -> SealedLinear:
     """Encrypt a weight vector and bias at one fixed-point scale (DJN randomisers, fresh base)."""
+    sealed, _ = seal_linear_with_openings(
+        pk, weights, bias, scale_bits=scale_bits, max_count=max_count
+    )
+    return sealed
+
+
+def seal_linear_with_openings(
+    pk: PublicKey,
+    weights: np.ndarray,
+    bias: float,
+    *,
+    scale_bits: int = DEFAULT_SCALE_BITS,
+    max_count: int = 1,
+) -> tuple[SealedLinear, Openings]:
+    """`seal_linear`, plus the randomness of every ciphertext (for an auditor, never the server)."""
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim != 1:
         raise SealdogError(f"weights must be a 1-D vector, got shape {w.shape}.")
     if max_count < 1:
         raise ScoreOverflowError("max_count must be >= 1.")
     fp = FixedPoint(scale_bits)
-    w_ints = fp.encode(w).tolist()
+    w_ints: list[int] = fp.encode(w).tolist()
     b_int = fp.encode(float(bias))
     bound = score_bound_of(w_ints, b_int, max_count)
     check_bounds(pk, bound)
 
     # a wider table pays off for big models: 2^w * exp_bits/w entries, exp_bits/w products each
     djn = DJNRandomiser(pk, window_bits=10 if len(w_ints) >= 4096 else 8)
-    n, nsq = pk.n, pk.nsquare
     exps: list[int] = []
-    cts: list[mpz] = []
+    cts: Ciphertexts = []
     power, randexp = djn.power, djn.random_exponent
     for m in w_ints:
         a = randexp()
-        rho = power(a)
-        cts.append((rho + n * (m * rho % n)) % nsq)
+        cts.append(encrypt(pk, m, power(a)))
         exps.append(a)
     a_b = randexp()
-    bias_ct = djn.encrypt_with(mpz(b_int) % n, a_b)
+    bias_ct = djn.encrypt_with(b_int, a_b)
     sealed = SealedLinear(pk, cts, bias_ct, scale_bits, max_count, bound)
-    if return_openings:
-        return sealed, Openings(int(djn.base), djn.exp_bits, exps, a_b)
-    return sealed
+    return sealed, Openings(int(djn.base), djn.exp_bits, exps, a_b)
 
 
 class LinearScorer:
@@ -183,31 +195,40 @@ class LinearScorer:
         self,
         sealed: SealedLinear,
         *,
-        mode: Literal["verdict", "score"] = "verdict",
+        mode: Mode = Mode.VERDICT,
         blinding_bits: int | None = None,
         strict_rerandomise: bool = False,
     ) -> None:
-        if mode not in ("verdict", "score"):
-            raise SealdogError(f"mode must be 'verdict' or 'score', got {mode!r}.")
-        if mode == "verdict" and blinding_bits is not None and not 1 <= blinding_bits <= MAX_BLINDING_BITS:
-            raise SealdogError(f"blinding_bits must be in 1..{MAX_BLINDING_BITS}, got {blinding_bits}.")
+        mode = Mode.parse(mode)  # a Mode; its plain string is accepted too
+        if (
+            mode is Mode.VERDICT
+            and blinding_bits is not None
+            and not 1 <= blinding_bits <= MAX_BLINDING_BITS
+        ):
+            raise SealdogError(
+                f"blinding_bits must be in 1..{MAX_BLINDING_BITS}, got {blinding_bits}."
+            )
         if blinding_bits is None:
             blinding_bits = blinding_bits_for(sealed.score_bound)
         self.sealed = sealed
         self.mode = mode
-        self.blinding_bits = blinding_bits if mode == "verdict" else 0
+        self.blinding_bits = blinding_bits if mode is Mode.VERDICT else 0
         self.strict_rerandomise = strict_rerandomise
         pk = sealed.public_key
         check_bounds(pk, sealed.score_bound, self.blinding_bits)
         self.layout = PackingLayout.derive(pk.bits, sealed.score_bound, self.blinding_bits)
         self._rerandomiser = DJNRandomiser(pk)  # the server's own secret base
 
-    def check_vector(self, indices: np.ndarray, counts: np.ndarray) -> tuple[list[int], list[int] | None]:
+    def check_vector(
+        self, indices: np.ndarray, counts: np.ndarray
+    ) -> tuple[list[int], list[int] | None]:
         """Validate one sparse input; returns (indices, counts or None when all counts are 1)."""
         idx = np.asarray(indices)
         cnt = np.asarray(counts)
         if idx.ndim != 1 or cnt.ndim != 1 or idx.shape != cnt.shape:
-            raise InvalidFeatureVectorError("indices and counts must be 1-D arrays of the same length.")
+            raise InvalidFeatureVectorError(
+                "indices and counts must be 1-D arrays of the same length."
+            )
         if idx.size and (idx.dtype.kind not in "iu" or cnt.dtype.kind not in "iu"):
             raise InvalidFeatureVectorError("indices and counts must be integer arrays.")
         if idx.size == 0:
@@ -220,7 +241,8 @@ class LinearScorer:
         lo, hi = int(cnt.min()), int(cnt.max())
         if lo < 1 or hi > max_count:
             raise InvalidFeatureVectorError(
-                f"Feature counts must be in 1..{max_count} (this model's max_count); got {lo}..{hi}."
+                f"Feature counts must be in 1..{max_count} (this model's max_count); "
+                f"got {lo}..{hi}."
             )
         return idx.tolist(), (None if hi == 1 else cnt.tolist())
 
@@ -238,12 +260,12 @@ class LinearScorer:
         return acc
 
     def score_batch(self, vectors: Sequence[tuple[np.ndarray, np.ndarray]]) -> EncryptedVerdicts:
-        checked = [self.check_vector(i, c) for i, c in vectors]  # all inputs valid before any work
+        checked = [self.check_vector(i, c) for i, c in vectors]  # all valid before any work
         scores = [self.encrypted_score(i, c) for i, c in checked]
         pk, layout = self.sealed.public_key, self.layout
-        blind = self.mode == "verdict"
+        blind = self.mode is Mode.VERDICT
         nsq = pk.nsquare
-        packs = []
+        packs: Ciphertexts = []
         for start in range(0, len(scores), layout.slots):
             packed = pack_scores(pk, layout, scores[start : start + layout.slots], blind=blind)
             packed = packed * self._rerandomiser.randomiser() % nsq

@@ -27,6 +27,7 @@ import secrets
 import gmpy2
 from gmpy2 import mpz
 
+from sealdog.crypto.paillier.encryption import encrypt
 from sealdog.crypto.paillier.keys import PublicKey
 
 DEFAULT_WINDOW_BITS = 8
@@ -69,12 +70,12 @@ class DJNRandomiser:
     what an encryption opening is). Keep the base secret when it re-randomises outputs.
     """
 
-    __slots__ = ("pk", "base", "hs", "exp_bits", "window_bits", "_tables", "_mask")
+    __slots__ = ("_mask", "_tables", "base", "exp_bits", "hs", "pk", "window_bits")
 
     def __init__(
         self,
         pk: PublicKey,
-        base: int | None = None,
+        base: int | mpz | None = None,
         *,
         exp_bits: int | None = None,
         window_bits: int = DEFAULT_WINDOW_BITS,
@@ -82,12 +83,13 @@ class DJNRandomiser:
         self.pk = pk
         if base is None:
             x = random_unit(pk)
-            base = (-x * x) % pk.n
-        base = mpz(base)
-        if not 0 < base < pk.n or gmpy2.gcd(base, pk.n) != 1:
+            h = (-x * x) % pk.n
+        else:
+            h = mpz(base)
+        if not 0 < h < pk.n or gmpy2.gcd(h, pk.n) != 1:
             raise ValueError("DJN base must be a unit modulo n.")
-        self.base = base
-        self.hs = gmpy2.powmod(base, pk.n, pk.nsquare)
+        self.base = h
+        self.hs = gmpy2.powmod(h, pk.n, pk.nsquare)
         self.exp_bits = exp_bits if exp_bits is not None else exponent_bits(pk.bits)
         self.window_bits = window_bits
         self._mask = (1 << window_bits) - 1
@@ -96,7 +98,7 @@ class DJNRandomiser:
     def _build_tables(self) -> list[list[mpz]]:
         """tables[j][d] = hs^(d * 2^(w*j)) mod n^2 for d in 0..2^w-1."""
         nsq, w = self.pk.nsquare, self.window_bits
-        tables = []
+        tables: list[list[mpz]] = []
         g = self.hs
         for _ in range(-(-self.exp_bits // w)):
             row = [mpz(1), g]
@@ -125,8 +127,6 @@ class DJNRandomiser:
     def randomiser(self) -> mpz:
         return self.power(self.random_exponent())
 
-    def encrypt_with(self, m: int, a: int) -> mpz:
-        """Enc(m; hs^a) = (1 + m*n) * hs^a mod n^2, for m in [0, n)."""
-        pk = self.pk
-        rho = self.power(a)
-        return (rho + pk.n * (mpz(m) * rho % pk.n)) % pk.nsquare
+    def encrypt_with(self, m: int | mpz, a: int) -> mpz:
+        """Enc(m; hs^a) = (1 + m*n) * hs^a mod n^2 (`encryption.encrypt`; only m mod n matters)."""
+        return encrypt(self.pk, m, self.power(a))

@@ -32,9 +32,7 @@ probability about 2^-(slots + 1); the key fingerprint is checked before that.
 
 from __future__ import annotations
 
-import json
 import secrets
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -42,6 +40,7 @@ from typing import Any
 
 from gmpy2 import mpz
 
+from sealdog.crypto.frame import Frame, check_format
 from sealdog.crypto.paillier.codec import (
     ciphertexts_from_json,
     ciphertexts_to_json,
@@ -49,21 +48,35 @@ from sealdog.crypto.paillier.codec import (
     encode_ciphertexts,
     width_for_modulus_bits,
 )
-from sealdog.crypto.paillier.keys import PublicKey, SecretKey, canonical_json
+from sealdog.crypto.paillier.encryption import Ciphertexts, encrypt
+from sealdog.crypto.paillier.keys import PublicKey, SecretKey
 from sealdog.errors import CorruptDataError, KeyMismatchError, SealdogError
 
 
 class Mode(StrEnum):
-    """What a scored ciphertext holds: a blinded verdict (the default) or the exact score."""
+    """What a scored ciphertext holds: a blinded verdict (the default) or the exact score.
+
+    A member is its wire string (`Mode.SCORE == "score"`), so JSON and stored rows are unchanged.
+    """
 
     VERDICT = "verdict"
     SCORE = "score"
 
+    @classmethod
+    def parse(cls, value: object) -> Mode:
+        """The member named by `value` (a Mode or its string); SealdogError for anything else."""
+        if isinstance(value, str):
+            try:
+                return cls(value)
+            except ValueError:
+                pass
+        choices = ", ".join(m.value for m in cls)
+        raise SealdogError(f"Unknown mode {value!r}; expected one of {choices}.")
 
-MODES = tuple(Mode)
+
 VERDICTS_FORMAT = "sealdog-paillier-verdicts"
 VERDICTS_VERSION = 1
-_BYTES_MAGIC = b"SDEV"
+VERDICTS_FRAME = Frame(b"SDEV", VERDICTS_VERSION, VERDICTS_FORMAT, "Sealdog encrypted verdicts")
 _WINDOW_BITS = 3  # the mantissa's window in the Horner chain: 2^w - 2 precomputed powers per slot
 BLINDING_WINDOW_OCTAVES = 16  # U: |s| is hidden within 2^U (distance ~delta/(U+1) per 2^delta)
 BLINDING_MARGIN_BITS = 8  # KAPPA: mantissa > 2^KAPPA * |s|; discreteness adds ~2^-KAPPA distance
@@ -114,11 +127,17 @@ class PackingLayout:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PackingLayout:
         try:
-            layout = cls.derive(int(data["n_bits"]), int(data["score_bound"]), int(data["blinding_bits"]))
+            layout = cls.derive(
+                int(data["n_bits"]), int(data["score_bound"]), int(data["blinding_bits"])
+            )
         except (KeyError, TypeError, ValueError) as exc:
-            raise CorruptDataError("Packing layout is missing n_bits/score_bound/blinding_bits.") from exc
+            raise CorruptDataError(
+                "Packing layout is missing n_bits/score_bound/blinding_bits."
+            ) from exc
         if layout.to_json() != {k: data.get(k) for k in layout.to_json()}:
-            raise CorruptDataError("Packing layout fields are inconsistent with its bounds (tampered?).")
+            raise CorruptDataError(
+                "Packing layout fields are inconsistent with its bounds (tampered?)."
+            )
         return layout
 
 
@@ -151,7 +170,9 @@ class BlindingFactor:
         mantissa and no octaves: still exact signs, weaker magnitude hiding.
         """
         total = layout.blinding_bits
-        mantissa = min(total, int(mpz(max(layout.score_bound, 1)).bit_length()) + BLINDING_MARGIN_BITS + 1)
+        mantissa = min(
+            total, int(mpz(max(layout.score_bound, 1)).bit_length()) + BLINDING_MARGIN_BITS + 1
+        )
         return cls(mantissa, total - mantissa)
 
     def sample(self) -> tuple[int, int, int]:
@@ -167,23 +188,28 @@ class BlindingFactor:
 
 @dataclass(frozen=True)
 class EncryptedVerdicts:
-    """Packed, blinded, re-randomised scores of `count` inputs, in input order."""
+    """Packed, blinded, re-randomised scores of `count` inputs, in input order.
+
+    `mode` is a `Mode` (a plain "verdict"/"score" string is converted on construction).
+    """
 
     key_fingerprint: str
-    mode: str
+    mode: Mode
     count: int
     layout: PackingLayout
-    ciphertexts: list
+    ciphertexts: Ciphertexts
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise CorruptDataError(f"Unknown verdict mode {self.mode!r}; expected one of {MODES}.")
+        try:
+            object.__setattr__(self, "mode", Mode.parse(self.mode))
+        except SealdogError as exc:
+            raise CorruptDataError(f"Encrypted verdicts: {exc}") from None
         if self.count < 0 or len(self.ciphertexts) != self.layout.packs_for(self.count):
             raise CorruptDataError(
                 f"{len(self.ciphertexts)} packed ciphertexts cannot hold {self.count} verdicts "
                 f"at {self.layout.slots} per ciphertext."
             )
-        if self.mode == "score" and self.layout.blinding_bits != 0:
+        if self.mode is Mode.SCORE and self.layout.blinding_bits != 0:
             raise CorruptDataError("Score mode must not carry blinding bits.")
 
     def _header(self) -> dict[str, Any]:
@@ -191,7 +217,7 @@ class EncryptedVerdicts:
             "format": VERDICTS_FORMAT,
             "version": VERDICTS_VERSION,
             "key_fingerprint": self.key_fingerprint,
-            "mode": self.mode,
+            "mode": self.mode.value,
             "count": self.count,
             "layout": self.layout.to_json(),
         }
@@ -201,50 +227,55 @@ class EncryptedVerdicts:
         return width_for_modulus_bits(self.layout.n_bits)
 
     def to_json(self) -> dict[str, Any]:
-        return {**self._header(), "ciphertexts": ciphertexts_to_json(self.ciphertexts, width=self._width)}
+        cts = ciphertexts_to_json(self.ciphertexts, width=self._width)
+        return {**self._header(), "ciphertexts": cts}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> EncryptedVerdicts:
-        header = cls._check_header(data)
-        layout = header["layout"]
-        cts = ciphertexts_from_json(data.get("ciphertexts"), width=width_for_modulus_bits(layout.n_bits))  # type: ignore[arg-type]
-        return cls(header["key_fingerprint"], header["mode"], header["count"], layout, cts)
+    def from_json(cls, data: object) -> EncryptedVerdicts:
+        head = _check_header(data)
+        width = width_for_modulus_bits(head.layout.n_bits)
+        cts = ciphertexts_from_json(head.ciphertexts, width=width)
+        return cls(head.key_fingerprint, head.mode, head.count, head.layout, cts)
 
     def to_bytes(self) -> bytes:
-        head = canonical_json(self._header())
         body = encode_ciphertexts(self.ciphertexts, width=self._width)
-        return _BYTES_MAGIC + struct.pack(">BI", VERDICTS_VERSION, len(head)) + head + body
+        return VERDICTS_FRAME.write(self._header(), body)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> EncryptedVerdicts:
-        if len(data) < 9 or data[:4] != _BYTES_MAGIC:
-            raise CorruptDataError("Not Sealdog encrypted verdicts (bad magic or truncated).")
-        version, head_len = struct.unpack_from(">BI", data, 4)
-        if version != VERDICTS_VERSION:
-            raise CorruptDataError(f"Unsupported encrypted-verdicts version {version}.")
-        if len(data) < 9 + head_len:
-            raise CorruptDataError("Encrypted verdicts are truncated (header).")
-        try:
-            raw_header = json.loads(data[9 : 9 + head_len])
-        except ValueError as exc:
-            raise CorruptDataError("Encrypted verdicts header is not valid JSON.") from exc
-        header = cls._check_header(raw_header)
-        layout = header["layout"]
-        cts = decode_ciphertexts(data[9 + head_len :], width=width_for_modulus_bits(layout.n_bits))
-        return cls(header["key_fingerprint"], header["mode"], header["count"], layout, cts)
+        header, body = VERDICTS_FRAME.read(data)
+        head = _check_header(header)
+        cts = decode_ciphertexts(body, width=width_for_modulus_bits(head.layout.n_bits))
+        return cls(head.key_fingerprint, head.mode, head.count, head.layout, cts)
 
-    @staticmethod
-    def _check_header(data: Any) -> dict[str, Any]:
-        if not isinstance(data, dict) or data.get("format") != VERDICTS_FORMAT:
-            raise CorruptDataError(f"Not Sealdog encrypted verdicts (expected format {VERDICTS_FORMAT!r}).")
-        if data.get("version") != VERDICTS_VERSION:
-            raise CorruptDataError(f"Unsupported encrypted-verdicts version {data.get('version')!r}.")
-        fp, mode, count = data.get("key_fingerprint"), data.get("mode"), data.get("count")
-        if not isinstance(fp, str) or not isinstance(count, int) or isinstance(count, bool):
-            raise CorruptDataError("Encrypted verdicts need a string key_fingerprint and an integer count.")
-        if not isinstance(data.get("layout"), dict):
-            raise CorruptDataError("Encrypted verdicts have no packing layout.")
-        return {"key_fingerprint": fp, "mode": mode, "count": count, "layout": PackingLayout.from_json(data["layout"])}
+
+@dataclass(frozen=True)
+class _Header:
+    key_fingerprint: str
+    mode: Mode
+    count: int
+    layout: PackingLayout
+    ciphertexts: object  # the JSON form's "ciphertexts" document, unchecked here
+
+
+def _check_header(data: object) -> _Header:
+    """The header of encrypted verdicts (JSON form or frame header), every field checked."""
+    data = check_format(
+        data, format=VERDICTS_FORMAT, version=VERDICTS_VERSION, what=VERDICTS_FRAME.what
+    )
+    fp, count = data.get("key_fingerprint"), data.get("count")
+    if not isinstance(fp, str) or not isinstance(count, int) or isinstance(count, bool):
+        raise CorruptDataError(
+            "Encrypted verdicts need a string key_fingerprint and an integer count."
+        )
+    try:
+        mode = Mode.parse(data.get("mode"))
+    except SealdogError as exc:
+        raise CorruptDataError(f"Encrypted verdicts: {exc}") from None
+    layout = data.get("layout")
+    if not isinstance(layout, dict):
+        raise CorruptDataError("Encrypted verdicts have no packing layout.")
+    return _Header(fp, mode, count, PackingLayout.from_json(layout), data.get("ciphertexts"))
 
 
 # --- server side: blinding + packing -------------------------------------------------------
@@ -267,7 +298,7 @@ def pack_scores(
     m = len(scores)
     if not 0 < m <= layout.slots:
         raise PackingError(f"A pack holds 1..{layout.slots} scores, got {m}.")
-    nsq, n = pk.nsquare, pk.n
+    nsq = pk.nsquare
     sb, offset = layout.slot_bits, layout.offset
     const = 0
     acc: mpz | None = None
@@ -283,14 +314,16 @@ def pack_scores(
         w = _WINDOW_BITS
         windows = -(-blinding.mantissa_bits // w)
         if sb < windows * w + blinding.octaves:
-            raise PackingError("Slot narrower than the blinding factor; raise the score bound or lower rho.")
+            raise PackingError(
+                "Slot narrower than the blinding factor; raise the score bound or lower rho."
+            )
         mask = (1 << w) - 1
         sample = blinding.sample
         for k in range(m - 1, -1, -1):
             mant, u, r_prime = sample()
             c = scores[k]
             c2 = c * c % nsq
-            powers = [None, c, c2, c2 * c % nsq]
+            powers = [mpz(1), c, c2, c2 * c % nsq]  # powers[0] is never used (d = 0 skipped)
             for _ in range(4, 1 << w):
                 powers.append(powers[-1] * c % nsq)
             # acc^(2^sb) * c^(mant * 2^u): sb - u - windows*w squarings, mant's windows, u squarings
@@ -307,8 +340,8 @@ def pack_scores(
             acc = _square_times(acc, u, nsq)
             const = (const << sb) + r_prime + offset
     assert acc is not None
-    # times (1 + const*n) = acc + n*(acc*const mod n)  (mod n^2)
-    return (acc + n * (acc * const % n)) % nsq
+    # times (1 + const*n): Enc(x) * g^M = Enc(x + M) adds the public offsets T and r'_k
+    return encrypt(pk, const, acc)
 
 
 def _square_times(x: mpz, times: int, nsq: mpz) -> mpz:
@@ -349,13 +382,15 @@ def _unpack_slot_values(sk: SecretKey, ev: EncryptedVerdicts) -> list[int]:
             ) from exc
         if packed >> (sb * m):
             raise KeyMismatchError(
-                f"Packed ciphertext #{i} decrypts to bits above its last slot: wrong key or corrupt data."
+                f"Packed ciphertext #{i} decrypts to bits above its last slot: wrong key or "
+                "corrupt data."
             )
         for _ in range(m):
             v = int(packed & mask)
             if not 1 <= v <= hi:
                 raise KeyMismatchError(
-                    f"Packed ciphertext #{i} holds a slot outside its range: wrong key or corrupt data."
+                    f"Packed ciphertext #{i} holds a slot outside its range: wrong key or "
+                    "corrupt data."
                 )
             out.append(v - offset)
             packed >>= sb
@@ -370,7 +405,7 @@ def decrypt_verdicts(sk: SecretKey, ev: EncryptedVerdicts) -> list[bool]:
 
 def decrypt_scores(sk: SecretKey, ev: EncryptedVerdicts) -> list[int]:
     """Exact integer fixed-point scores (score mode only: verdict mode hides magnitudes)."""
-    if ev.mode != "score":
+    if ev.mode is not Mode.SCORE:
         raise SealdogError(
             "These are verdict-only results: their scores are blinded; use decrypt_verdicts "
             "(exact scores need a model the server scores in score mode)."
@@ -384,8 +419,10 @@ def verdict_of_score(score: int) -> bool:
 
 
 __all__ = [
+    "VERDICTS_FRAME",
     "BlindingFactor",
     "EncryptedVerdicts",
+    "Mode",
     "PackingError",
     "PackingLayout",
     "blinding_bits_for",

@@ -26,7 +26,13 @@ from sealdog.fileio import atomic_write_bytes
 
 MAGIC = b"SDVH"
 VERSION = 1
-KINDS = {"ciphertext": 1, "secret_key": 2, "public_key": 3, "linear_transform_key": 4, "product_key": 5}
+KINDS = {
+    "ciphertext": 1,
+    "secret_key": 2,
+    "public_key": 3,
+    "linear_transform_key": 4,
+    "product_key": 5,
+}
 _KIND_NAMES = {v: k for k, v in KINDS.items()}
 
 
@@ -39,7 +45,9 @@ def _unpack(data: bytes, kind: str) -> tuple[dict[str, Any], bytes]:
     if not isinstance(data, (bytes, bytearray)) or len(data) < 10 or data[:4] != MAGIC:
         raise VheCorruptData("not Sealdog VHE data (bad magic)")
     if data[4] != VERSION:
-        raise VheCorruptData(f"unsupported VHE encoding version {data[4]} (this build reads {VERSION})")
+        raise VheCorruptData(
+            f"unsupported VHE encoding version {data[4]} (this build reads {VERSION})"
+        )
     found = _KIND_NAMES.get(data[5], "unknown")
     if found != kind:
         raise VheCorruptData(f"expected a VHE {kind}, found a {found}")
@@ -79,7 +87,9 @@ def _bytes_to_ints(payload: bytes, count: int, log_q: int) -> list[int]:
     if len(payload) != count * nbytes:
         raise VheCorruptData(f"VHE payload has {len(payload)} bytes, expected {count * nbytes}")
     bound = 1 << log_q
-    values = [int.from_bytes(payload[i * nbytes : (i + 1) * nbytes], "little") for i in range(count)]
+    values = [
+        int.from_bytes(payload[i * nbytes : (i + 1) * nbytes], "little") for i in range(count)
+    ]
     if any(v >= bound for v in values):
         raise VheCorruptData("VHE payload holds an integer outside its modulus")
     return values
@@ -90,8 +100,14 @@ def _bytes_to_ints(payload: bytes, count: int, log_q: int) -> list[int]:
 
 def encode_ciphertext(ct: Ciphertext) -> bytes:
     header = {
-        "params": ct.params.to_dict(), "key_id": ct.key_id, "dim": ct.dim, "log_q": ct.log_q,
-        "scale_bits": ct.scale_bits, "noise": ct.noise, "bound": ct.bound, "count": len(ct.c),
+        "params": ct.params.to_dict(),
+        "key_id": ct.key_id,
+        "dim": ct.dim,
+        "log_q": ct.log_q,
+        "scale_bits": ct.scale_bits,
+        "noise": ct.noise,
+        "bound": ct.bound,
+        "count": len(ct.c),
     }
     return _pack("ciphertext", header, _ints_to_bytes(ct.c, ct.log_q))
 
@@ -99,7 +115,11 @@ def encode_ciphertext(ct: Ciphertext) -> bytes:
 def decode_ciphertext(data: bytes) -> Ciphertext:
     header, payload = _unpack(data, "ciphertext")
     params = _params(header)
-    dim, log_q, count = _field(header, "dim", int), _field(header, "log_q", int), _field(header, "count", int)
+    dim, log_q, count = (
+        _field(header, "dim", int),
+        _field(header, "log_q", int),
+        _field(header, "count", int),
+    )
     if dim < 1 or count != dim + params.lwe_dim or not params.min_log_q <= log_q <= params.log_q:
         raise VheCorruptData("VHE ciphertext shape or modulus inconsistent with its parameters")
     noise, bound = _field(header, "noise", int), _field(header, "bound", int)
@@ -107,9 +127,14 @@ def decode_ciphertext(data: bytes) -> Ciphertext:
         raise VheCorruptData("negative noise or bound")
     try:
         return Ciphertext(
-            params=params, key_id=_field(header, "key_id", str), dim=dim,
-            c=tuple(_bytes_to_ints(payload, count, log_q)), log_q=log_q,
-            scale_bits=_field(header, "scale_bits", int), noise=noise, bound=bound,
+            params=params,
+            key_id=_field(header, "key_id", str),
+            dim=dim,
+            c=tuple(_bytes_to_ints(payload, count, log_q)),
+            log_q=log_q,
+            scale_bits=_field(header, "scale_bits", int),
+            noise=noise,
+            bound=bound,
         )
     except VheError as exc:
         raise VheCorruptData(f"VHE ciphertext rejected: {exc}") from None
@@ -119,7 +144,10 @@ def decode_ciphertext(data: bytes) -> Ciphertext:
 
 
 def encode_secret_key(sk: SecretKey) -> bytes:
-    return _pack("secret_key", {"params": sk.params.to_dict(), "key_id": sk.key_id, "t": [list(r) for r in sk.t]})
+    return _pack(
+        "secret_key",
+        {"params": sk.params.to_dict(), "key_id": sk.key_id, "t": [list(r) for r in sk.t]},
+    )
 
 
 def decode_secret_key(data: bytes) -> SecretKey:
@@ -129,11 +157,15 @@ def decode_secret_key(data: bytes) -> SecretKey:
     if payload or not isinstance(t, list) or not t:
         raise VheCorruptData("VHE secret key malformed")
     for row in t:
-        if not isinstance(row, list) or len(row) != params.lwe_dim or any(
-            v not in (-1, 0, 1) or isinstance(v, bool) for v in row
+        if (
+            not isinstance(row, list)
+            or len(row) != params.lwe_dim
+            or any(v not in (-1, 0, 1) or isinstance(v, bool) for v in row)
         ):
             raise VheCorruptData("VHE secret key rows must hold k ternary entries")
-    return SecretKey(params=params, t=tuple(tuple(r) for r in t), key_id=_field(header, "key_id", str))
+    return SecretKey(
+        params=params, t=tuple(tuple(r) for r in t), key_id=_field(header, "key_id", str)
+    )
 
 
 def save_secret_key(path: str | os.PathLike[str], sk: SecretKey) -> None:
@@ -147,8 +179,12 @@ def save_secret_key(path: str | os.PathLike[str], sk: SecretKey) -> None:
 def _switch_header(ksm: KeySwitchMatrix) -> tuple[dict[str, Any], bytes]:
     m = ksm.target_dim
     header = {
-        "params": ksm.params.to_dict(), "target_key_id": ksm.target_key_id, "target_dim": m,
-        "source_width": ksm.source_width, "digits": int(ksm.matrix.shape[2]), "seed": ksm.seed.hex(),
+        "params": ksm.params.to_dict(),
+        "target_key_id": ksm.target_key_id,
+        "target_dim": m,
+        "source_width": ksm.source_width,
+        "digits": int(ksm.matrix.shape[2]),
+        "seed": ksm.seed.hex(),
     }
     return header, _ints_to_bytes(ksm.matrix[:m].reshape(-1), ksm.params.log_q)
 
@@ -169,8 +205,12 @@ def _switch_from(header: dict[str, Any], payload: bytes) -> KeySwitchMatrix:
     matrix[:m] = top.reshape(m, n_src, digits)
     matrix[m:] = expand_uniform(seed, params.log_q, (params.lwe_dim, n_src, digits))
     return KeySwitchMatrix(
-        params=params, target_key_id=_field(header, "target_key_id", str), target_dim=m,
-        source_width=n_src, matrix=matrix, seed=seed,
+        params=params,
+        target_key_id=_field(header, "target_key_id", str),
+        target_dim=m,
+        source_width=n_src,
+        matrix=matrix,
+        seed=seed,
     )
 
 
@@ -190,8 +230,11 @@ def decode_public_key(data: bytes) -> PublicKey:
     zero = _switch_from(_field(header, "zero_switch", dict), payload[split:])
     dim = _field(header, "dim", int)
     if (
-        switch.source_width != dim or switch.target_dim != dim or zero.target_dim != dim
-        or zero.source_width != dim + switch.params.lwe_dim or zero.target_key_id != switch.target_key_id
+        switch.source_width != dim
+        or switch.target_dim != dim
+        or zero.target_dim != dim
+        or zero.source_width != dim + switch.params.lwe_dim
+        or zero.target_key_id != switch.target_key_id
         or zero.params != switch.params
     ):
         raise VheCorruptData("VHE public key shape inconsistent")
@@ -200,8 +243,13 @@ def decode_public_key(data: bytes) -> PublicKey:
 
 def encode_linear_transform_key(key: LinearTransformKey) -> bytes:
     header, payload = _switch_header(key.switch)
-    meta = {"switch": header, "source_key_id": key.source_key_id, "source_dim": key.source_dim,
-            "out_dim": key.out_dim, "g_norm": key.g_norm}
+    meta = {
+        "switch": header,
+        "source_key_id": key.source_key_id,
+        "source_dim": key.source_dim,
+        "out_dim": key.out_dim,
+        "g_norm": key.g_norm,
+    }
     return _pack("linear_transform_key", meta, payload)
 
 
@@ -212,15 +260,24 @@ def decode_linear_transform_key(data: bytes) -> LinearTransformKey:
     if out_dim != switch.target_dim or switch.source_width != source_dim + switch.params.lwe_dim:
         raise VheCorruptData("VHE linear-transform key shape inconsistent")
     return LinearTransformKey(
-        source_key_id=_field(header, "source_key_id", str), source_dim=source_dim, out_dim=out_dim,
-        g_norm=_field(header, "g_norm", int), switch=switch,
+        source_key_id=_field(header, "source_key_id", str),
+        source_dim=source_dim,
+        out_dim=out_dim,
+        g_norm=_field(header, "g_norm", int),
+        switch=switch,
     )
 
 
 def encode_product_key(key: ProductKey) -> bytes:
     header, payload = _switch_header(key.switch)
-    meta = {"switch": header, "left_key_id": key.left_key_id, "right_key_id": key.right_key_id,
-            "left_dim": key.left_dim, "right_dim": key.right_dim, "h_norm": key.h_norm}
+    meta = {
+        "switch": header,
+        "left_key_id": key.left_key_id,
+        "right_key_id": key.right_key_id,
+        "left_dim": key.left_dim,
+        "right_dim": key.right_dim,
+        "h_norm": key.h_norm,
+    }
     return _pack("product_key", meta, payload)
 
 
@@ -232,6 +289,10 @@ def decode_product_key(data: bytes) -> ProductKey:
     if switch.target_dim != 1 or switch.source_width != (left + k) * (right + k):
         raise VheCorruptData("VHE product key shape inconsistent")
     return ProductKey(
-        left_key_id=_field(header, "left_key_id", str), right_key_id=_field(header, "right_key_id", str),
-        left_dim=left, right_dim=right, h_norm=_field(header, "h_norm", int), switch=switch,
+        left_key_id=_field(header, "left_key_id", str),
+        right_key_id=_field(header, "right_key_id", str),
+        left_dim=left,
+        right_dim=right,
+        h_norm=_field(header, "h_norm", int),
+        switch=switch,
     )

@@ -18,6 +18,7 @@ The assertion is the caller's responsibility (as the choice of scale is in CKKS)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from fractions import Fraction
@@ -35,7 +36,7 @@ def _numerators(values: Sequence[float | Fraction | int], w: int, scale_bits: in
     for v in values:
         if isinstance(v, bool) or not isinstance(v, (int, float, Fraction)):
             raise VheShapeError(f"fixed-point values must be real numbers, got {v!r}")
-        if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        if isinstance(v, float) and not math.isfinite(v):
             raise VheShapeError("fixed-point values must be finite")
         out.append(round(Fraction(v) * w * (1 << scale_bits)))
     return out
@@ -44,7 +45,7 @@ def _numerators(values: Sequence[float | Fraction | int], w: int, scale_bits: in
 def encrypt_real(
     key: SecretKey | PublicKey, values: Sequence[float], rng: Rng | None = None
 ) -> Ciphertext:
-    """Encrypt reals rounded to the scale w (log_w fractional bits), with the secret or public key."""
+    """Encrypt reals rounded to the scale w (log_w fractional bits), with either key."""
     if isinstance(key, SecretKey):
         return ops.encrypt_numerators(key, _numerators(values, key.params.w, 0), 0, rng)
     return ops.encrypt_public(key, [], rng, numerators=_numerators(values, key.switch.params.w, 0))

@@ -54,5 +54,9 @@ def generate_secret_key(params: VheParams, dim: int, rng: Rng | None = None) -> 
         raise VheParameterError("a key needs dimension m >= 1")
     rng = rng or system_rng()
     t = tuple(tuple(rng.randint(-1, 1) for _ in range(params.lwe_dim)) for _ in range(dim))
-    key_id = f"{rng.getrandbits(64):016x}" if not isinstance(rng, random.SystemRandom) else secrets.token_hex(8)
+    key_id = (
+        f"{rng.getrandbits(64):016x}"
+        if not isinstance(rng, random.SystemRandom)
+        else secrets.token_hex(8)
+    )
     return SecretKey(params=params, t=t, key_id=key_id)

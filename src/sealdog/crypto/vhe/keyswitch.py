@@ -47,15 +47,19 @@ class KeySwitchMatrix:
 
     @property
     def columns(self) -> int:
-        return self.source_width * self.matrix.shape[2]
+        return self.source_width * int(self.matrix.shape[2])
 
 
 def digit_decompose(values: Sequence[int], log_q: int, bits: int) -> np.ndarray:
-    """Base-2**bits digits (least significant first) of each value in [0, 2**log_q): shape (len, l)."""
+    """Base-2**bits digits (least significant first) of each value in [0, 2**log_q).
+
+    Shape (len(values), l)."""
     count = -(-log_q // bits)
     nbytes = (log_q + 7) // 8
     raw = np.frombuffer(b"".join(int(v).to_bytes(nbytes, "little") for v in values), dtype=np.uint8)
-    bit_matrix = np.unpackbits(raw.reshape(len(values), nbytes), axis=1, bitorder="little")[:, :log_q]
+    bit_matrix = np.unpackbits(raw.reshape(len(values), nbytes), axis=1, bitorder="little")[
+        :, :log_q
+    ]
     if bits == 1:
         return bit_matrix.astype(np.int64)
     pad = count * bits - log_q
@@ -71,7 +75,9 @@ def expand_uniform(seed: bytes, log_q: int, shape: tuple[int, ...]) -> np.ndarra
     nbytes = (log_q + 7) // 8
     stream = hashlib.shake_256(b"sealdog-vhe-A" + seed).digest(count * nbytes)
     mask = (1 << log_q) - 1
-    values = [int.from_bytes(stream[i * nbytes : (i + 1) * nbytes], "little") & mask for i in range(count)]
+    values = [
+        int.from_bytes(stream[i * nbytes : (i + 1) * nbytes], "little") & mask for i in range(count)
+    ]
     return np.array(values, dtype=object).reshape(shape)
 
 
@@ -82,7 +88,9 @@ def make_key_switch(
     params = target.params
     m = len(source)
     if m != target.dim:
-        raise VheShapeError(f"source key has {m} rows but the target key decrypts {target.dim}-vectors")
+        raise VheShapeError(
+            f"source key has {m} rows but the target key decrypts {target.dim}-vectors"
+        )
     n_src = len(source[0])
     if any(len(row) != n_src for row in source):
         raise VheShapeError("source key rows differ in length")
@@ -104,7 +112,11 @@ def make_key_switch(
         ).reshape(n_src, digits)
         matrix[i] = (gadget - mask + errors) % q
     return KeySwitchMatrix(
-        params=params, target_key_id=target.key_id, target_dim=m, source_width=n_src, matrix=matrix,
+        params=params,
+        target_key_id=target.key_id,
+        target_dim=m,
+        source_width=n_src,
+        matrix=matrix,
         seed=seed,
     )
 
@@ -113,7 +125,9 @@ def apply_key_switch(ksm: KeySwitchMatrix, c: Sequence[int], log_q: int) -> tupl
     """M c* mod 2**log_q for a ciphertext vector c (entries in [0, 2**log_q))."""
     params = ksm.params
     if len(c) != ksm.source_width:
-        raise VheShapeError(f"ciphertext has {len(c)} entries, the switch key expects {ksm.source_width}")
+        raise VheShapeError(
+            f"ciphertext has {len(c)} entries, the switch key expects {ksm.source_width}"
+        )
     digits_needed = params.digits(log_q)
     decomposed = digit_decompose(c, log_q, params.decomposition_bits)  # (n_src, l_c)
     sub = ksm.matrix[:, :, :digits_needed].reshape(ksm.matrix.shape[0], -1)

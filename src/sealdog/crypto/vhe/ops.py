@@ -58,12 +58,14 @@ class Ciphertext:
 def _check_budget(ct: Ciphertext) -> None:
     if ct.log_q < ct.params.min_log_q:
         raise NoiseBudgetExhausted(
-            f"ciphertext at modulus 2^{ct.log_q} is below the lowest level 2^{ct.params.min_log_q}: "
+            f"ciphertext at modulus 2^{ct.log_q} is below the lowest level "
+            f"2^{ct.params.min_log_q}: "
             "the computation is too deep for this preset; use a preset with a larger log_q"
         )
     if 2 * (ct.bound + ct.noise) >= (1 << ct.log_q):
         raise NoiseBudgetExhausted(
-            f"message bound 2^{ct.bound.bit_length()} plus noise 2^{ct.noise.bit_length()} would wrap "
+            f"message bound 2^{ct.bound.bit_length()} plus noise 2^{ct.noise.bit_length()} "
+            "would wrap "
             f"modulo 2^{ct.log_q}: the noise budget is exhausted (fewer operations, smaller values "
             "or a preset with a larger modulus)"
         )
@@ -73,7 +75,8 @@ def _check_budget(ct: Ciphertext) -> None:
 class PublicKey:
     """The key-switch matrix from the identity key I_m to S (anyone can encrypt with it), plus a
     switch matrix from the zero key: switching a uniformly random vector with it gives a fresh
-    encryption of zero (a random subset sum of n * l LWE samples) that randomises each encryption."""
+    encryption of zero (a random subset sum of n * l LWE samples) that randomises each
+    encryption."""
 
     key_id: str
     dim: int
@@ -136,9 +139,14 @@ def make_linear_transform_key(
     if not g_rows or any(len(row) != sk_in.dim for row in g_rows):
         raise VheShapeError(f"G must have {sk_in.dim} columns (the input dimension)")
     if len(g_rows) != sk_out.dim:
-        raise VheShapeError(f"G has {len(g_rows)} rows but the output key has dimension {sk_out.dim}")
+        raise VheShapeError(
+            f"G has {len(g_rows)} rows but the output key has dimension {sk_out.dim}"
+        )
     s = sk_in.matrix()
-    gs = [[sum(g_row[i] * s[i][j] for i in range(sk_in.dim)) for j in range(sk_in.width)] for g_row in g_rows]
+    gs = [
+        [sum(g_row[i] * s[i][j] for i in range(sk_in.dim)) for j in range(sk_in.width)]
+        for g_row in g_rows
+    ]
     return LinearTransformKey(
         source_key_id=sk_in.key_id,
         source_dim=sk_in.dim,
@@ -155,7 +163,7 @@ def make_product_key(
     sk_out: SecretKey,
     rng: Rng | None = None,
 ) -> ProductKey:
-    """Evaluation key for x1^T H x2 with x1 under sk_left, x2 under sk_right, result under sk_out."""
+    """Evaluation key for x1^T H x2: x1 under sk_left, x2 under sk_right, result under sk_out."""
     h_rows = [[_as_int(v, "H") for v in row] for row in h]
     if len(h_rows) != sk_left.dim or any(len(row) != sk_right.dim for row in h_rows):
         raise VheShapeError(f"H must be {sk_left.dim} x {sk_right.dim}")
@@ -192,7 +200,12 @@ def encrypt_numerators(
     q = params.q
     a = [rng.getrandbits(params.log_q) for _ in range(params.lwe_dim)]
     top = [
-        (y + rng.randint(-params.error_bound, params.error_bound) - sum(t * ai for t, ai in zip(t_row, a))) % q
+        (
+            y
+            + rng.randint(-params.error_bound, params.error_bound)
+            - sum(t * ai for t, ai in zip(t_row, a))
+        )
+        % q
         for y, t_row in zip(ys, sk.t)
     ]
     return Ciphertext(
@@ -216,7 +229,8 @@ def decrypt_numerators(sk: SecretKey, ct: Ciphertext) -> list[int]:
     """S c mod q_c, symmetric: y + e. Checks the key and that nothing wrapped."""
     if sk.key_id != ct.key_id or sk.dim != ct.dim or len(ct.c) != sk.width:
         raise VheKeyMismatch(
-            f"ciphertext is under key {ct.key_id!r} (dim {ct.dim}); this secret key is {sk.key_id!r}"
+            f"ciphertext is under key {ct.key_id!r} (dim {ct.dim}); "
+            f"this secret key is {sk.key_id!r}"
         )
     _check_budget(ct)
     q_c = 1 << ct.log_q
@@ -232,12 +246,14 @@ def decrypt(sk: SecretKey, ct: Ciphertext) -> list[int]:
     """The integer vector x = round((S c mod q_c) / w); refuses when it could be wrong."""
     if ct.scale_bits != 0:
         raise NoiseBudgetExhausted(
-            f"ciphertext holds a fixed-point value (scale 2^{ct.scale_bits}): use fixed_point.decrypt_real"
+            f"ciphertext holds a fixed-point value (scale 2^{ct.scale_bits}): "
+            "use fixed_point.decrypt_real"
         )
     w = ct.params.w
     if 2 * ct.noise >= w:
         raise NoiseBudgetExhausted(
-            f"noise bound {ct.noise} reaches w/2 = {w // 2}: exact decryption is no longer guaranteed; "
+            f"noise bound {ct.noise} reaches w/2 = {w // 2}: exact decryption is no longer "
+            "guaranteed; "
             "use fewer operations or a preset with a larger w"
         )
     return [_round_div(y, w) for y in decrypt_numerators(sk, ct)]
@@ -245,12 +261,17 @@ def decrypt(sk: SecretKey, ct: Ciphertext) -> list[int]:
 
 def _round_div(a: int, b: int) -> int:
     """round(a / b) for b > 0, halves away from zero, exactly."""
-    q, r = divmod(2 * a + b, 2 * b)
-    return q
+    return (2 * a + b) // (2 * b)
 
 
-def encrypt_public(pk: PublicKey, values: Sequence[int], rng: Rng | None = None, *, scale_bits: int = 0,
-                   numerators: Sequence[int] | None = None) -> Ciphertext:
+def encrypt_public(
+    pk: PublicKey,
+    values: Sequence[int],
+    rng: Rng | None = None,
+    *,
+    scale_bits: int = 0,
+    numerators: Sequence[int] | None = None,
+) -> Ciphertext:
     """Public-key encryption: switch the trivial ciphertext w x + r (r uniform on [-R, R]) to S,
     then add a fresh encryption of zero (the zero-key switch of a uniform vector)."""
     params = pk.switch.params
@@ -263,7 +284,9 @@ def encrypt_public(pk: PublicKey, values: Sequence[int], rng: Rng | None = None,
     rng = rng or system_rng()
     rr = params.rerandomise_bound
     width = pk.zero_switch.source_width
-    noise = rr + params.switch_noise(pk.dim, params.log_q) + params.switch_noise(width, params.log_q)
+    noise = (
+        rr + params.switch_noise(pk.dim, params.log_q) + params.switch_noise(width, params.log_q)
+    )
     # The switch noise is large next to w with a wide gadget base: encrypt 2**shift * y and
     # rescale by 2**shift afterwards, which divides the noise by 2**shift (costs shift bits).
     shift = noise.bit_length()
@@ -271,7 +294,9 @@ def encrypt_public(pk: PublicKey, values: Sequence[int], rng: Rng | None = None,
         shift = 0
     trivial = [((y << shift) + rng.randint(-rr, rr)) % params.q for y in ys]
     c = apply_key_switch(pk.switch, trivial, params.log_q)
-    zero = apply_key_switch(pk.zero_switch, [rng.getrandbits(params.log_q) for _ in range(width)], params.log_q)
+    zero = apply_key_switch(
+        pk.zero_switch, [rng.getrandbits(params.log_q) for _ in range(width)], params.log_q
+    )
     c = tuple((u + v) % params.q for u, v in zip(c, zero))
     ct = Ciphertext(
         params=params,
@@ -365,7 +390,8 @@ def rescale(ct: Ciphertext, bits: int) -> Ciphertext:
         return ct
     if bits > ct.scale_bits:
         raise VheShapeError(
-            f"cannot rescale by 2^{bits} a value at scale 2^{ct.scale_bits}: integers do not divide exactly"
+            f"cannot rescale by 2^{bits} a value at scale 2^{ct.scale_bits}: "
+            "integers do not divide exactly"
         )
     new_log_q = ct.log_q - bits
     if new_log_q < ct.params.min_log_q:
@@ -387,7 +413,7 @@ def rescale(ct: Ciphertext, bits: int) -> Ciphertext:
 
 
 def linear_transform(ct: Ciphertext, key: LinearTransformKey) -> Ciphertext:
-    """Enc(x) under S_in -> Enc(G x) under S_out: c is a ciphertext of G x under G S_in; switch it."""
+    """Enc(x) under S_in -> Enc(G x) under S_out: c encrypts G x under G S_in; switch it."""
     if ct.key_id != key.source_key_id or ct.dim != key.source_dim:
         raise VheKeyMismatch("this linear-transform key was made for a different input key")
     params = ct.params
@@ -419,7 +445,8 @@ def inner_product(a: Ciphertext, b: Ciphertext, key: ProductKey) -> Ciphertext:
     a, b = mod_drop(a, min(a.log_q, b.log_q)), mod_drop(b, min(a.log_q, b.log_q))
     if a.log_q - params.log_w < params.min_log_q:
         raise NoiseBudgetExhausted(
-            f"a product at modulus 2^{a.log_q} would go below the lowest modulus 2^{params.min_log_q}: "
+            f"a product at modulus 2^{a.log_q} would go below the lowest modulus "
+            f"2^{params.min_log_q}: "
             f"this preset allows {params.product_levels} chained products; use a larger preset"
         )
     q_c = 1 << a.log_q
@@ -430,7 +457,9 @@ def inner_product(a: Ciphertext, b: Ciphertext, key: ProductKey) -> Ciphertext:
     noise = h * (a.bound * b.noise + a.noise * b.bound + a.noise * b.noise) + params.switch_noise(
         len(tensor), a.log_q
     )
-    wide = Ciphertext.__new__(Ciphertext)  # the double-scale intermediate may exceed the budget check
+    wide = Ciphertext.__new__(
+        Ciphertext
+    )  # the double-scale intermediate may exceed the budget check
     object.__setattr__(wide, "params", params)
     for name, value in (
         ("key_id", key.switch.target_key_id),
@@ -444,7 +473,8 @@ def inner_product(a: Ciphertext, b: Ciphertext, key: ProductKey) -> Ciphertext:
         object.__setattr__(wide, name, value)
     if 2 * (wide.bound + wide.noise) >= q_c:
         raise NoiseBudgetExhausted(
-            f"the product's message and noise (2^{(wide.bound + wide.noise).bit_length()}) would wrap "
+            f"the product's message and noise (2^{(wide.bound + wide.noise).bit_length()}) "
+            "would wrap "
             f"modulo 2^{a.log_q}: values or noise too large for this preset"
         )
     return rescale(wide, params.log_w)

@@ -41,7 +41,12 @@ class VheParams:
     def validate(self) -> None:
         """Raise VheParameterError with a fix-it message if the parameters are inconsistent."""
         for field in (
-            "lwe_dim", "log_q", "log_w", "error_bound", "headroom_bits", "rerandomise_bound",
+            "lwe_dim",
+            "log_q",
+            "log_w",
+            "error_bound",
+            "headroom_bits",
+            "rerandomise_bound",
             "decomposition_bits",
         ):
             value = getattr(self, field)
@@ -81,7 +86,12 @@ class VheParams:
 
     def switch_noise(self, source_width: int, log_q: int) -> int:
         """Bound on |E c*| added by one key switch of a source_width-entry ciphertext."""
-        return source_width * self.digits(log_q) * ((1 << self.decomposition_bits) - 1) * self.error_bound
+        return (
+            source_width
+            * self.digits(log_q)
+            * ((1 << self.decomposition_bits) - 1)
+            * self.error_bound
+        )
 
     @property
     def min_log_q(self) -> int:
@@ -110,7 +120,13 @@ class VheParams:
         if not isinstance(data, dict):
             raise VheParameterError("parameters must be a JSON object")
         expected = {
-            "name", "lwe_dim", "log_q", "log_w", "error_bound", "headroom_bits", "rerandomise_bound",
+            "name",
+            "lwe_dim",
+            "log_q",
+            "log_w",
+            "error_bound",
+            "headroom_bits",
+            "rerandomise_bound",
             "decomposition_bits",
         }
         if set(data) != expected:
@@ -122,17 +138,35 @@ PRESETS: dict[str, VheParams] = {
     # Fast: LWE dimension 4, sized for 10 iterations of the encrypted XOR training demo.
     # Gadget base 2**8 (instead of bits) keeps key-switch matrices 8x smaller; noise is tracked.
     "demo": VheParams(
-        name="demo", lwe_dim=4, log_q=1260, log_w=20, error_bound=4, headroom_bits=32,
-        rerandomise_bound=8, decomposition_bits=8,
+        name="demo",
+        lwe_dim=4,
+        log_q=1260,
+        log_w=20,
+        error_bound=4,
+        headroom_bits=32,
+        rerandomise_bound=8,
+        decomposition_bits=8,
     ),
     # The largest LWE dimension that keeps the XOR training demo within a few minutes here.
     "large": VheParams(
-        name="large", lwe_dim=16, log_q=1260, log_w=20, error_bound=4, headroom_bits=32,
-        rerandomise_bound=8, decomposition_bits=8,
+        name="large",
+        lwe_dim=16,
+        log_q=1260,
+        log_w=20,
+        error_bound=4,
+        headroom_bits=32,
+        rerandomise_bound=8,
+        decomposition_bits=8,
     ),
     # Zhou & Wornell's bit decomposition (l = log2 q) at a small modulus: fast exact unit tests.
     "test": VheParams(
-        name="test", lwe_dim=4, log_q=220, log_w=24, error_bound=4, headroom_bits=40, rerandomise_bound=8
+        name="test",
+        lwe_dim=4,
+        log_q=220,
+        log_w=24,
+        error_bound=4,
+        headroom_bits=40,
+        rerandomise_bound=8,
     ),
 }
 
@@ -142,4 +176,6 @@ def preset(name: str) -> VheParams:
     try:
         return PRESETS[name]
     except KeyError:
-        raise VheParameterError(f"unknown VHE preset {name!r}; choose one of {sorted(PRESETS)}") from None
+        raise VheParameterError(
+            f"unknown VHE preset {name!r}; choose one of {sorted(PRESETS)}"
+        ) from None

@@ -1,4 +1,4 @@
-"""Security estimate of an integer-vector HE preset (the LWE problem behind its key-switch matrices).
+"""Security estimate of an integer-vector HE preset (the LWE problem behind its key switches).
 
 Every key-switch matrix is a stack of LWE samples  b = -T a + e + (known S* column)  mod q,
 with secret T (ternary, width k) and error e uniform on [-B, B]. The estimate is the
@@ -42,16 +42,16 @@ class SecurityEstimate:
 
 
 def _delta_formula(beta: int) -> float:
-    return ((math.pi * beta) ** (1.0 / beta) * beta / (2 * math.pi * math.e)) ** (
-        1.0 / (2 * (beta - 1))
-    )
+    base = (math.pi * beta) ** (1.0 / beta) * beta / (2 * math.pi * math.e)
+    return float(base ** (1.0 / (2 * (beta - 1))))  # float ** float is typed Any (complex)
 
 
 LLL_DELTA = 1.0219
 
 
 def log_root_hermite(beta: int) -> float:
-    """log of BKZ-beta's root Hermite factor; below 50 interpolated from LLL (the formula fails there)."""
+    """log of BKZ-beta's root Hermite factor; below 50 interpolated from LLL (where the formula
+    fails)."""
     if beta >= 50:
         return math.log(_delta_formula(beta))
     lo, hi = math.log(LLL_DELTA), math.log(_delta_formula(50))
@@ -79,12 +79,18 @@ def primal_usvp_beta(lwe_dim: int, log_q: int, sigma: float, max_samples: int) -
     return 2 * (lwe_dim + max_samples) + 2, max_samples
 
 
-def estimate_security(lwe_dim: int, log_q: int, error_bound: int, max_samples: int = 4096) -> SecurityEstimate:
+def estimate_security(
+    lwe_dim: int, log_q: int, error_bound: int, max_samples: int = 4096
+) -> SecurityEstimate:
     """Estimated classical security in bits of LWE(k=lwe_dim, q=2**log_q, uniform error)."""
     sigma = uniform_error_std(error_bound)
     beta, samples = primal_usvp_beta(lwe_dim, log_q, sigma, max_samples)
     usvp_bits = CORE_SVP_CLASSICAL * beta
     brute_bits = lwe_dim * math.log2(3)
     if brute_bits < usvp_bits:
-        return SecurityEstimate(bits=brute_bits, beta=beta, samples=samples, attack="exhaustive ternary secret")
-    return SecurityEstimate(bits=usvp_bits, beta=beta, samples=samples, attack="primal uSVP, core-SVP")
+        return SecurityEstimate(
+            bits=brute_bits, beta=beta, samples=samples, attack="exhaustive ternary secret"
+        )
+    return SecurityEstimate(
+        bits=usvp_bits, beta=beta, samples=samples, attack="primal uSVP, core-SVP"
+    )
