@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from typing import Any, Self, TypeVar
 
 import httpx
@@ -195,7 +195,7 @@ class SealdogClient(_ClientBase):
     def score_inputs(
         self,
         model_id: str,
-        inputs: Sequence[BitRow],
+        inputs: Iterable[BitRow],
         *,
         delivery: Delivery = "direct",
         mode: Mode = Mode.VERDICT,
@@ -326,7 +326,7 @@ class AsyncSealdogClient(_ClientBase):
     async def score_inputs(
         self,
         model_id: str,
-        inputs: Sequence[BitRow],
+        inputs: Iterable[BitRow],
         *,
         delivery: Delivery = "direct",
         mode: Mode = Mode.VERDICT,

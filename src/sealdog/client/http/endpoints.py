@@ -9,7 +9,7 @@ field carries the items and which problem+json member names the server's batch c
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Literal, Protocol, TypeVar
@@ -29,7 +29,7 @@ from sealdog.sealed_model import SealedModel
 T = TypeVar("T")
 I = TypeVar("I")
 Delivery = Literal["direct", "inbox"]
-BitRow = Sequence[int]
+BitRow = Iterable[int]  # a list, tuple or numpy row of 0/1 values
 
 
 class SupportsToBytes(Protocol):
@@ -172,7 +172,7 @@ def _email_size(email: Email) -> int:
     return email.wire_size
 
 
-def _row_size(row: BitRow) -> int:
+def _row_size(row: list[int]) -> int:
     return 3 * len(row) + 2  # "0, " per bit, brackets
 
 
@@ -180,18 +180,19 @@ EMAILS: BatchRoute[Email] = BatchRoute("emails", "max_emails_per_batch", _email_
 INPUTS: BatchRoute[list[int]] = BatchRoute("inputs", "max_inputs_per_batch", list, _row_size)
 
 
-def bit_rows(inputs: Sequence[BitRow]) -> list[list[int]]:
+def bit_rows(inputs: Iterable[BitRow]) -> list[list[int]]:
     """Plain-int copies of bit rows (numpy integers included); anything but 0 or 1 is refused
     here, before any batch is sent, in the server's words. Row length is the model's
     business (the server checks it)."""
     rows: list[list[int]] = []
     for i, row in enumerate(inputs):
-        if isinstance(row, (str, bytes)) or not isinstance(row, Sequence):
+        if isinstance(row, (str, bytes, Mapping)) or not isinstance(row, Iterable):
             raise ClientError(f"inputs[{i}] must be a list of bits, e.g. [0, 1]")
-        for j, v in enumerate(row):
+        values = list(row)
+        for j, v in enumerate(values):
             if isinstance(v, bool) or not isinstance(v, numbers.Integral) or int(v) not in (0, 1):
                 raise ClientError(f"inputs[{i}][{j}] is {v!r}; inputs must be bits, 0 or 1")
-        rows.append([int(v) for v in row])
+        rows.append([int(v) for v in values])
     return rows
 
 
