@@ -217,3 +217,12 @@ def test_a_413_without_a_cap_on_one_email_is_final_after_halving() -> None:
         client.score("m", emails)
     assert sizes == [4, 2, 2, 1, 1]  # halved twice; the lone big e-mail is refused last
     assert info.value.problem["status"] == 413
+
+
+def test_an_empty_submission_sends_nothing() -> None:
+    plan = _plan(0, max_count=5)
+    assert plan.take() is None
+    assert plan.results() == []
+    with SealdogClient("http://sealdog.test", "t",
+                       transport=httpx.MockTransport(lambda r: httpx.Response(500))) as client:
+        assert client.score("m", []) == [] and client.score_inputs("m", []) == []
