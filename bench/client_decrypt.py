@@ -28,7 +28,7 @@ import phe
 from gmpy2 import mpz
 
 from sealdog.client.decryption import decrypt_inbox
-from sealdog.client.http import _parse_inbox
+from sealdog.client.http import InboxPage
 from sealdog.crypto.paillier import (
     DJNRandomiser,
     EncryptedVerdicts,
@@ -72,7 +72,7 @@ def run(bits: int, count: int, baseline_sample: int) -> dict:  # type: ignore[no
     text = json.dumps(page)
     layout = PackingLayout.derive(bits, SCORE_BOUND, BLINDING_BITS)
     t0 = time.perf_counter()
-    parsed = _parse_inbox(json.loads(text))
+    parsed = InboxPage.from_json(json.loads(text))
     verdicts = decrypt_inbox(sk, parsed.entries)
     seconds = time.perf_counter() - t0
     assert [v.positive for v in verdicts] == expected, "decryption disagrees with the plaintext verdicts"

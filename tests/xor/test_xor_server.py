@@ -19,6 +19,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
 from server_testkit import UvicornProcess, bearer, make_server, make_settings  # noqa: E402
 
+from sealdog.client.errors import NotFoundError  # noqa: E402
+from sealdog.client.http import (  # noqa: E402
+    DirectResult,
+    EncryptedOutputs,
+    InboxAck,
+    ScoreResult,
+    SealdogClient,
+)
 from sealdog.crypto.vhe.errors import NoiseBudgetExhausted  # noqa: E402
 from sealdog.crypto.vhe.keys import generate_secret_key  # noqa: E402
 from sealdog.crypto.vhe.params import PRESETS  # noqa: E402
@@ -28,7 +36,6 @@ from sealdog.server.settings import ServerSettings  # noqa: E402
 from sealdog.xor.encrypted import encrypt_net  # noqa: E402
 from sealdog.xor.outputs import OUTPUT_TOLERANCE, decrypt_xor_outputs, xor_bits  # noqa: E402
 from sealdog.xor.plaintext import INPUTS, TrainingConfig, XorNet, train_plaintext  # noqa: E402
-from sealdog.xor.remote import XorServerError, deploy_sealed_xor, score_xor_inputs  # noqa: E402
 from sealdog.xor.sealed import SealedXor, seal_xor_network  # noqa: E402
 
 FOUR = [[0, 0], [0, 1], [1, 0], [1, 1]]
@@ -83,49 +90,58 @@ def live(tmp_path_factory):
     proc.stop()
 
 
+def _outputs(result: ScoreResult) -> dict:
+    """The encrypted-outputs document of a direct answer (what decrypt_xor_outputs reads)."""
+    assert isinstance(result, DirectResult) and isinstance(result.verdicts, EncryptedOutputs)
+    return result.verdicts.payload
+
+
 def test_xor_end_to_end_over_uvicorn(live, net) -> None:
     proc, tokens = live
     owner, submitter = tokens["owner"][1], tokens["submitter"][1]
     sk, sealed = _sealed(net, "demo", 7)
-    info = deploy_sealed_xor(proc.url, owner, sealed)
-    assert (info["kind"], info["scheme"]) == ("xor", "vhe")
-    assert info["summary"]["research_grade"] is True and "NOT confidential" in info["summary"]["warning"]
-    assert info["summary"]["preset"] == "demo" and info["key_bits"] == PRESETS["demo"].lwe_dim
-    model_id = info["id"]
+    with SealdogClient(proc.url, owner) as client:
+        info = client.deploy(sealed.to_bytes())
+        assert (info.kind, info.scheme) == ("xor", "vhe")
+        assert info.summary["research_grade"] is True
+        assert "NOT confidential" in info.summary["warning"]
+        assert info.summary["preset"] == "demo" and info.key_bits == PRESETS["demo"].lwe_dim
+        model_id = info.id
 
-    answer = score_xor_inputs(proc.url, owner, model_id, FOUR)
-    assert answer["count"] == 4 and answer["verdicts"]["format"] == "sealdog-xor-outputs"
-    outputs = decrypt_xor_outputs(sk, answer)
-    np.testing.assert_allclose(outputs, net.predict(INPUTS), atol=OUTPUT_TOLERANCE)
-    assert xor_bits(outputs) == [0, 1, 1, 0]
+        [answer] = client.score_inputs(model_id, FOUR)
+        assert answer.count == 4 and _outputs(answer)["format"] == "sealdog-xor-outputs"
+        outputs = decrypt_xor_outputs(sk, _outputs(answer))
+        np.testing.assert_allclose(outputs, net.predict(INPUTS), atol=OUTPUT_TOLERANCE)
+        assert xor_bits(outputs) == [0, 1, 1, 0]
 
-    # Re-randomised: the same input gives different ciphertexts, the same value.
-    again = score_xor_inputs(proc.url, owner, model_id, FOUR[:1])
-    assert again["verdicts"]["outputs"][0] != answer["verdicts"]["outputs"][0]
-    assert abs(decrypt_xor_outputs(sk, again)[0] - outputs[0]) < OUTPUT_TOLERANCE
+        # Re-randomised: the same input gives different ciphertexts, the same value.
+        [again] = client.score_inputs(model_id, FOUR[:1])
+        assert _outputs(again)["outputs"][0] != _outputs(answer)["outputs"][0]
+        assert abs(decrypt_xor_outputs(sk, _outputs(again))[0] - outputs[0]) < OUTPUT_TOLERANCE
 
     # Inbox delivery by a granted submitter; the owner collects and decrypts.
     import httpx
 
-    admin = bearer(tokens["admin"][1])
-    r = httpx.post(f"{proc.url}/v1/tokens/{tokens['submitter'][0].id}/grants", headers=admin,
-                   json={"model_id": model_id})
-    assert r.status_code == 200, r.text
-    ack = score_xor_inputs(proc.url, submitter, model_id, [[1, 1], [0, 1]], delivery="inbox")
-    assert ack["delivery"] == "inbox" and ack["count"] == 2
-    entries = httpx.get(f"{proc.url}/v1/models/{model_id}/verdicts", headers=bearer(owner)).json()["entries"]
-    assert xor_bits(decrypt_xor_outputs(sk, entries[-1])) == [0, 1]
+    with SealdogClient(proc.url, tokens["admin"][1]) as admin:
+        admin.grant(tokens["submitter"][0].id, model_id)
+    with SealdogClient(proc.url, submitter) as gateway:
+        [ack] = gateway.score_inputs(model_id, [[1, 1], [0, 1]], delivery="inbox")
+    assert isinstance(ack, InboxAck) and ack.count == 2
+    with SealdogClient(proc.url, owner) as client:
+        entries = list(client.iter_inbox(model_id))
+    assert isinstance(entries[-1].verdicts, EncryptedOutputs)
+    assert xor_bits(decrypt_xor_outputs(sk, entries[-1].verdicts.payload)) == [0, 1]
 
     # Auth, same as linear: submitters cannot read the inbox or delete; other owners see nothing.
-    with pytest.raises(XorServerError) as exc:
-        score_xor_inputs(proc.url, tokens["other"][1], model_id, FOUR)
+    with SealdogClient(proc.url, tokens["other"][1]) as other, pytest.raises(NotFoundError) as exc:
+        other.score_inputs(model_id, FOUR)
     assert exc.value.status == 404
     assert httpx.get(f"{proc.url}/v1/models/{model_id}/verdicts", headers=bearer(submitter)).status_code == 403
     assert httpx.delete(f"{proc.url}/v1/models/{model_id}", headers=bearer(submitter)).status_code == 403
     assert httpx.get(f"{proc.url}/v1/models/{model_id}", headers=bearer(submitter)).json()["kind"] == "xor"
     assert httpx.delete(f"{proc.url}/v1/models/{model_id}", headers=bearer(owner)).status_code == 204
-    with pytest.raises(XorServerError) as exc:
-        score_xor_inputs(proc.url, owner, model_id, FOUR)
+    with SealdogClient(proc.url, owner) as client, pytest.raises(NotFoundError) as exc:
+        client.score_inputs(model_id, FOUR)
     assert exc.value.status == 404
 
 

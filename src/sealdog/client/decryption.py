@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sealdog.client.errors import DecryptionError
-from sealdog.client.http import DirectResult, InboxEntry
+from sealdog.client.http import Ciphertexts, DirectResult, InboxEntry
 from sealdog.crypto.paillier import EncryptedVerdicts, SecretKey, decrypt_verdicts
 from sealdog.errors import SealdogError
 
@@ -29,8 +29,13 @@ class Verdict:
         return "spam" if self.positive else "ham"
 
 
-def decrypt_batch(secret_key: SecretKey, verdicts: EncryptedVerdicts) -> list[bool]:
+def decrypt_batch(secret_key: SecretKey, verdicts: Ciphertexts) -> list[bool]:
     """Verdicts of one packed batch, in submission order (raises `DecryptionError`)."""
+    if not isinstance(verdicts, EncryptedVerdicts):
+        raise DecryptionError(
+            f"These are {verdicts.format!r} outputs, not Paillier verdicts: the model is not a "
+            "linear spam model; decrypt them with its kind's tools."
+        )
     try:
         return decrypt_verdicts(secret_key, verdicts)
     except SealdogError as exc:

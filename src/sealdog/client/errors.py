@@ -6,6 +6,9 @@ stack trace) plus the HTTP status; `ServerUnreachableError` says where the clien
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sealdog.errors import SealdogError
 
 
@@ -18,14 +21,40 @@ class ServerUnreachableError(ClientError):
 
 
 class ApiError(ClientError):
-    """The server answered with an error status; `detail` is its problem+json message."""
+    """The server answered with an error status.
 
-    def __init__(self, status: int, detail: str, *, method: str = "", url: str = "", title: str = "") -> None:
+    `detail` and `title` are its problem+json message (the server's words, not a stack
+    trace); `problem` is the whole problem+json object (extension members such as
+    `max_emails_per_batch` included; empty when the answer was not problem+json);
+    `retry_after` is the Retry-After header in seconds, if the server sent one.
+    """
+
+    status: int
+    detail: str
+    title: str
+    method: str
+    url: str
+    problem: dict[str, Any]
+    retry_after: float | None
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        method: str = "",
+        url: str = "",
+        title: str = "",
+        problem: Mapping[str, Any] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         self.status = status
         self.detail = detail
         self.title = title
         self.method = method
         self.url = url
+        self.problem = dict(problem or {})
+        self.retry_after = retry_after
         where = f" ({method} {url})" if method else ""
         super().__init__(f"server said {status} {title or ''}: {detail}{where}".replace("  ", " "))
 
@@ -43,7 +72,10 @@ class NotFoundError(ApiError):
 
 
 class PayloadTooLargeError(ApiError):
-    """413: a server cap (batch size, body size, e-mail size, model size) was crossed."""
+    """413: a server cap (batch size, body size, e-mail size, model size) was crossed.
+
+    A batch-size refusal names the server's cap in `problem` (`max_emails_per_batch` or
+    `max_inputs_per_batch`); the client adopts it and resends."""
 
 
 class InvalidRequestError(ApiError):
@@ -65,10 +97,22 @@ _BY_STATUS: dict[int, type[ApiError]] = {
 }
 
 
-def api_error(status: int, detail: str, *, method: str = "", url: str = "", title: str = "") -> ApiError:
+def api_error(
+    status: int,
+    detail: str,
+    *,
+    method: str = "",
+    url: str = "",
+    title: str = "",
+    problem: Mapping[str, Any] | None = None,
+    retry_after: float | None = None,
+) -> ApiError:
     """The most specific `ApiError` subclass for an HTTP status."""
     cls = _BY_STATUS.get(status, ApiError)
-    return cls(status, detail, method=method, url=url, title=title)
+    return cls(
+        status, detail, method=method, url=url, title=title, problem=problem,
+        retry_after=retry_after,
+    )
 
 
 class DecryptionError(ClientError):

@@ -1,0 +1,349 @@
+"""`SealdogClient` and `AsyncSealdogClient`: thin shells that perform the I/O.
+
+Everything else is shared: the routes and parsers (`endpoints`), the retry loop and error
+mapping (`transport.Attempts`), the batching of `score`/`score_inputs` (`batching.BatchPlan`).
+The two clients differ only in how they send and wait; the asynchronous one keeps up to
+`concurrency` batches of one call in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from typing import Any, Self, TypeVar
+
+import httpx
+
+from sealdog.client.errors import ClientError, PayloadTooLargeError
+from sealdog.client.http import endpoints as api
+from sealdog.client.http.batching import Batch, BatchPlan
+from sealdog.client.http.endpoints import (
+    EMAILS,
+    INPUTS,
+    BatchRoute,
+    BitRow,
+    Call,
+    Delivery,
+    SealedArtifact,
+)
+from sealdog.client.http.models import Email, InboxEntry, InboxPage, ModelInfo, ScoreResult
+from sealdog.client.http.transport import Attempts, RetryPolicy, decode, headers
+from sealdog.protocol import Mode, Role
+from sealdog.sealed_model import SealedModel
+
+T = TypeVar("T")
+I = TypeVar("I")
+
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_BATCH_SIZE = 256  # the server's default SEALDOG_MAX_EMAILS_PER_BATCH
+DEFAULT_INPUTS_BATCH_SIZE = 64  # the server's default SEALDOG_MAX_INPUTS_PER_BATCH
+DEFAULT_MAX_BODY_BYTES = 12 * 1024 * 1024  # under the server's default 16 MiB body cap
+
+Progress = Callable[[int], None]
+
+
+def _as_emails(emails: Sequence[Email | bytes]) -> list[Email]:
+    return [e if isinstance(e, Email) else Email(bytes(e)) for e in emails]
+
+
+class _ClientBase:
+    """Configuration and the I/O-free halves of every call."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        inputs_batch_size: int = DEFAULT_INPUTS_BATCH_SIZE,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ClientError(f"Server URL must start with http:// or https://, got {base_url!r}.")
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        # Batch caps per scoring route; lowered for good when the server advertises less.
+        self.batch_size = max(1, batch_size)
+        self.inputs_batch_size = max(1, inputs_batch_size)
+        self.max_body_bytes = max_body_bytes
+
+    def _attempts(self, call: Call[Any]) -> Attempts:
+        return Attempts(self.retry, call.request, self.base_url, self.timeout)
+
+    @staticmethod
+    def _send_kwargs(call: Call[Any]) -> dict[str, Any]:
+        req = call.request
+        return {"params": req.params, "json": req.json, "content": req.content,
+                "headers": req.headers}
+
+    def _plan(self, route: BatchRoute[I], items: Sequence[I]) -> BatchPlan[I, ScoreResult]:
+        cap = self.batch_size if route is EMAILS else self.inputs_batch_size
+        return BatchPlan(items, wire_size=route.wire_size, max_count=cap,
+                         max_bytes=self.max_body_bytes)
+
+    def _refused(self, plan: BatchPlan[I, ScoreResult], route: BatchRoute[I], batch: Batch,
+                 exc: PayloadTooLargeError) -> None:
+        """A 413 on `batch`: let the plan re-cut it (keeping the learned cap), or re-raise."""
+        if not plan.refused(batch, route.advertised_cap(exc.problem)):
+            raise exc
+        if route is EMAILS:
+            self.batch_size = min(self.batch_size, plan.max_count)
+        else:
+            self.inputs_batch_size = min(self.inputs_batch_size, plan.max_count)
+
+
+class SealdogClient(_ClientBase):
+    """Synchronous client. Use as a context manager, or call `close()`."""
+
+    def __init__(self, base_url: str, token: str | None = None, *,
+                 transport: httpx.BaseTransport | None = None, **options: Any) -> None:
+        super().__init__(base_url, token, **options)
+        self._http = httpx.Client(base_url=self.base_url, headers=headers(token),
+                                  timeout=self.timeout, transport=transport)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, call: Call[T]) -> T:
+        attempts = self._attempts(call)
+        for delay in attempts:
+            if delay:
+                time.sleep(delay)
+            try:
+                response = self._http.request(call.request.method, call.request.path,
+                                              **self._send_kwargs(call))
+            except httpx.TransportError as exc:
+                attempts.failed(exc)
+                continue
+            if attempts.final(response):
+                return decode(response, call)
+        attempts.give_up()
+
+    def _score(self, route: BatchRoute[I], model_id: str, items: Sequence[I],
+               delivery: Delivery, mode: Mode, progress: Progress | None) -> list[ScoreResult]:
+        plan = self._plan(route, items)
+        while (batch := plan.take()) is not None:
+            call = api.score(route, model_id, plan.batch_items(batch), delivery, mode)
+            try:
+                result = self._call(call)
+            except PayloadTooLargeError as exc:
+                self._refused(plan, route, batch, exc)
+                continue
+            plan.done(batch, result)
+            if progress:
+                progress(len(batch))
+        return plan.results()
+
+    # --- endpoints --------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        return self._call(api.health())
+
+    def ready(self) -> dict[str, Any]:
+        return self._call(api.ready())
+
+    def deploy(self, model: SealedArtifact) -> ModelInfo:
+        """Upload a sealed model of any kind: an object with `to_bytes()`, its bytes, or a
+        file path (uploading the same bytes again returns the same id)."""
+        return self._call(api.deploy(model))
+
+    def list_models(self) -> list[ModelInfo]:
+        return self._call(api.list_models())
+
+    def get_model(self, model_id: str) -> ModelInfo:
+        return self._call(api.get_model(model_id))
+
+    def download_model(self, model_id: str) -> SealedModel:
+        return self._call(api.download_model(model_id))
+
+    def delete_model(self, model_id: str) -> None:
+        self._call(api.delete_model(model_id))
+
+    def create_token(self, role: Role, *, subject: str | None = None,
+                     models: Sequence[str] = ()) -> dict[str, Any]:
+        """Admin only: issue a token; the answer's "token" is shown once."""
+        return self._call(api.create_token(role, subject, models))
+
+    def grant(self, token_id: str, model_id: str) -> dict[str, Any]:
+        return self._call(api.grant(token_id, model_id))
+
+    def score(
+        self,
+        model_id: str,
+        emails: Sequence[Email | bytes],
+        *,
+        delivery: Delivery = "direct",
+        mode: Mode = Mode.VERDICT,
+        progress: Progress | None = None,
+    ) -> list[ScoreResult]:
+        """Submit e-mails in batches under the server's caps; results in submission order.
+
+        `progress` is called with the number of e-mails of each finished batch.
+        """
+        return self._score(EMAILS, model_id, _as_emails(emails), delivery, mode, progress)
+
+    def score_inputs(
+        self,
+        model_id: str,
+        inputs: Iterable[BitRow],
+        *,
+        delivery: Delivery = "direct",
+        mode: Mode = Mode.VERDICT,
+        progress: Progress | None = None,
+    ) -> list[ScoreResult]:
+        """Submit bit rows (models that score bits, e.g. xor networks) in batches under the
+        server's caps; results in submission order (decrypt each result's `verdicts` with
+        the model kind's key-holder code)."""
+        return self._score(INPUTS, model_id, api.bit_rows(inputs), delivery, mode, progress)
+
+    def verdicts(self, model_id: str, *, after: str = "0", limit: int = 500) -> InboxPage:
+        """One page of the model's verdict inbox after cursor `after`."""
+        return self._call(api.verdicts(model_id, after, limit))
+
+    def iter_inbox(self, model_id: str, *, after: str = "0",
+                   limit: int = 500) -> Iterator[InboxEntry]:
+        """Every inbox entry after `after`, page by page; the last entry's cursor resumes."""
+        while True:
+            page = self.verdicts(model_id, after=after, limit=limit)
+            yield from page.entries
+            if not page.entries or page.next_cursor == after:
+                return
+            after = page.next_cursor
+
+
+class AsyncSealdogClient(_ClientBase):
+    """Asynchronous client (same endpoints); up to `concurrency` batches of one scoring call
+    are in flight at a time."""
+
+    def __init__(self, base_url: str, token: str | None = None, *,
+                 transport: httpx.AsyncBaseTransport | None = None, concurrency: int = 2,
+                 **options: Any) -> None:
+        super().__init__(base_url, token, **options)
+        self.concurrency = max(1, concurrency)
+        self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers(token),
+                                       timeout=self.timeout, transport=transport)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _call(self, call: Call[T]) -> T:
+        attempts = self._attempts(call)
+        for delay in attempts:
+            if delay:
+                await asyncio.sleep(delay)
+            try:
+                response = await self._http.request(call.request.method, call.request.path,
+                                                    **self._send_kwargs(call))
+            except httpx.TransportError as exc:
+                attempts.failed(exc)
+                continue
+            if attempts.final(response):
+                return decode(response, call)
+        attempts.give_up()
+
+    async def _score(self, route: BatchRoute[I], model_id: str, items: Sequence[I],
+                     delivery: Delivery, mode: Mode,
+                     progress: Progress | None) -> list[ScoreResult]:
+        plan = self._plan(route, items)
+
+        async def worker() -> None:
+            while (batch := plan.take()) is not None:
+                call = api.score(route, model_id, plan.batch_items(batch), delivery, mode)
+                try:
+                    result = await self._call(call)
+                except PayloadTooLargeError as exc:
+                    self._refused(plan, route, batch, exc)
+                    continue
+                plan.done(batch, result)
+                if progress:
+                    progress(len(batch))
+
+        workers = [asyncio.create_task(worker()) for _ in range(self.concurrency)]
+        try:
+            await asyncio.gather(*workers)
+        except BaseException:
+            for task in workers:  # one batch failed: stop sending the rest
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            raise
+        return plan.results()
+
+    async def health(self) -> dict[str, Any]:
+        return await self._call(api.health())
+
+    async def ready(self) -> dict[str, Any]:
+        return await self._call(api.ready())
+
+    async def deploy(self, model: SealedArtifact) -> ModelInfo:
+        return await self._call(api.deploy(model))
+
+    async def list_models(self) -> list[ModelInfo]:
+        return await self._call(api.list_models())
+
+    async def get_model(self, model_id: str) -> ModelInfo:
+        return await self._call(api.get_model(model_id))
+
+    async def download_model(self, model_id: str) -> SealedModel:
+        return await self._call(api.download_model(model_id))
+
+    async def delete_model(self, model_id: str) -> None:
+        await self._call(api.delete_model(model_id))
+
+    async def create_token(self, role: Role, *, subject: str | None = None,
+                           models: Sequence[str] = ()) -> dict[str, Any]:
+        return await self._call(api.create_token(role, subject, models))
+
+    async def grant(self, token_id: str, model_id: str) -> dict[str, Any]:
+        return await self._call(api.grant(token_id, model_id))
+
+    async def score(
+        self,
+        model_id: str,
+        emails: Sequence[Email | bytes],
+        *,
+        delivery: Delivery = "direct",
+        mode: Mode = Mode.VERDICT,
+        progress: Progress | None = None,
+    ) -> list[ScoreResult]:
+        return await self._score(EMAILS, model_id, _as_emails(emails), delivery, mode, progress)
+
+    async def score_inputs(
+        self,
+        model_id: str,
+        inputs: Iterable[BitRow],
+        *,
+        delivery: Delivery = "direct",
+        mode: Mode = Mode.VERDICT,
+        progress: Progress | None = None,
+    ) -> list[ScoreResult]:
+        rows = api.bit_rows(inputs)
+        return await self._score(INPUTS, model_id, rows, delivery, mode, progress)
+
+    async def verdicts(self, model_id: str, *, after: str = "0", limit: int = 500) -> InboxPage:
+        return await self._call(api.verdicts(model_id, after, limit))
+
+    async def iter_inbox(self, model_id: str, *, after: str = "0",
+                         limit: int = 500) -> AsyncIterator[InboxEntry]:
+        while True:
+            page = await self.verdicts(model_id, after=after, limit=limit)
+            for entry in page.entries:
+                yield entry
+            if not page.entries or page.next_cursor == after:
+                return
+            after = page.next_cursor
