@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sealdog.server.auth import Role
+from sealdog.protocol import Mode, Role
+from sealdog.server.storage.repository import ModelRecord
 
 
 class EmailIn(BaseModel):
@@ -47,8 +48,8 @@ class ScoreRequest(BaseModel):
         default="direct",
         description="direct: encrypted verdicts in the response; inbox: stored for the key holder.",
     )
-    mode: Literal["verdict", "score"] = Field(
-        default="verdict",
+    mode: Mode = Field(
+        default=Mode.VERDICT,
         description="verdict: blinded sign only (default); score: exact score, if the operator "
         "enabled it for this model. xor models return their network output in either mode.",
     )
@@ -94,7 +95,12 @@ class DirectVerdicts(BaseModel):
 
 
 class ModelInfo(BaseModel):
-    """A sealed model's public metadata; never its ciphertexts."""
+    """A sealed model's public metadata; never its ciphertexts.
+
+    Built from a `storage.repository.ModelRecord` by attribute name (`ModelInfo.of`), so
+    its fields are the record's; the field order here is the JSON's."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     id: str
     kind: str
@@ -112,6 +118,11 @@ class ModelInfo(BaseModel):
         "estimate, hidden units, activation (xor)."
     )
 
+    @classmethod
+    def of(cls, record: ModelRecord) -> ModelInfo:
+        """The public view of a registry record."""
+        return cls.model_validate(record)
+
 
 class ModelList(BaseModel):
     models: list[ModelInfo]
@@ -121,7 +132,7 @@ class InboxEntry(BaseModel):
     cursor: str
     model_id: str
     created_at: datetime
-    mode: str
+    mode: Mode
     count: int
     message_ids: list[str | None]
     verdicts: dict[str, Any]
