@@ -17,14 +17,14 @@ JSON file ("sealdog-xor"); such a file is refused with a message saying how to r
 
 `digest` = SHA-256 over a domain tag, the canonical JSON of the manifest without its `digest`
 field, and the payload. It is what an auditor signs. It is computed once, when the model is
-built or read (a `SealedModel` is immutable: frozen, with a read-only manifest), and reading
+built or read (a `SealedModel` is immutable: frozen, its manifest a read-only deep
+copy; `manifest_dict()` gives a mutable one), and reading
 a file checks it against the manifest's claim, so any tampering with manifest or ciphertexts
 is detected.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import io
 import json
@@ -34,8 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -70,6 +69,39 @@ class SealedModelError(CorruptDataError):
     """A sealed-model file is malformed, tampered with, or not of the expected kind."""
 
 
+class FrozenJsonObject(dict[str, Any]):
+    """A JSON object that refuses changes (still a dict: `json.dumps` and `dict(...)` work).
+
+    Copies and pickles of it are plain dicts."""
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("a sealed model's manifest is read-only; manifest_dict() gives a copy")
+
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+
+    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, Any]]]:
+        return (dict, (dict(self),))
+
+
+def _freeze(value: Any) -> Any:
+    """A read-only deep copy of JSON data: objects become FrozenJsonObject, arrays tuples."""
+    if isinstance(value, Mapping):
+        return FrozenJsonObject({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def plain_json(value: Any) -> Any:
+    """A mutable deep copy of (possibly frozen) JSON data: dicts and lists again."""
+    if isinstance(value, Mapping):
+        return {k: plain_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_json(v) for v in value]
+    return value
+
+
 def compute_digest(manifest: Manifest, payload: bytes) -> str:
     """The content digest of a manifest (its own `digest` field excluded) and payload."""
     body = {k: v for k, v in manifest.items() if k != "digest"}
@@ -80,7 +112,7 @@ def compute_digest(manifest: Manifest, payload: bytes) -> str:
     return h.hexdigest()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SealedModel:
     """A sealed model of any kind: read-only manifest, payload bytes, digest computed once.
 
@@ -95,7 +127,7 @@ class SealedModel:
     def __post_init__(self) -> None:
         if not isinstance(self.manifest, Mapping):
             raise SealedModelError("Sealed-model manifest is not a JSON object.")
-        manifest = copy.deepcopy(dict(self.manifest))  # never alias the caller's dicts
+        manifest = plain_json(self.manifest)  # a copy: never alias the caller's dicts
         for key in _REQUIRED:
             if key not in manifest:
                 raise SealedModelError(f"Sealed-model manifest lacks {key!r}.")
@@ -108,8 +140,24 @@ class SealedModel:
             )
         digest = compute_digest(manifest, self.payload)
         manifest.setdefault("digest", digest)
-        object.__setattr__(self, "manifest", MappingProxyType(manifest))
+        object.__setattr__(self, "manifest", _freeze(manifest))
         object.__setattr__(self, "digest", digest)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SealedModel):
+            return NotImplemented
+        return self.manifest == other.manifest and self.payload == other.payload
+
+    __hash__ = None  # type: ignore[assignment]  # equal by content, and the manifest is a dict
+
+    def __reduce__(self) -> tuple[type[SealedModel], tuple[dict[str, Any], bytes]]:
+        # A read-only mapping does not pickle; rebuild from a plain copy (digest recomputed).
+        return (type(self), (self.manifest_dict(), self.payload))
+
+    def manifest_dict(self) -> dict[str, Any]:
+        """The manifest as plain, mutable JSON data (a copy, with its digest claim)."""
+        result: dict[str, Any] = plain_json(self.manifest)
+        return result
 
     # --- identity ---------------------------------------------------------------------
     def verify_digest(self) -> None:
@@ -134,19 +182,20 @@ class SealedModel:
     @property
     def featuriser(self) -> dict[str, Any]:
         """A copy of the featuriser spec (empty for kinds without one)."""
-        return copy.deepcopy(dict(self.manifest.get("featuriser", {})))
+        spec = self.manifest.get("featuriser", {})
+        return plain_json(spec) if isinstance(spec, Mapping) else {}
 
     @property
     def metadata(self) -> dict[str, Any]:
         """A copy of the model's metadata."""
         meta = self.manifest["metadata"]
-        return copy.deepcopy(dict(meta)) if isinstance(meta, Mapping) else {}
+        return plain_json(meta) if isinstance(meta, Mapping) else {}
 
     # --- bytes and files --------------------------------------------------------------
     def to_bytes(self) -> bytes:
         self.verify_digest()
         buf = io.BytesIO()
-        members = ((_MANIFEST_NAME, canonical_json(dict(self.manifest))), (_PAYLOAD_NAME, self.payload))
+        members = ((_MANIFEST_NAME, canonical_json(self.manifest)), (_PAYLOAD_NAME, self.payload))
         with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
             for name, data in members:
                 info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)

@@ -239,8 +239,7 @@ def _rebuilt(sealed: SealedXor, *, manifest_edit=None, blobs_edit=None) -> bytes
     """The sealed container with its manifest or payload blobs altered, digest recomputed
     (so only the server's own checks can catch the change)."""
     model = sealed.to_model()
-    manifest = {k: v for k, v in json.loads(json.dumps(dict(model.manifest))).items()
-                if k != "digest"}
+    manifest = {k: v for k, v in model.manifest_dict().items() if k != "digest"}
     blobs = split_blobs(model.payload)
     if manifest_edit:
         manifest_edit(manifest)
@@ -268,7 +267,7 @@ def test_upload_validation_rejects_bad_networks(server, sealed_test, net) -> Non
     rejected(_rebuilt(sealed, manifest_edit=lambda m: m.update(preset="demo")), "does not match")
     rejected(_rebuilt(sealed, manifest_edit=lambda m: m.update(hidden=10**6)), "'hidden'")
     rejected(_rebuilt(sealed, manifest_edit=lambda m: m.update(hidden=1)), "blobs")
-    future = {**json.loads(json.dumps(dict(sealed.to_model().manifest))), "format_version": 2}
+    future = {**sealed.to_model().manifest_dict(), "format_version": 2}
     future["digest"] = compute_digest(future, sealed.to_model().payload)
     rejected(_zip(future, sealed.to_model().payload), "version")
     rejected(_rebuilt(sealed, manifest_edit=lambda m: m.update(scheme="ckks")), "scheme")
@@ -282,7 +281,7 @@ def test_upload_validation_rejects_bad_networks(server, sealed_test, net) -> Non
     # Tampered after sealing (a ciphertext byte flipped, digest not recomputed).
     model = sealed.to_model()
     flipped = model.payload[:-1] + bytes([model.payload[-1] ^ 1])
-    rejected(_zip(dict(model.manifest), flipped), "digest mismatch")
+    rejected(_zip(model.manifest_dict(), flipped), "digest mismatch")
     # A weight under another key.
     _, other = _sealed(net, "test", 99)
     other_blobs = split_blobs(other.to_model().payload)

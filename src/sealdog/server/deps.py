@@ -88,7 +88,7 @@ async def model_for(
         return record
     if caller.role is Role.owner and record.owner == caller.subject:
         return record
-    if caller.role is Role.submitter and purpose in (Purpose.read, Purpose.score):
-        if model_id in caller.model_ids:
-            return record
+    granted = caller.role is Role.submitter and model_id in caller.model_ids
+    if granted and purpose in (Purpose.read, Purpose.score):
+        return record
     raise not_found(model_id)

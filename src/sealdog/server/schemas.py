@@ -61,7 +61,8 @@ class ScoreRequest(BaseModel):
         if isinstance(value, list):
             for i, row in enumerate(value):
                 if not isinstance(row, list):
-                    raise ValueError(f"inputs[{i}] must be a list of bits, e.g. [0, 1]")
+                    # ValueError, not TypeError: pydantic turns only ValueError into a 422.
+                    raise ValueError(f"inputs[{i}] must be a list of bits, e.g. [0, 1]")  # noqa: TRY004
                 for j, v in enumerate(row):
                     if isinstance(v, bool) or not isinstance(v, int) or v not in (0, 1):
                         raise ValueError(f"inputs[{i}][{j}] is {v!r}; inputs must be bits, 0 or 1")
@@ -95,11 +96,10 @@ class DirectVerdicts(BaseModel):
 
 
 class ModelInfo(BaseModel):
-    """A sealed model's public metadata; never its ciphertexts.
+    """A sealed model's public metadata; never its ciphertexts."""
 
-    Built from a `storage.repository.ModelRecord` by attribute name (`ModelInfo.of`), so
-    its fields are the record's; the field order here is the JSON's."""
-
+    # Built from a `storage.repository.ModelRecord` by attribute name (`ModelInfo.of`): its
+    # fields are the record's (tests/server/test_kinds.py checks); their order is the JSON's.
     model_config = ConfigDict(from_attributes=True)
 
     id: str

@@ -59,7 +59,8 @@ class LinearModel:
     def _scorer(self, mode: Mode) -> LinearScorer:
         scorer = self._scorers.get(mode)
         if scorer is None:
-            scorer = self._scorers[mode] = LinearScorer(self.sealed, mode=mode)
+            # LinearScorer's `mode` is still typed as the Literal strings (a Mode is its string).
+            scorer = self._scorers[mode] = LinearScorer(self.sealed, mode=mode)  # type: ignore[arg-type]
         return scorer
 
     def score(self, batch: Batch, *, mode: Mode) -> dict[str, Any]:
@@ -87,8 +88,11 @@ class LinearKind:
             raise ModelRejectedError(
                 f"scheme {model.scheme!r} is not supported for linear models (use {SCHEME!r})"
             )
+        public_key = model.manifest.get("public_key")
+        if not isinstance(public_key, dict):
+            raise ModelRejectedError("public key: the manifest has no Paillier public key object")
         try:
-            pk = PublicKey.from_json(model.manifest.get("public_key"))
+            pk = PublicKey.from_json(public_key)
         except (SealdogError, MailError) as exc:
             raise ModelRejectedError(f"public key: {exc}") from None
         if pk.bits < MIN_SECURE_BITS and not demo_mode:
@@ -118,7 +122,8 @@ class LinearKind:
                 f"{sealed.max_count}"
             )
         try:
-            LinearScorer(sealed, mode=Mode.VERDICT)  # bounds fit a packing slot with blinding
+            # bounds fit a packing slot with blinding
+            LinearScorer(sealed, mode=Mode.VERDICT)  # type: ignore[arg-type]
         except (SealdogError, MailError) as exc:
             raise ModelRejectedError(f"score bounds: {exc}") from None
         return ValidatedModel(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, select, text, update
+from sqlalchemy import CursorResult, Engine, Result, delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -121,6 +121,12 @@ def _verdict(row: VerdictRow) -> VerdictRecord:
         message_ids=list(row.message_ids),
         payload=row.payload,
     )
+
+
+def _changed(result: Result[Any]) -> bool:
+    """Whether an UPDATE/DELETE touched a row (DML results are cursor results)."""
+    assert isinstance(result, CursorResult)
+    return bool(result.rowcount)
 
 
 class Repository:
@@ -250,14 +256,14 @@ class Repository:
             session.execute(delete(VerdictRow).where(VerdictRow.model_id == model_id))
             session.execute(delete(GrantRow).where(GrantRow.model_id == model_id))
             result = session.execute(delete(ModelRow).where(ModelRow.id == model_id))
-            return bool(result.rowcount)
+            return _changed(result)
 
     def set_score_mode(self, model_id: str, enabled: bool) -> bool:
         with self._session() as session, session.begin():
             result = session.execute(
                 update(ModelRow).where(ModelRow.id == model_id).values(score_mode_enabled=enabled)
             )
-            return bool(result.rowcount)
+            return _changed(result)
 
     # -- verdict inbox --------------------------------------------------------------------
     def add_verdicts(
