@@ -300,6 +300,21 @@ def test_old_json_files_are_refused_with_how_to_reseal(server, sealed_test) -> N
     assert "old JSON format" in detail and "seal_xor_network" in detail
 
 
+def test_a_stored_old_json_file_is_a_clear_409(server, net) -> None:
+    """A blob stored before XOR networks moved into the container (or altered on disk) is
+    answered with what to do, not a 500."""
+    _, sealed = _sealed(net, "test", 5)
+    r = server.upload(sealed.to_bytes())
+    assert r.status_code == 201, r.text
+    model_id = r.json()["id"]
+    blob = server.settings.blob_dir / f"{model_id}.sealed"
+    blob.write_bytes(json.dumps({"format": "sealdog-xor", "version": 1}).encode())
+    r = server.client.post(f"/v1/models/{model_id}/score", headers=server.owner,
+                           json={"inputs": FOUR})
+    assert r.status_code == 409, r.text
+    assert "old JSON format" in r.json()["detail"] and "upload it again" in r.json()["detail"]
+
+
 def test_research_grade_opt_in(tmp_path, sealed_test) -> None:
     data = sealed_test[1].to_bytes()
     strict = make_settings(tmp_path / "d", demo_mode=False)

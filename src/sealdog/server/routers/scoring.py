@@ -17,6 +17,7 @@ from sealdog.server.kinds.base import (
     Batch,
     EmailBatch,
     InputBatch,
+    ModelRejectedError,
     ScoreJob,
     ScoringInputError,
     ScoringInputTooLargeError,
@@ -108,6 +109,11 @@ async def score(
         raise Problem(413, str(exc)) from None
     except ScoringInputError as exc:
         raise Problem(422, str(exc)) from None
+    except ModelRejectedError as exc:  # the stored file: altered, or a format since retired
+        raise Problem(
+            409, f"the stored sealed model cannot be loaded ({exc}); its owner can delete the "
+            "model and upload it again",
+        ) from None
     request.app.state.metrics.emails_scored.labels(record.kind, body.mode.value, body.delivery).inc(count)
     if body.delivery == "direct":
         return DirectVerdicts(
