@@ -119,3 +119,69 @@ def test_max_count_follows_the_featuriser() -> None:
     forged = SealedModel(manifest, model.payload)
     with pytest.raises(SealedModelError, match="counts up to 2"):
         forged.linear()
+
+
+def test_digest_is_computed_once_and_tampering_still_detected(monkeypatch) -> None:
+    """Reading a file hashes it once; every later use (digest, verify, linear(), to_bytes)
+    reuses that digest, and a file altered after sealing is still refused on read."""
+    import sealdog.sealed_model as sm
+
+    data = _model().to_bytes()
+    calls = []
+    real = sm.compute_digest
+    monkeypatch.setattr(sm, "compute_digest", lambda m, p: calls.append(1) or real(m, p))
+    model = SealedModel.from_bytes(data)
+    assert len(calls) == 1
+    for _ in range(4):
+        assert model.digest == model.manifest["digest"]
+    model.verify_digest()
+    model.linear()
+    assert model.to_bytes() == data
+    assert len(calls) == 1
+    manifest, payload = model.manifest_dict(), model.payload
+    with pytest.raises(SealedModelError, match="digest mismatch"):
+        SealedModel.from_bytes(_rezip(manifest, payload[:-1] + bytes([payload[-1] ^ 1])))
+    with pytest.raises(SealedModelError, match="digest mismatch"):
+        SealedModel(manifest, payload + b"\x00").verify_digest()
+
+
+def test_a_sealed_model_cannot_be_changed_in_place() -> None:
+    """The cached digest stays true: the model is frozen, its manifest read-only, and the
+    nested dicts it hands out are copies."""
+    import dataclasses
+
+    model = _model()
+    with pytest.raises(TypeError):
+        model.manifest["scale_bits"] = 10  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        model.payload = b""  # type: ignore[misc]
+    with pytest.raises(TypeError, match="read-only"):
+        model.manifest["metadata"]["name"] = "changed"  # type: ignore[index]
+    with pytest.raises(TypeError, match="read-only"):
+        model.manifest["featuriser"].update(buckets=1)  # type: ignore[attr-defined]
+    assert json.loads(json.dumps(model.manifest)) == model.manifest_dict()
+    model.metadata["name"] = "changed"
+    model.featuriser["buckets"] = 1
+    model.manifest_dict()["metadata"]["name"] = "changed"
+    assert model.metadata == {"name": "demo"} and model.featuriser == FEATURISER
+    caller_manifest = {k: v for k, v in model.manifest_dict().items() if k != "digest"}
+    copy = SealedModel(caller_manifest, model.payload)
+    caller_manifest["metadata"]["name"] = "edited later"
+    assert copy.metadata == {"name": "demo"} and copy.digest == model.digest
+    copy.verify_digest()
+    import pickle
+
+    again = pickle.loads(pickle.dumps(model))
+    assert again == model and again.digest == model.digest
+
+
+def test_old_xor_json_files_are_refused_with_how_to_reseal(tmp_path) -> None:
+    legacy = json.dumps({"format": "sealdog-xor", "version": 1, "preset": "demo"}).encode()
+    path = tmp_path / "net.sealed"
+    path.write_bytes(legacy)
+    for read in (lambda: SealedModel.from_bytes(legacy), lambda: SealedModel.read(path)):
+        with pytest.raises(SealedModelError, match="old JSON format") as exc:
+            read()
+        assert "seal_xor_network" in str(exc.value)
+    with pytest.raises(SealedModelError, match="Not a readable"):  # other JSON: the usual error
+        SealedModel.from_bytes(b'{"format": "something else"}')

@@ -111,7 +111,7 @@ def _sealed_xor_bytes() -> bytes:
     from sealdog.crypto.vhe.keys import generate_secret_key
     from sealdog.crypto.vhe.params import PRESETS
     from sealdog.xor.plaintext import TrainingConfig, train_plaintext
-    from sealdog.xor.sealed import seal_xor_network
+    from sealdog.xor.keyholder import seal_xor_network
 
     net, _ = train_plaintext(TrainingConfig())
     rng = random.Random(8)

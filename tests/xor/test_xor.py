@@ -9,14 +9,23 @@ import random
 import numpy as np
 import pytest
 
-from sealdog.crypto.vhe.errors import NoiseBudgetExhausted, VheCorruptData
+from sealdog.crypto.vhe.errors import NoiseBudgetExhausted
 from sealdog.crypto.vhe.keys import generate_secret_key
 from sealdog.crypto.vhe.params import PRESETS
+from sealdog.sealed_model import SealedModelError
 from sealdog.xor.activation import fit_poly_sigmoid
 from sealdog.xor.demo import run_xor_demo
 from sealdog.xor.encrypted import max_iterations, train_encrypted
-from sealdog.xor.plaintext import INPUTS, TARGETS, TrainingConfig, XorInputError, XorNet, train_plaintext
-from sealdog.xor.sealed import SealedXor, decrypt_outputs, evaluate_sealed_xor, seal_xor_network
+from sealdog.xor.keyholder import decrypt_outputs, seal_xor_network
+from sealdog.xor.plaintext import (
+    INPUTS,
+    TARGETS,
+    TrainingConfig,
+    XorInputError,
+    XorNet,
+    train_plaintext,
+)
+from sealdog.xor.sealed import SealedXor, evaluate_sealed_xor
 
 DEMO = PRESETS["demo"]
 
@@ -87,7 +96,7 @@ def test_sealed_network_round_trip_and_bad_input():
         evaluate_sealed_xor(sealed, np.array([[0, 1, 1]]))
     with pytest.raises(XorInputError, match="bits"):
         evaluate_sealed_xor(sealed, np.array([[0, 2]]))
-    with pytest.raises(VheCorruptData):
+    with pytest.raises(SealedModelError, match="old JSON format"):  # the pre-container file
         SealedXor.from_bytes(b'{"format": "sealdog-xor", "version": 1}')
 
 

@@ -4,9 +4,10 @@ upload validation, the research-grade opt-in and auth."""
 
 from __future__ import annotations
 
-import base64
+import io
 import json
 import random
+import zipfile
 import sys
 from pathlib import Path
 
@@ -36,7 +37,9 @@ from sealdog.server.settings import ServerSettings  # noqa: E402
 from sealdog.xor.encrypted import encrypt_net  # noqa: E402
 from sealdog.xor.outputs import OUTPUT_TOLERANCE, decrypt_xor_outputs, xor_bits  # noqa: E402
 from sealdog.xor.plaintext import INPUTS, TrainingConfig, XorNet, train_plaintext  # noqa: E402
-from sealdog.xor.sealed import SealedXor, seal_xor_network  # noqa: E402
+from sealdog.sealed_model import SealedModel, compute_digest  # noqa: E402
+from sealdog.xor.keyholder import seal_xor_network  # noqa: E402
+from sealdog.xor.sealed import SealedXor, join_blobs, split_blobs  # noqa: E402
 
 FOUR = [[0, 0], [0, 1], [1, 0], [1, 1]]
 
@@ -215,9 +218,9 @@ def test_in_process_scoring_matches_plaintext_and_auth(server, xor_id, sealed_te
 def test_request_validation_accepts_exactly_bit_pairs(rows) -> None:
     from pydantic import ValidationError
 
-    from sealdog.server.kinds import ScoringInputError
+    from sealdog.server.kinds.base import ScoringInputError
+    from sealdog.server.kinds.xor import check_bit_rows
     from sealdog.server.schemas import ScoreRequest
-    from sealdog.server.xor_kind import check_bit_rows
 
     valid = all(len(r) == 2 and set(r) <= {0, 1} for r in rows)
     try:
@@ -240,8 +243,25 @@ def test_too_shallow_parameters_are_refused_at_sealing(net) -> None:
         seal_xor_network(net, generate_secret_key(shallow, 1, rng), rng)
 
 
-def _doc(sealed: SealedXor) -> dict:
-    return json.loads(sealed.to_bytes())
+def _zip(manifest: dict, payload: bytes) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("manifest.json", json.dumps(manifest))
+        zf.writestr("weights.bin", payload)
+    return buf.getvalue()
+
+
+def _rebuilt(sealed: SealedXor, *, manifest_edit=None, blobs_edit=None) -> bytes:
+    """The sealed container with its manifest or payload blobs altered, digest recomputed
+    (so only the server's own checks can catch the change)."""
+    model = sealed.to_model()
+    manifest = {k: v for k, v in model.manifest_dict().items() if k != "digest"}
+    blobs = split_blobs(model.payload)
+    if manifest_edit:
+        manifest_edit(manifest)
+    if blobs_edit:
+        blobs = blobs_edit(blobs)
+    return SealedModel(manifest, join_blobs(blobs)).to_bytes()
 
 
 def test_upload_validation_rejects_bad_networks(server, sealed_test, net) -> None:
@@ -259,21 +279,56 @@ def test_upload_validation_rejects_bad_networks(server, sealed_test, net) -> Non
     bad = SealedXor(network=encrypt_net(huge, sk, sealed.network.product_key, rng), public_key=sealed.public_key)
     rejected(bad.to_bytes(), "noise budget too small")
 
-    doc = _doc(sealed)
-    rejected(json.dumps({**doc, "preset": "shallow"}).encode(), "unknown VHE preset")
-    rejected(json.dumps({**doc, "preset": "demo"}).encode(), "does not match")
-    rejected(json.dumps({**doc, "hidden": 10**6}).encode(), "'hidden'")
-    rejected(json.dumps({**doc, "version": 2}).encode(), "version-1")
-    truncated = base64.b64encode(base64.b64decode(doc["product_key"])[:-5]).decode()
-    rejected(json.dumps({**doc, "product_key": truncated}).encode(), "malformed")
-    rejected(json.dumps({**doc, "activation": {**doc["activation"], "c3": 1e300}}).encode(), "activation")
-    rejected(b"{not json", "not a sealed XOR network")
+    rejected(_rebuilt(sealed, manifest_edit=lambda m: m.update(preset="shallow")), "unknown VHE preset")
+    rejected(_rebuilt(sealed, manifest_edit=lambda m: m.update(preset="demo")), "does not match")
+    rejected(_rebuilt(sealed, manifest_edit=lambda m: m.update(hidden=10**6)), "'hidden'")
+    rejected(_rebuilt(sealed, manifest_edit=lambda m: m.update(hidden=1)), "blobs")
+    future = {**sealed.to_model().manifest_dict(), "format_version": 2}
+    future["digest"] = compute_digest(future, sealed.to_model().payload)
+    rejected(_zip(future, sealed.to_model().payload), "version")
+    rejected(_rebuilt(sealed, manifest_edit=lambda m: m.update(scheme="ckks")), "scheme")
+    rejected(_rebuilt(sealed, manifest_edit=lambda m: m.update(key_fingerprint="0" * 64)),
+             "fingerprint")
+    rejected(_rebuilt(sealed, blobs_edit=lambda b: [b[0], b[1][:-5], *b[2:]]), "malformed")
+    rejected(_rebuilt(sealed, blobs_edit=lambda b: b[:-1]), "blobs")
+    rejected(_rebuilt(sealed, manifest_edit=lambda m: m["activation"].update(c3=1e300)), "activation")
+    rejected(_rebuilt(sealed, manifest_edit=lambda m: m.update(activation="cubic")), "activation")
+    rejected(b"{not json", "not a sealed-model file")
+    # Tampered after sealing (a ciphertext byte flipped, digest not recomputed).
+    model = sealed.to_model()
+    flipped = model.payload[:-1] + bytes([model.payload[-1] ^ 1])
+    rejected(_zip(model.manifest_dict(), flipped), "digest mismatch")
     # A weight under another key.
     _, other = _sealed(net, "test", 99)
-    mixed = _doc(other)["w2"][0]
-    rejected(json.dumps({**doc, "w2": [mixed] + doc["w2"][1:]}).encode(), "public key")
+    other_blobs = split_blobs(other.to_model().payload)
+    rejected(_rebuilt(sealed, blobs_edit=lambda b: [*b[:-1], other_blobs[-1]]), "public key")
     # A product key for another key.
-    rejected(json.dumps({**doc, "product_key": _doc(other)["product_key"]}).encode(), "product key")
+    rejected(_rebuilt(sealed, blobs_edit=lambda b: [b[0], other_blobs[1], *b[2:]]), "product key")
+
+
+def test_old_json_files_are_refused_with_how_to_reseal(server, sealed_test) -> None:
+    """XOR networks used to be a JSON file of their own; the server names it and the fix."""
+    legacy = json.dumps({"format": "sealdog-xor", "version": 1, "preset": "test", "hidden": 2,
+                         "w1": [], "w2": [], "product_key": "", "public_key": ""}).encode()
+    r = server.upload(legacy)
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert "old JSON format" in detail and "seal_xor_network" in detail
+
+
+def test_a_stored_old_json_file_is_a_clear_409(server, net) -> None:
+    """A blob stored before XOR networks moved into the container (or altered on disk) is
+    answered with what to do, not a 500."""
+    _, sealed = _sealed(net, "test", 5)
+    r = server.upload(sealed.to_bytes())
+    assert r.status_code == 201, r.text
+    model_id = r.json()["id"]
+    blob = server.settings.blob_dir / f"{model_id}.sealed"
+    blob.write_bytes(json.dumps({"format": "sealdog-xor", "version": 1}).encode())
+    r = server.client.post(f"/v1/models/{model_id}/score", headers=server.owner,
+                           json={"inputs": FOUR})
+    assert r.status_code == 409, r.text
+    assert "old JSON format" in r.json()["detail"] and "upload it again" in r.json()["detail"]
 
 
 def test_research_grade_opt_in(tmp_path, sealed_test) -> None:

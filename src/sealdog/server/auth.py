@@ -51,7 +51,7 @@ def issue_token(
     record = repo.add_token(
         token_id=token_id,
         token_hash=hash_token(token),
-        role=role.value,
+        role=role,
         subject=subject or f"{role.value}-{token_id}",
         label=label,
         model_ids=model_ids or [],

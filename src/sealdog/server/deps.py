@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -26,7 +27,8 @@ class Services:
 
 
 def services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    found: Services = request.app.state.services
+    return found
 
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `sealdog server token create`.")
@@ -51,9 +53,11 @@ App = Annotated[Services, Depends(services)]
 
 
 def require_role(caller: TokenRecord, *roles: Role) -> None:
-    if caller.role not in {r.value for r in roles}:
+    if caller.role not in roles:
         allowed = " or ".join(r.value for r in roles)
-        raise Problem(403, f"this action needs a token with role {allowed}; yours is {caller.role}")
+        raise Problem(
+            403, f"this action needs a token with role {allowed}; yours is {caller.role.value}"
+        )
 
 
 def not_found(model_id: str) -> Problem:
@@ -61,27 +65,30 @@ def not_found(model_id: str) -> Problem:
     return Problem(404, f"no model {model_id!r} visible to this token")
 
 
-async def model_for(
-    app: Services, caller: TokenRecord, model_id: str, *, purpose: str
-) -> ModelRecord:
-    """The model `caller` may use for `purpose` ("read", "own", "score"), else 403/404.
+class Purpose(StrEnum):
+    """What a caller wants to do with a model (`model_for` checks it may)."""
 
-    - read: owner of the model, a submitter granted it, or an admin;
-    - own: the owner only (delete, download, inbox);
-    - score: the owner, or a submitter granted it.
-    """
-    if purpose == "own":
+    read = "read"  # owner of the model, a submitter granted it, or an admin
+    own = "own"  # the owner only (delete, download, inbox)
+    score = "score"  # the owner, or a submitter granted it
+
+
+async def model_for(
+    app: Services, caller: TokenRecord, model_id: str, *, purpose: Purpose
+) -> ModelRecord:
+    """The model `caller` may use for `purpose`, else 403 (wrong role) or 404."""
+    if purpose is Purpose.own:
         require_role(caller, Role.owner)
-    elif purpose == "score":
+    elif purpose is Purpose.score:
         require_role(caller, Role.owner, Role.submitter)
     record = await run_in_threadpool(app.repo.get_model, model_id) if len(model_id) <= 64 else None
     if record is None:
         raise not_found(model_id)
-    if caller.role == Role.admin.value and purpose == "read":
+    if caller.role is Role.admin and purpose is Purpose.read:
         return record
-    if caller.role == Role.owner.value and record.owner == caller.subject:
+    if caller.role is Role.owner and record.owner == caller.subject:
         return record
-    if caller.role == Role.submitter.value and purpose in ("read", "score"):
-        if model_id in caller.model_ids:
-            return record
+    granted = caller.role is Role.submitter and model_id in caller.model_ids
+    if granted and purpose in (Purpose.read, Purpose.score):
+        return record
     raise not_found(model_id)

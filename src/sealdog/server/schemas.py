@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sealdog.server.auth import Role
+from sealdog.protocol import Mode, Role
+from sealdog.server.storage.repository import ModelRecord
 
 
 class EmailIn(BaseModel):
@@ -47,8 +48,8 @@ class ScoreRequest(BaseModel):
         default="direct",
         description="direct: encrypted verdicts in the response; inbox: stored for the key holder.",
     )
-    mode: Literal["verdict", "score"] = Field(
-        default="verdict",
+    mode: Mode = Field(
+        default=Mode.VERDICT,
         description="verdict: blinded sign only (default); score: exact score, if the operator "
         "enabled it for this model. xor models return their network output in either mode.",
     )
@@ -60,7 +61,8 @@ class ScoreRequest(BaseModel):
         if isinstance(value, list):
             for i, row in enumerate(value):
                 if not isinstance(row, list):
-                    raise ValueError(f"inputs[{i}] must be a list of bits, e.g. [0, 1]")
+                    # ValueError, not TypeError: pydantic turns only ValueError into a 422.
+                    raise ValueError(f"inputs[{i}] must be a list of bits, e.g. [0, 1]")  # noqa: TRY004
                 for j, v in enumerate(row):
                     if isinstance(v, bool) or not isinstance(v, int) or v not in (0, 1):
                         raise ValueError(f"inputs[{i}][{j}] is {v!r}; inputs must be bits, 0 or 1")
@@ -96,6 +98,10 @@ class DirectVerdicts(BaseModel):
 class ModelInfo(BaseModel):
     """A sealed model's public metadata; never its ciphertexts."""
 
+    # Built from a `storage.repository.ModelRecord` by attribute name (`ModelInfo.of`): its
+    # fields are the record's (tests/server/test_kinds.py checks); their order is the JSON's.
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     kind: str
     scheme: str
@@ -112,6 +118,11 @@ class ModelInfo(BaseModel):
         "estimate, hidden units, activation (xor)."
     )
 
+    @classmethod
+    def of(cls, record: ModelRecord) -> ModelInfo:
+        """The public view of a registry record."""
+        return cls.model_validate(record)
+
 
 class ModelList(BaseModel):
     models: list[ModelInfo]
@@ -121,7 +132,7 @@ class InboxEntry(BaseModel):
     cursor: str
     model_id: str
     created_at: datetime
-    mode: str
+    mode: Mode
     count: int
     message_ids: list[str | None]
     verdicts: dict[str, Any]

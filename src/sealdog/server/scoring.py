@@ -1,7 +1,7 @@
 """The scoring engine: CPU-bound work (validation, featurising, encrypted dot products) in
 a pool of worker processes, so the event loop keeps answering /healthz during big batches.
 
-The parent process sends only small jobs (a file path, a digest, the e-mails); each
+The parent process sends only small jobs (a file path, a digest, the batch); each
 worker loads a sealed model once from the blob store and keeps it cached by digest.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sealdog.server import scoring_worker
-from sealdog.server.kinds import ScoreJob, ValidatedModel
+from sealdog.server.kinds.base import ScoreJob, ValidatedModel
 from sealdog.server.problems import Problem
 
 
@@ -65,15 +65,19 @@ class ScoringEngine:
                 headers={"Retry-After": "1"},
             ) from exc
 
-    async def validate(self, path: Path, *, demo_mode: bool, allow_research: bool = False) -> ValidatedModel:
+    async def validate(
+        self, path: Path, *, demo_mode: bool, allow_research: bool = False
+    ) -> ValidatedModel:
         """Parse and fully validate a staged sealed-model file (raises ModelRejectedError)."""
-        return await self._run(  # type: ignore[no-any-return]
+        result: ValidatedModel = await self._run(
             scoring_worker.validate_file, str(path), demo_mode, allow_research
         )
+        return result
 
     async def score(self, job: ScoreJob) -> dict[str, Any]:
-        """Encrypted verdicts/outputs for the job's e-mails or inputs (raises ScoringInputError)."""
-        return await self._run(scoring_worker.score_job, job)  # type: ignore[no-any-return]
+        """Encrypted verdicts/outputs for the job's batch (raises ScoringInputError)."""
+        result: dict[str, Any] = await self._run(scoring_worker.score_job, job)
+        return result
 
     def shutdown(self) -> None:
         with self._lock:

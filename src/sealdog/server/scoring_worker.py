@@ -1,8 +1,9 @@
 """Code that runs inside the scoring processes: validate uploads, load and score models.
 
-Every exception that leaves these functions is a `ModelRejectedError` or a
-`ScoringInputError` with a message safe to show the caller; unexpected errors become a
-generic 500 in the parent (their details go to the log).
+Every sealed-model file is parsed once (`open_container`, digest checked) and handed to the
+kind its manifest names (`kinds.registry`). Every exception that leaves these functions is a
+`ModelRejectedError` or a `ScoringInputError` with a message safe to show the caller;
+unexpected errors become a generic 500 in the parent (their details go to the log).
 """
 
 from __future__ import annotations
@@ -15,26 +16,24 @@ from pathlib import Path
 from typing import Any
 
 from sealdog.errors import SealdogError
-from sealdog.server.kinds import (
+from sealdog.server.kinds.base import (
     LoadedModel,
     ModelRejectedError,
     ScoreJob,
     ScoringInputError,
     ValidatedModel,
-    detect_kind,
-    kind_handler,
+    open_container,
 )
+from sealdog.server.kinds.registry import kind_for
 
 CACHE_SIZE = 8
 _cache: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
 
 
 def initialise() -> None:
-    """Worker start-up: ignore Ctrl-C (the parent shuts the pool down) and import eagerly."""
+    """Worker start-up: ignore Ctrl-C (the parent shuts the pool down). Importing this
+    module imported every kind already."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from sealdog.server.kinds import known_kinds
-
-    known_kinds()
 
 
 def ping() -> int:
@@ -44,8 +43,9 @@ def ping() -> int:
 def validate_file(path: str, demo_mode: bool, allow_research: bool = False) -> ValidatedModel:
     data = Path(path).read_bytes()
     try:
-        kind = detect_kind(data)
-        return kind_handler(kind).validate(data, demo_mode=demo_mode, allow_research=allow_research)
+        model = open_container(data)
+        kind = kind_for(model.kind)
+        return kind.validate(model, demo_mode=demo_mode, allow_research=allow_research)
     except ModelRejectedError:
         raise
     except SealdogError as exc:
@@ -56,24 +56,24 @@ def validate_file(path: str, demo_mode: bool, allow_research: bool = False) -> V
 
 def _loaded(job: ScoreJob) -> LoadedModel:
     key = (job.path, job.digest)
-    model = _cache.get(key)
-    if model is not None:
+    loaded = _cache.get(key)
+    if loaded is not None:
         _cache.move_to_end(key)
-        return model
-    data = Path(job.path).read_bytes()
-    model = kind_handler(job.kind).load(data, expected_digest=job.digest)
-    _cache[key] = model
+        return loaded
+    model = open_container(Path(job.path).read_bytes())
+    if model.digest != job.digest or model.kind != job.kind:
+        raise ModelRejectedError("stored sealed model does not match its registered digest")
+    loaded = kind_for(model.kind).load(model)
+    _cache[key] = loaded
     while len(_cache) > CACHE_SIZE:
         _cache.popitem(last=False)
-    return model
+    return loaded
 
 
 def score_job(job: ScoreJob) -> dict[str, Any]:
     model = _loaded(job)
     try:
-        if job.inputs:
-            return model.score_inputs(job.inputs, mode=job.mode)
-        return model.score(job.emails, mode=job.mode, max_email_bytes=job.max_email_bytes)
+        return model.score(job.batch, mode=job.mode)
     except ScoringInputError:
         raise
     except SealdogError as exc:

@@ -1,17 +1,20 @@
 """Seal a plaintext model: encrypt its weights and bias under the key holder's public key.
 
-The sealed model carries the featuriser spec in clear (the server needs it to featurise),
-the fixed-point scale and bounds, and the model's metadata minus anything that would tell
-the server about the weights (intercept, threshold, chosen C are dropped: with them and a
-few verdicts the server could learn about the score scale), and so is where the training
-data lay on the key holder's disk.
+The sealed model (the sealed-model container, kind "linear", scheme "paillier") carries the
+featuriser spec in clear (the server needs it to featurise), the fixed-point scale and
+bounds, and the model's metadata minus anything that would tell the server about the
+weights (intercept, threshold, chosen C are dropped: with them and a few verdicts the server
+could learn about the score scale), and so is where the training data lay on the key
+holder's disk.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sealdog.crypto.paillier import PublicKey
 from sealdog.crypto.paillier.fixed_point import DEFAULT_SCALE_BITS
+from sealdog.sealed_model import SealedModel, seal_model
 from sealdog.trainer.model import LinearModel
 
 _PRIVATE_METADATA = ("intercept", "threshold_folded", "c", "corpus_path")
@@ -26,14 +29,12 @@ def public_metadata(model: LinearModel, extra: dict[str, Any] | None = None) -> 
 
 def seal_plaintext_model(
     model: LinearModel,
-    public_key: Any,
+    public_key: PublicKey,
     *,
     scale_bits: int = DEFAULT_SCALE_BITS,
     metadata: dict[str, Any] | None = None,
-) -> Any:
-    """A `sealdog.sealed_model.SealedModel` of `model` under `public_key` (a Paillier PublicKey)."""
-    from sealdog.sealed_model import seal_model
-
+) -> SealedModel:
+    """The sealed-model container of `model` under the key holder's Paillier `public_key`."""
     return seal_model(
         public_key,
         model.weights,

@@ -29,7 +29,8 @@ from sealdog.crypto.vhe.errors import NoiseBudgetExhausted
 from sealdog.crypto.vhe.keys import SecretKey, generate_secret_key
 from sealdog.crypto.vhe.ops import Ciphertext, ProductKey
 from sealdog.crypto.vhe.params import VheParams
-from sealdog.xor.activation import PolySigmoid
+from sealdog.xor.network import EncryptedXor, hidden_layer, output
+from sealdog.xor.network import sum_ciphertexts as _sum
 from sealdog.xor.plaintext import INPUTS, TARGETS, TrainingConfig, XorNet
 
 WEIGHT_BOUND = 64.0  # asserted bound on every weight after each update (see fixed_point.assume_bound)
@@ -54,16 +55,6 @@ def check_budget(params: VheParams, iterations: int) -> None:
         )
 
 
-@dataclass
-class EncryptedXor:
-    """Encrypted weights (scalar ciphertexts) plus what an evaluator needs to compute with them."""
-
-    w1: list[list[Ciphertext]]
-    w2: list[Ciphertext]
-    act: PolySigmoid
-    product_key: ProductKey
-
-
 def encrypt_net(net: XorNet, sk: SecretKey, product_key: ProductKey, rng: random.Random | None = None) -> EncryptedXor:
     return EncryptedXor(
         w1=[[fp.encrypt_real(sk, [float(v)], rng) for v in row] for row in net.w1],
@@ -71,35 +62,6 @@ def encrypt_net(net: XorNet, sk: SecretKey, product_key: ProductKey, rng: random
         act=net.act,
         product_key=product_key,
     )
-
-
-def _sum(cts: list[Ciphertext]) -> Ciphertext:
-    total = cts[0]
-    for ct in cts[1:]:
-        total = ops.add(total, ct)
-    return total
-
-
-def hidden_layer(enc: EncryptedXor, bits: tuple[int, int]) -> tuple[list[Ciphertext], list[Ciphertext], list[Ciphertext]]:
-    """(z, z^2, h) per hidden unit for one plaintext input; x in {0,1} selects weights (no products)."""
-    key, act = enc.product_key, enc.act
-    active = [i for i, v in enumerate((bits[0], bits[1], 1)) if v]
-    zs, z2s, hs = [], [], []
-    for row in enc.w1:
-        z = _sum([row[i] for i in active])
-        z2 = fp.multiply(z, z, key)
-        cubic = fp.multiply(fp.mul_const(z, act.c3), z2, key)
-        h = fp.add_const(ops.add(cubic, fp.mul_const(z, act.c1)), act.c0)
-        zs.append(z)
-        z2s.append(z2)
-        hs.append(h)
-    return zs, z2s, hs
-
-
-def output(enc: EncryptedXor, hs: list[Ciphertext]) -> Ciphertext:
-    """y = W2 [h, 1]."""
-    terms = [fp.multiply(w, h, enc.product_key) for w, h in zip(enc.w2[:-1], hs)]
-    return ops.add(_sum(terms), enc.w2[-1])
 
 
 def encrypted_step(enc: EncryptedXor, lr: float) -> Ciphertext:

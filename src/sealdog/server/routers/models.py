@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from sealdog.server.auth import Role
-from sealdog.server.deps import App, Caller, model_for, require_role
-from sealdog.server.kinds import ModelRejectedError
+from sealdog.protocol import Role
+from sealdog.server.deps import App, Caller, Purpose, model_for, require_role
+from sealdog.server.kinds.base import ModelRejectedError
 from sealdog.server.problems import Problem
 from sealdog.server.schemas import ModelInfo, ModelList, ScorePolicy
 from sealdog.server.storage.blobs import BlobTooLargeError
@@ -25,26 +25,11 @@ router = APIRouter(prefix="/v1/models", tags=["models"])
 _UPLOAD_BODY = {
     "requestBody": {
         "required": True,
-        "description": "The sealed-model file exactly as `SealedModel.to_bytes()` wrote it.",
+        "description": "The sealed-model file (any kind) exactly as `SealedModel.to_bytes()` "
+        "wrote it.",
         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
     }
 }
-
-
-def model_info(record: ModelRecord) -> ModelInfo:
-    return ModelInfo(
-        id=record.id,
-        kind=record.kind,
-        scheme=record.scheme,
-        digest=record.digest,
-        key_fingerprint=record.key_fingerprint,
-        key_bits=record.key_bits,
-        size_bytes=record.size_bytes,
-        uploaded_at=record.uploaded_at,
-        score_mode_enabled=record.score_mode_enabled,
-        owner=record.owner,
-        summary=record.summary,
-    )
 
 
 @router.post(
@@ -90,13 +75,11 @@ async def upload_model(
         existing = await run_in_threadpool(app.repo.model_by_digest, caller.subject, validated.digest)
         if existing is not None:
             response.status_code = status.HTTP_200_OK
-            return model_info(existing)
+            return ModelInfo.of(existing)
         model_id = uuid.uuid4().hex
-        record = ModelRecord(
-            id=model_id, owner=caller.subject, kind=validated.kind, scheme=validated.scheme,
-            digest=validated.digest, key_fingerprint=validated.key_fingerprint,
-            key_bits=validated.key_bits, size_bytes=staged.size, summary=validated.summary,
-            uploaded_at=utcnow(), score_mode_enabled=False,
+        record = ModelRecord.register(
+            validated, id=model_id, owner=caller.subject, size_bytes=staged.size,
+            uploaded_at=utcnow(),
         )
         # Blob first, then the row: a crash in between leaves an orphan file (swept at the
         # next start), never a row pointing at a missing file.
@@ -109,7 +92,7 @@ async def upload_model(
             if existing is None:  # pragma: no cover - the duplicate vanished again
                 raise Problem(409, "a concurrent upload of the same model failed; retry") from None
             response.status_code = status.HTTP_200_OK
-            return model_info(existing)
+            return ModelInfo.of(existing)
         except BaseException:
             await run_in_threadpool(app.blobs.delete, model_id)
             raise
@@ -118,25 +101,25 @@ async def upload_model(
     log.info("model %s uploaded by %s (kind %s, %d-bit key %s)", model_id, caller.subject,
              record.kind, record.key_bits, record.key_fingerprint)
     response.headers["Location"] = f"/v1/models/{model_id}"
-    return model_info(record)
+    return ModelInfo.of(record)
 
 
 @router.get("", response_model=ModelList)
 async def list_models(app: App, caller: Caller) -> ModelList:
     """Owners see their models, submitters the models granted to them, admins all models."""
-    if caller.role == Role.owner.value:
+    if caller.role is Role.owner:
         records = await run_in_threadpool(app.repo.list_models, caller.subject)
-    elif caller.role == Role.submitter.value:
+    elif caller.role is Role.submitter:
         records = await run_in_threadpool(app.repo.list_models_by_id, caller.model_ids)
     else:
         records = await run_in_threadpool(app.repo.list_models, None)
-    return ModelList(models=[model_info(r) for r in records])
+    return ModelList(models=[ModelInfo.of(r) for r in records])
 
 
 @router.get("/{model_id}", response_model=ModelInfo)
 async def get_model(model_id: str, app: App, caller: Caller) -> ModelInfo:
     """Public metadata of one model (never its ciphertexts)."""
-    return model_info(await model_for(app, caller, model_id, purpose="read"))
+    return ModelInfo.of(await model_for(app, caller, model_id, purpose=Purpose.read))
 
 
 @router.get(
@@ -146,7 +129,7 @@ async def get_model(model_id: str, app: App, caller: Caller) -> ModelInfo:
 )
 async def download_sealed_model(model_id: str, app: App, caller: Caller) -> FileResponse:
     """The sealed-model file itself, for its owner only."""
-    record = await model_for(app, caller, model_id, purpose="own")
+    record = await model_for(app, caller, model_id, purpose=Purpose.own)
     return FileResponse(
         app.blobs.path_for(record.id),
         media_type="application/octet-stream",
@@ -157,7 +140,7 @@ async def download_sealed_model(model_id: str, app: App, caller: Caller) -> File
 @router.delete("/{model_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_model(model_id: str, app: App, caller: Caller) -> Response:
     """Delete a model, its grants and its verdict inbox."""
-    record = await model_for(app, caller, model_id, purpose="own")
+    record = await model_for(app, caller, model_id, purpose=Purpose.own)
     await run_in_threadpool(app.repo.delete_model, record.id)
     await run_in_threadpool(app.blobs.delete, record.id)
     log.info("model %s deleted by %s", record.id, caller.subject)
@@ -168,10 +151,10 @@ async def delete_model(model_id: str, app: App, caller: Caller) -> Response:
 async def set_policy(model_id: str, policy: ScorePolicy, app: App, caller: Caller) -> ModelInfo:
     """Operator (admin) switch for exact-score mode on one model; off by default."""
     require_role(caller, Role.admin)
-    record = await model_for(app, caller, model_id, purpose="read")
+    record = await model_for(app, caller, model_id, purpose=Purpose.read)
     await run_in_threadpool(app.repo.set_score_mode, record.id, policy.score_mode_enabled)
     log.warning("exact-score mode %s for model %s by admin %s",
                 "ENABLED" if policy.score_mode_enabled else "disabled", record.id, caller.subject)
     updated = await run_in_threadpool(app.repo.get_model, record.id)
     assert updated is not None
-    return model_info(updated)
+    return ModelInfo.of(updated)

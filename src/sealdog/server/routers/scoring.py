@@ -1,5 +1,5 @@
-"""Scoring: a batch of plaintext e-mails through a sealed model, delivered directly or to
-the key holder's verdict inbox."""
+"""Scoring: a batch of plaintext e-mails (or input rows) through a sealed model, delivered
+directly or to the key holder's verdict inbox."""
 
 from __future__ import annotations
 
@@ -11,8 +11,17 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from sealdog.server.deps import App, Caller, model_for
-from sealdog.server.kinds import ScoreJob, ScoringInputError, ScoringInputTooLargeError
+from sealdog.protocol import Mode
+from sealdog.server.deps import App, Caller, Purpose, model_for
+from sealdog.server.kinds.base import (
+    Batch,
+    EmailBatch,
+    InputBatch,
+    ModelRejectedError,
+    ScoreJob,
+    ScoringInputError,
+    ScoringInputTooLargeError,
+)
 from sealdog.server.problems import Problem
 from sealdog.server.schemas import DirectVerdicts, EmailIn, ScoreAck, ScoreRequest
 
@@ -57,7 +66,7 @@ async def score(
     """Score e-mails (linear models) or bit inputs (xor networks) with a sealed model. The
     server sees the inputs but learns neither weights nor results: it returns (or stores)
     re-randomised ciphertexts (blinded verdicts for linear models)."""
-    record = await model_for(app, caller, model_id, purpose="score")
+    record = await model_for(app, caller, model_id, purpose=Purpose.score)
     settings = app.settings
     if record.summary.get("research_grade") and not (settings.demo_mode or settings.allow_research_schemes):
         raise Problem(
@@ -71,9 +80,8 @@ async def score(
                 f"{settings.max_inputs_per_batch} (SEALDOG_MAX_INPUTS_PER_BATCH); split it",
                 extra={"max_inputs_per_batch": settings.max_inputs_per_batch},
             )
-        emails: list[bytes] = []
-        inputs = tuple(tuple(int(v) for v in row) for row in body.inputs)
-        message_ids: list[str | None] = [None] * len(inputs)
+        batch: Batch = InputBatch(tuple(tuple(int(v) for v in row) for row in body.inputs))
+        message_ids: list[str | None] = [None] * len(batch)
     else:
         assert body.emails is not None
         if len(body.emails) > settings.max_emails_per_batch:
@@ -83,18 +91,17 @@ async def score(
                 extra={"max_emails_per_batch": settings.max_emails_per_batch},
             )
         emails = decode_emails(body.emails, max_email_bytes=settings.max_email_bytes)
-        inputs = ()
+        batch = EmailBatch(tuple(emails), max_email_bytes=settings.max_email_bytes)
         message_ids = [e.message_id for e in body.emails]
-    if body.mode == "score" and not record.score_mode_enabled:
+    if body.mode is Mode.SCORE and not record.score_mode_enabled:
         raise Problem(
             403, "exact-score mode is not enabled for this model; verdict mode is the default. "
             "The server operator can enable it: sealdog server model score-mode <id> --enable",
         )
-    count = len(inputs) or len(emails)
+    count = len(batch)
     job = ScoreJob(
         model_id=record.id, digest=record.digest, kind=record.kind,
-        path=str(app.blobs.path_for(record.id)), mode=body.mode, emails=tuple(emails),
-        max_email_bytes=settings.max_email_bytes, inputs=inputs,
+        path=str(app.blobs.path_for(record.id)), mode=body.mode, batch=batch,
     )
     try:
         verdicts = await app.scoring.score(job)
@@ -102,7 +109,12 @@ async def score(
         raise Problem(413, str(exc)) from None
     except ScoringInputError as exc:
         raise Problem(422, str(exc)) from None
-    request.app.state.metrics.emails_scored.labels(record.kind, body.mode, body.delivery).inc(count)
+    except ModelRejectedError as exc:  # the stored file: altered, or a format since retired
+        raise Problem(
+            409, f"the stored sealed model cannot be loaded ({exc}); its owner can delete the "
+            "model and upload it again",
+        ) from None
+    request.app.state.metrics.emails_scored.labels(record.kind, body.mode.value, body.delivery).inc(count)
     if body.delivery == "direct":
         return DirectVerdicts(
             model_id=record.id, count=count, message_ids=message_ids, verdicts=verdicts

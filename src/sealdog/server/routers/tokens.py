@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 
 def token_info(record: TokenRecord) -> TokenInfo:
     return TokenInfo(
-        id=record.id, role=Role(record.role), subject=record.subject, label=record.label,
+        id=record.id, role=record.role, subject=record.subject, label=record.label,
         created_at=record.created_at, revoked=not record.active, models=list(record.model_ids),
     )
 
@@ -40,7 +40,7 @@ async def create_token(body: TokenCreate, app: App, caller: Caller) -> TokenCrea
         )
     except KeyError as exc:
         raise Problem(422, f"unknown model(s): {exc.args[0]}") from None
-    log.info("token %s (%s, subject %s) issued by admin %s", record.id, record.role,
+    log.info("token %s (%s, subject %s) issued by admin %s", record.id, record.role.value,
              record.subject, caller.subject)
     return TokenCreated(**token_info(record).model_dump(), token=token)
 
@@ -67,8 +67,10 @@ async def grant_model(token_id: str, body: GrantCreate, app: App, caller: Caller
     target = await run_in_threadpool(app.repo.get_token, token_id) if len(token_id) <= 32 else None
     if target is None:
         raise Problem(404, f"no token {token_id!r}")
-    if target.role != Role.submitter.value:
-        raise Problem(422, f"token {token_id} has role {target.role}; only submitters take grants")
+    if target.role is not Role.submitter:
+        raise Problem(
+            422, f"token {token_id} has role {target.role.value}; only submitters take grants"
+        )
     if len(body.model_id) > 32 or await run_in_threadpool(app.repo.get_model, body.model_id) is None:
         raise Problem(422, f"unknown model {body.model_id!r}")
     await run_in_threadpool(app.repo.grant, token_id, body.model_id)

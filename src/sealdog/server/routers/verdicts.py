@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
-from sealdog.server.deps import App, Caller, model_for
+from sealdog.server.deps import App, Caller, Purpose, model_for
 from sealdog.server.problems import Problem
 from sealdog.server.schemas import InboxEntry, InboxPage
 
@@ -32,7 +32,7 @@ async def list_verdicts(
     """Encrypted verdicts stored for this model's owner, oldest first. Only the key holder
     can decrypt them; the ids link them back to the submitted messages."""
     cursor = parse_cursor(after)
-    record = await model_for(app, caller, model_id, purpose="own")
+    record = await model_for(app, caller, model_id, purpose=Purpose.own)
     limit = min(limit, app.settings.max_verdicts_page)
     rows = await run_in_threadpool(app.repo.list_verdicts, record.id, after=cursor, limit=limit)
     entries = [

@@ -7,14 +7,16 @@ records can cross thread boundaries safely.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, select, text, update
+from sqlalchemy import CursorResult, Engine, Result, delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from sealdog.protocol import Mode, Role
+from sealdog.server.kinds.base import ValidatedModel
 from sealdog.server.storage.tables import GrantRow, ModelRow, TokenRow, VerdictRow
 
 
@@ -30,7 +32,7 @@ def _aware(value: datetime) -> datetime:
 @dataclass(frozen=True)
 class TokenRecord:
     id: str
-    role: str
+    role: Role
     subject: str
     label: str | None
     created_at: datetime
@@ -43,19 +45,32 @@ class TokenRecord:
         return self.revoked_at is None
 
 
-@dataclass(frozen=True)
-class ModelRecord:
+@dataclass(frozen=True, kw_only=True)
+class ModelRecord(ValidatedModel):
+    """A registered model: what validation established, plus the registry's own fields.
+
+    Its fields are the `sealed_models` columns one to one, and the HTTP `ModelInfo` is built
+    from it by attribute name: a new field is added here (or on ValidatedModel), in the
+    table (with a migration) and in `schemas.ModelInfo`."""
+
     id: str
     owner: str
-    kind: str
-    scheme: str
-    digest: str
-    key_fingerprint: str
-    key_bits: int
     size_bytes: int
-    summary: dict[str, Any]
     uploaded_at: datetime
     score_mode_enabled: bool
+
+    @classmethod
+    def register(
+        cls, validated: ValidatedModel, *, id: str, owner: str, size_bytes: int,
+        uploaded_at: datetime,
+    ) -> ModelRecord:
+        """The record of a freshly uploaded model (exact-score mode starts off)."""
+        base = {f.name: getattr(validated, f.name) for f in fields(ValidatedModel)}
+        return cls(**base, id=id, owner=owner, size_bytes=size_bytes, uploaded_at=uploaded_at,
+                   score_mode_enabled=False)
+
+
+MODEL_FIELDS = tuple(f.name for f in fields(ModelRecord))
 
 
 @dataclass(frozen=True)
@@ -63,7 +78,7 @@ class VerdictRecord:
     id: int
     model_id: str
     created_at: datetime
-    mode: str
+    mode: Mode
     count: int
     message_ids: list[str | None]
     payload: str
@@ -76,7 +91,7 @@ class DuplicateModelError(Exception):
 def _token(row: TokenRow, model_ids: Iterable[str] = ()) -> TokenRecord:
     return TokenRecord(
         id=row.id,
-        role=row.role,
+        role=Role(row.role),
         subject=row.subject,
         label=row.label,
         created_at=_aware(row.created_at),
@@ -87,19 +102,13 @@ def _token(row: TokenRow, model_ids: Iterable[str] = ()) -> TokenRecord:
 
 
 def _model(row: ModelRow) -> ModelRecord:
-    return ModelRecord(
-        id=row.id,
-        owner=row.owner,
-        kind=row.kind,
-        scheme=row.scheme,
-        digest=row.digest,
-        key_fingerprint=row.key_fingerprint,
-        key_bits=row.key_bits,
-        size_bytes=row.size_bytes,
+    values: dict[str, Any] = {name: getattr(row, name) for name in MODEL_FIELDS}
+    values.update(
         summary=dict(row.summary),
         uploaded_at=_aware(row.uploaded_at),
         score_mode_enabled=bool(row.score_mode_enabled),
     )
+    return ModelRecord(**values)
 
 
 def _verdict(row: VerdictRow) -> VerdictRecord:
@@ -107,11 +116,17 @@ def _verdict(row: VerdictRow) -> VerdictRecord:
         id=row.id,
         model_id=row.model_id,
         created_at=_aware(row.created_at),
-        mode=row.mode,
+        mode=Mode(row.mode),
         count=row.count,
         message_ids=list(row.message_ids),
         payload=row.payload,
     )
+
+
+def _changed(result: Result[Any]) -> bool:
+    """Whether an UPDATE/DELETE touched a row (DML results are cursor results)."""
+    assert isinstance(result, CursorResult)
+    return bool(result.rowcount)
 
 
 class Repository:
@@ -134,7 +149,7 @@ class Repository:
         *,
         token_id: str,
         token_hash: str,
-        role: str,
+        role: Role,
         subject: str,
         label: str | None,
         model_ids: Iterable[str] = (),
@@ -145,7 +160,7 @@ class Repository:
             if missing:
                 raise KeyError(", ".join(missing))
             row = TokenRow(
-                id=token_id, token_hash=token_hash, role=role, subject=subject, label=label,
+                id=token_id, token_hash=token_hash, role=Role(role).value, subject=subject, label=label,
                 created_at=utcnow(),
             )
             session.add(row)
@@ -201,15 +216,7 @@ class Repository:
     def add_model(self, record: ModelRecord) -> ModelRecord:
         try:
             with self._session() as session, session.begin():
-                session.add(
-                    ModelRow(
-                        id=record.id, owner=record.owner, kind=record.kind, scheme=record.scheme,
-                        digest=record.digest, key_fingerprint=record.key_fingerprint,
-                        key_bits=record.key_bits, size_bytes=record.size_bytes,
-                        summary=record.summary, uploaded_at=record.uploaded_at,
-                        score_mode_enabled=record.score_mode_enabled,
-                    )
-                )
+                session.add(ModelRow(**{name: getattr(record, name) for name in MODEL_FIELDS}))
         except IntegrityError as exc:
             raise DuplicateModelError(record.digest) from exc
         return record
@@ -249,18 +256,18 @@ class Repository:
             session.execute(delete(VerdictRow).where(VerdictRow.model_id == model_id))
             session.execute(delete(GrantRow).where(GrantRow.model_id == model_id))
             result = session.execute(delete(ModelRow).where(ModelRow.id == model_id))
-            return bool(result.rowcount)
+            return _changed(result)
 
     def set_score_mode(self, model_id: str, enabled: bool) -> bool:
         with self._session() as session, session.begin():
             result = session.execute(
                 update(ModelRow).where(ModelRow.id == model_id).values(score_mode_enabled=enabled)
             )
-            return bool(result.rowcount)
+            return _changed(result)
 
     # -- verdict inbox --------------------------------------------------------------------
     def add_verdicts(
-        self, *, model_id: str, mode: str, count: int, message_ids: list[str | None], payload: str
+        self, *, model_id: str, mode: Mode, count: int, message_ids: list[str | None], payload: str
     ) -> VerdictRecord:
         """Append an inbox entry; its id is the cursor.
 
@@ -271,7 +278,7 @@ class Repository:
         with self._session() as session, session.begin():
             session.execute(select(ModelRow.id).where(ModelRow.id == model_id).with_for_update())
             row = VerdictRow(
-                model_id=model_id, created_at=utcnow(), mode=mode, count=count,
+                model_id=model_id, created_at=utcnow(), mode=Mode(mode).value, count=count,
                 message_ids=message_ids, payload=payload,
             )
             session.add(row)

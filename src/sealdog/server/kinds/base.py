@@ -1,0 +1,139 @@
+"""What every model kind shares: errors, the validation result, the scoring job, the protocol.
+
+A kind receives the sealed-model container already parsed and its digest checked
+(`open_container`); it validates its own manifest fields and payload (`Kind.validate`) and
+loads a scorer (`Kind.load`). A loaded model has one method, `score(batch, mode=...)`: the
+batch carries e-mails or input rows, and a kind answers the shape it does not score with a
+`ScoringInputError` that says what to send instead.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sealdog.errors import SealdogError
+from sealdog.mail.errors import MailError
+from sealdog.protocol import Mode
+from sealdog.sealed_model import SealedModel
+
+
+class ModelRejectedError(SealdogError):
+    """An uploaded sealed model failed validation (the message says which check)."""
+
+
+class ScoringInputError(SealdogError):
+    """An e-mail or input row in a batch cannot be scored (HTTP 422)."""
+
+
+class ScoringInputTooLargeError(ScoringInputError):
+    """An e-mail in a batch is over the size cap (HTTP 413)."""
+
+
+@dataclass(frozen=True)
+class ValidatedModel:
+    """What validation establishes about a sealed model: the fields the registry stores and
+    shows (`storage.repository.ModelRecord` extends it with registry fields)."""
+
+    kind: str
+    scheme: str
+    digest: str
+    key_fingerprint: str
+    key_bits: int
+    summary: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EmailBatch:
+    """Raw e-mails, each already checked against `max_email_bytes` by the router."""
+
+    emails: tuple[bytes, ...]
+    max_email_bytes: int
+
+    def __len__(self) -> int:
+        return len(self.emails)
+
+
+@dataclass(frozen=True)
+class InputBatch:
+    """Plaintext input rows (e.g. bit pairs for an XOR network)."""
+
+    rows: tuple[tuple[int, ...], ...]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+Batch = EmailBatch | InputBatch
+
+
+@dataclass(frozen=True)
+class ScoreJob:
+    """One batch for a scoring process: small and picklable (the model stays on disk)."""
+
+    model_id: str
+    digest: str
+    kind: str
+    path: str
+    mode: Mode
+    batch: Batch
+
+
+class LoadedModel(Protocol):
+    """A sealed model ready to score in a worker process (cached by digest)."""
+
+    def score(self, batch: Batch, *, mode: Mode) -> dict[str, Any]:
+        """The encrypted answer's JSON (re-randomised) for the batch, in order; a batch of
+        the shape this kind does not score raises ScoringInputError."""
+        ...
+
+
+class Kind(Protocol):
+    """One hostable model kind (its name is the manifest's `kind`)."""
+
+    name: str
+
+    def validate(
+        self, model: SealedModel, *, demo_mode: bool, allow_research: bool
+    ) -> ValidatedModel:
+        """Full validation; raises ModelRejectedError. `allow_research`: the operator opted in
+        to research-grade (non-confidential) schemes."""
+        ...
+
+    def load(self, model: SealedModel) -> LoadedModel:
+        """A scorer for a model that passed `validate` when it was uploaded."""
+        ...
+
+
+def _check_expansion(data: bytes) -> None:
+    """Refuse zip members that would expand far beyond the upload (a zip bomb): sealed
+    models are stored uncompressed, so their members are never larger than the file."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            total = sum(info.file_size for info in zf.infolist())
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
+        raise ModelRejectedError(
+            "not a sealed-model file (expected the zip container that SealedModel.to_bytes "
+            "writes)"
+        ) from None
+    if total > len(data) + 1024 * 1024:
+        raise ModelRejectedError("sealed-model members expand far beyond the upload size")
+
+
+def open_container(data: bytes) -> SealedModel:
+    """Parse a sealed-model file once, digest checked; every failure a ModelRejectedError."""
+    try:
+        SealedModel.refuse_legacy_xor(data)
+    except SealdogError as exc:
+        raise ModelRejectedError(str(exc)) from None
+    _check_expansion(data)
+    try:
+        return SealedModel.from_bytes(data)
+    except (SealdogError, MailError) as exc:
+        raise ModelRejectedError(str(exc)) from None
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        raise ModelRejectedError(
+            f"not a readable sealed-model file ({type(exc).__name__})"
+        ) from None
