@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sealdog.cli import app
+from sealdog.cli_errors import ExitStatus
 from sealdog.data.sample_corpus import SAMPLES_DIR
 from sealdog.trainer.model import LinearModel
 
@@ -54,13 +55,13 @@ def test_train_seal_on_samples(tmp_path: Path) -> None:
 
 def test_seal_errors(tmp_path: Path) -> None:
     result = runner.invoke(app, ["seal", str(tmp_path / "none.json"), "--public-key", str(tmp_path / "pk.json")])
-    assert result.exit_code == 1 and "sealdog train" in result.output
+    assert result.exit_code == ExitStatus.BAD_INPUT and "sealdog train" in result.output
 
 
 def test_train_without_corpus_says_where_it_comes_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEALDOG_DATA", str(tmp_path / "nothing-here"))
     result = runner.invoke(app, ["train", "--out", str(tmp_path / "m.json")])
-    assert result.exit_code == 1
+    assert result.exit_code == ExitStatus.BAD_INPUT
     assert "Enron-Spam corpus not found" in result.output and "sealdog data fetch" in result.output
     assert not (tmp_path / "m.json").exists()
 

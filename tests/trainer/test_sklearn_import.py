@@ -104,6 +104,7 @@ def test_cli_import(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from sealdog.cli import app
+    from sealdog.cli_errors import ExitStatus
     from sealdog.trainer.model import LinearModel
 
     pipeline = make_pipeline(CountVectorizer(binary=True), LogisticRegression()).fit(TEXTS, LABELS)
@@ -115,4 +116,4 @@ def test_cli_import(tmp_path: Path) -> None:
     _assert_same_scores(pipeline, LinearModel.load(out))
     (tmp_path / "junk.pkl").write_bytes(b"not a pickle")
     result = CliRunner().invoke(app, ["import-sklearn", str(tmp_path / "junk.pkl"), "--out", str(out)])
-    assert result.exit_code == 1 and "cannot load" in result.output
+    assert result.exit_code == ExitStatus.BAD_INPUT and "cannot load" in result.output

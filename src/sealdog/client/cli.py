@@ -1,53 +1,63 @@
-"""The key holder's commands: keygen, deploy, score, verdicts, models, audit, demo.
+"""The key holder's commands: keygen, deploy, score, verdicts, models, audit, and the spam demo.
 
 Server URL and token come from --url/--token or SEALDOG_URL/SEALDOG_TOKEN. Results go to
-stdout, progress and messages to stderr, so output can be piped.
-
-Exit statuses (every command here):
-  0  success
-  2  bad input: usage, missing or unreadable file, bad key file, key does not fit the model
-  3  the server could not be reached
-  4  the server refused the request (its message is printed)
-  5  verdicts could not be decrypted with this secret key
-  6  an audit check failed (the sealed model does not match)
+stdout, progress and messages to stderr, so output can be piped. Errors and exit statuses
+follow `sealdog.cli_errors` (the README's "Exit codes"): 2 bad input, 3 server unreachable,
+4 server refused, 5 decryption failed, 6 audit failed.
 """
 
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 
+from sealdog.cli_errors import handles_errors
 from sealdog.errors import KeyMismatchError, SealdogError
-from sealdog.mail.errors import MailError
+from sealdog.progress import Progress, count
 
-EXIT_BAD_INPUT = 2
-EXIT_UNREACHABLE = 3
-EXIT_REFUSED = 4
-EXIT_DECRYPTION = 5
-EXIT_AUDIT_FAILED = 6
+if TYPE_CHECKING:
+    from sealdog.client.http import SealdogClient
+    from sealdog.crypto.paillier import SecretKey
 
-F = TypeVar("F", bound=Callable[..., Any])
+class OutputFormat(StrEnum):
+    """How a command prints its rows: a table for people, JSON or CSV for programs."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class Delivery(StrEnum):
+    """Where verdicts go: back to the caller (direct) or to the model's inbox."""
+
+    direct = "direct"
+    inbox = "inbox"
+
+
+class AuditMethod(StrEnum):
+    """The auditor's ciphertext check."""
+
+    auto = "auto"
+    exact = "exact"
+    batched = "batched"
+
 
 UrlOption = typer.Option("http://127.0.0.1:8000", "--url", envvar="SEALDOG_URL", help="Server URL [env SEALDOG_URL].")
 TokenOption = typer.Option(None, "--token", envvar="SEALDOG_TOKEN", help="API token [env SEALDOG_TOKEN].")
 TimeoutOption = typer.Option(120.0, "--timeout", help="Seconds to wait for each HTTP answer.")
 SecretKeyOption = typer.Option(Path("sealdog.key.json"), "--secret-key", "-k", help="Secret-key file (0600).")
-FormatOption = typer.Option("table", "--format", "-f", help="table, json or csv.")
+FormatOption = typer.Option(OutputFormat.table, "--format", "-f", help="Output format (--json is short for --format json).")
+JsonOption = typer.Option(False, "--json", help="Print JSON (the same as --format json).")
 
-models_app = typer.Typer(help="Your models on a server: list, delete.", no_args_is_help=True)
-demo_app = typer.Typer(
-    help="End-to-end demos. Without a sub-command: the spam demo (keys, training, sealing, "
-    "a local server, encrypted scoring, decryption, accuracy).",
-    invoke_without_command=True,
-)
+models_app = typer.Typer(help="Your models on a server: list, delete.", no_args_is_help=True, rich_markup_mode=None)
 
 
 def register(app: typer.Typer) -> None:
@@ -59,47 +69,17 @@ def register(app: typer.Typer) -> None:
     app.command("audit")(audit)
     app.command("export-openings")(export_openings)
     app.add_typer(models_app, name="models")
-    app.add_typer(demo_app, name="demo")
 
 
-# --- error handling ---------------------------------------------------------------------
+def register_demo(demo_app: typer.Typer) -> None:
+    """The spam demo is the root's `demo` group's own command (`sealdog demo`)."""
+    demo_app.callback()(demo)
 
 
-def _err(message: str) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+# --- helpers ----------------------------------------------------------------------------
 
 
-def exit_code_for(exc: SealdogError | MailError) -> int:
-    from sealdog.client.errors import ApiError, AuditError, DecryptionError, ServerUnreachableError
-
-    if isinstance(exc, ServerUnreachableError):
-        return EXIT_UNREACHABLE
-    if isinstance(exc, ApiError):
-        return EXIT_REFUSED
-    if isinstance(exc, DecryptionError):
-        return EXIT_DECRYPTION
-    if isinstance(exc, AuditError):
-        return EXIT_AUDIT_FAILED
-    if isinstance(exc, KeyMismatchError):
-        return EXIT_BAD_INPUT
-    return EXIT_BAD_INPUT
-
-
-def handles_errors(fn: F) -> F:
-    """Turn Sealdog errors into one red line on stderr and a documented exit status."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (SealdogError, MailError) as exc:
-            _err(str(exc))
-            raise typer.Exit(exit_code_for(exc)) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _client(url: str, token: str | None, timeout: float):  # type: ignore[no-untyped-def]
+def _client(url: str, token: str | None, timeout: float) -> SealdogClient:
     from sealdog.client.http import SealdogClient
 
     if not token:
@@ -107,7 +87,7 @@ def _client(url: str, token: str | None, timeout: float):  # type: ignore[no-unt
     return SealdogClient(url, token, timeout=timeout)
 
 
-def _secret_key(path: Path):  # type: ignore[no-untyped-def]
+def _secret_key(path: Path) -> SecretKey:
     from sealdog.client.keyfiles import PASSPHRASE_ENV, KeyFileError, open_secret_key
     from sealdog.crypto.paillier import WrongPassphraseError
 
@@ -123,39 +103,49 @@ def _secret_key(path: Path):  # type: ignore[no-untyped-def]
         raise SealdogError(f"{exc} (or set {PASSPHRASE_ENV}).") from exc
 
 
-def _check_format(fmt: str) -> str:
-    if fmt not in ("table", "json", "csv"):
-        raise typer.BadParameter(f"--format must be table, json or csv, not {fmt!r}")
-    return fmt
+def require_same_key(sealed_for: str, key_fingerprint: str, *, what: str, key: Path, consequence: str = "") -> None:
+    """Refuse a key that is not the one `what` (a model, a file) was sealed with.
+
+    `sealed_for` and `key_fingerprint` are key fingerprints; the message names both.
+    """
+    if sealed_for != key_fingerprint:
+        raise KeyMismatchError(
+            f"{what} is sealed for key {sealed_for[:16]}..., not for {key} ({key_fingerprint[:16]}...)"
+            + (f": {consequence}." if consequence else ".")
+        )
 
 
-def _emit_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str, title: str) -> None:
-    if fmt == "json":
+def _output_format(fmt: OutputFormat, as_json: bool) -> OutputFormat:
+    return OutputFormat.json if as_json else fmt
+
+
+def _emit_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: OutputFormat, title: str,
+               table: tuple[Sequence[dict[str, Any]], Sequence[str]] | None = None) -> None:
+    """Rows as JSON, CSV or a table (`table`: other rows and columns for the table form).
+
+    In a table no value is ever cut: an `id` column never wraps, the others fold.
+    """
+    if fmt is OutputFormat.json:
         typer.echo(json.dumps(list(rows), indent=None))
-    elif fmt == "csv":
+    elif fmt is OutputFormat.csv:
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
         typer.echo(buf.getvalue(), nl=False)
     else:
+        from rich import box
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(title=title)
+        if table is not None:
+            rows, columns = table
+        view = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
         for col in columns:
-            table.add_column(col)
+            view.add_column(col, no_wrap=col == "id", overflow="fold")
         for row in rows:
-            table.add_row(*(str(row.get(c, "")) for c in columns))
-        Console(soft_wrap=True).print(table)
-
-
-def _progress():  # type: ignore[no-untyped-def]
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=Console(stderr=True), transient=False)
+            view.add_row(*(str(row.get(c, "")) for c in columns))
+        Console().print(view)
 
 
 # --- keygen -----------------------------------------------------------------------------
@@ -173,7 +163,7 @@ def keygen(
     """Generate a Paillier key pair: a public key to seal models with, a secret key for verdicts."""
     import os
 
-    from sealdog.client.keyfiles import PASSPHRASE_ENV, write_keypair
+    from sealdog.client.keyfiles import PASSPHRASE_ENV, check_keypair_paths, write_keypair
     from sealdog.crypto.paillier import MIN_SECURE_BITS
 
     if bits < MIN_SECURE_BITS and not insecure:
@@ -181,13 +171,14 @@ def keygen(
             f"Refusing to generate a {bits}-bit key: the floor is {MIN_SECURE_BITS} bits (default 3072). "
             "Pass --insecure for tests and demos only."
         )
+    check_keypair_paths(public_key, secret_key, force=force)  # refuse before any prompt or work
     secret = None
     if passphrase:
         secret = os.environ.get(PASSPHRASE_ENV) or typer.prompt(
             "Passphrase for the secret key", hide_input=True, confirmation_prompt=True
         )
-    typer.echo(f"generating a {bits}-bit Paillier key pair ...", err=True)
-    pk, _ = write_keypair(public_key, secret_key, bits=bits, insecure=insecure, passphrase=secret, force=force)
+    with Progress(f"generating a {bits}-bit Paillier key pair"):
+        pk, _ = write_keypair(public_key, secret_key, bits=bits, insecure=insecure, passphrase=secret, force=force)
     if pk.insecure:
         typer.secho(f"WARNING: {bits}-bit key is INSECURE (below 2048 bits): tests and demos only.",
                     fg=typer.colors.RED, err=True)
@@ -215,11 +206,7 @@ def deploy(
     model = SealedModel.read(sealed_model)
     if public_key is not None:
         pk = open_public_key(public_key)
-        if pk.fingerprint != model.key_fingerprint:
-            raise KeyMismatchError(
-                f"{sealed_model} is sealed for key {model.key_fingerprint[:16]}..., not for "
-                f"{public_key} ({pk.fingerprint[:16]}...)."
-            )
+        require_same_key(model.key_fingerprint, pk.fingerprint, what=str(sealed_model), key=public_key)
     with _client(url, token, timeout) as client:
         info = client.deploy(model)
     if as_json:
@@ -233,15 +220,20 @@ def deploy(
 @models_app.command("list")
 @handles_errors
 def models_list(url: str = UrlOption, token: str = TokenOption, timeout: float = TimeoutOption,
-                fmt: str = FormatOption) -> None:
-    """Models visible to this token."""
-    _check_format(fmt)
+                fmt: OutputFormat = FormatOption, as_json: bool = JsonOption) -> None:
+    """Models visible to this token (the table shows the essentials; JSON and CSV every field)."""
+    fmt = _output_format(fmt, as_json)
     with _client(url, token, timeout) as client:
         models = client.list_models()
     rows = [{"id": m.id, "kind": m.kind, "key_bits": m.key_bits, "key": m.key_fingerprint[:16],
              "digest": m.digest[:16], "uploaded_at": m.uploaded_at, "score_mode": m.score_mode_enabled}
             for m in models]
-    _emit_rows(rows, ["id", "kind", "key_bits", "key", "digest", "uploaded_at", "score_mode"], fmt, "models")
+    # The table fits 80 columns with the whole id: the fingerprint's start, the upload date.
+    brief = [{"id": m.id, "kind": m.kind, "bits": m.key_bits, "key": m.key_fingerprint[:8],
+              "uploaded": str(m.uploaded_at)[:10], "scores": "yes" if m.score_mode_enabled else "no"}
+             for m in models]
+    _emit_rows(rows, ["id", "kind", "key_bits", "key", "digest", "uploaded_at", "score_mode"], fmt, "models",
+               table=(brief, ["id", "kind", "bits", "key", "uploaded", "scores"]))
 
 
 @models_app.command("delete")
@@ -266,11 +258,12 @@ def score(
     paths: list[str] = typer.Argument(..., help="E-mail files, folders, mbox files, .eml files, or - for stdin."),
     model: str = typer.Option(..., "--model", "-m", help="Model id (from `sealdog deploy`)."),
     secret_key: Path = typer.Option(None, "--secret-key", "-k", help="Decrypt the verdicts with this key (direct delivery)."),
-    delivery: str = typer.Option(None, "--delivery", help="direct (verdicts come back; default with --secret-key) or inbox (stored for the key holder; default without)."),
+    delivery: Delivery | None = typer.Option(None, "--delivery", help="direct (verdicts come back; default with --secret-key) or inbox (stored for the key holder; default without)."),
     url: str = UrlOption,
     token: str = TokenOption,
     timeout: float = TimeoutOption,
-    fmt: str = FormatOption,
+    fmt: OutputFormat = FormatOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Score e-mails (files, folders, mbox, .eml, - for stdin) with a sealed model.
 
@@ -283,38 +276,33 @@ def score(
     from sealdog.client.http import DirectResult, Email, InboxAck
     from sealdog.mail.sources import read_mail
 
-    _check_format(fmt)
-    delivery = delivery or ("direct" if secret_key else "inbox")
-    if delivery not in ("direct", "inbox"):
-        raise typer.BadParameter("--delivery must be direct or inbox")
-    if delivery == "direct" and secret_key is None:
+    fmt = _output_format(fmt, as_json)
+    delivery = delivery or (Delivery.direct if secret_key else Delivery.inbox)
+    if delivery is Delivery.direct and secret_key is None:
         raise typer.BadParameter("direct delivery returns encrypted verdicts: give --secret-key to decrypt them")
     sk = _secret_key(secret_key) if secret_key else None  # fail on a bad key before sending anything
     items = read_mail(paths)
     emails = [Email(item.raw, item.name) for item in items]
+    wire: Literal["direct", "inbox"] = "direct" if delivery is Delivery.direct else "inbox"
     with _client(url, token, timeout) as client:
         if sk is not None:
             info = client.get_model(model)
-            if info.key_fingerprint != sk.public_key.fingerprint:
-                raise KeyMismatchError(
-                    f"Model {model} is sealed for key {info.key_fingerprint[:16]}..., not for "
-                    f"{secret_key} ({sk.public_key.fingerprint[:16]}...): its verdicts would not decrypt."
-                )
-        with _progress() as progress:
-            task = progress.add_task("scoring", total=len(emails))
-            results = client.score(model, emails, delivery=delivery,  # type: ignore[arg-type]
-                                   progress=lambda n: progress.advance(task, n))
-    if delivery == "direct":
+            require_same_key(info.key_fingerprint, sk.public_key.fingerprint, what=f"Model {model}",
+                             key=secret_key, consequence="its verdicts would not decrypt")
+        with Progress("scoring", total=len(emails)) as progress:
+            results = client.score(model, emails, delivery=wire, progress=progress.advance)
+    if delivery is Delivery.direct:
         assert sk is not None
         verdicts = decrypt_direct(sk, [r for r in results if isinstance(r, DirectResult)])
         _emit_rows(_verdict_rows(verdicts), ["message", "verdict"], fmt, f"verdicts of model {model}")
         spam = sum(v.positive for v in verdicts)
-        typer.echo(f"{len(verdicts)} scored: {spam} spam, {len(verdicts) - spam} ham", err=True)
+        typer.echo(f"{len(verdicts):,} scored: {spam:,} spam, {len(verdicts) - spam:,} ham", err=True)
     else:
         acks = [r for r in results if isinstance(r, InboxAck)]
         rows = [{"inbox_entry": a.inbox_entry, "count": a.count} for a in acks]
         _emit_rows(rows, ["inbox_entry", "count"], fmt, f"submitted to the inbox of model {model}")
-        typer.echo(f"{sum(a.count for a in acks)} e-mails scored; verdicts wait in the key holder's inbox", err=True)
+        typer.echo(f"{count(sum(a.count for a in acks), 'e-mail')} scored; verdicts wait in the key holder's inbox",
+                   err=True)
 
 
 @handles_errors
@@ -326,7 +314,8 @@ def verdicts(
     url: str = UrlOption,
     token: str = TokenOption,
     timeout: float = TimeoutOption,
-    fmt: str = FormatOption,
+    fmt: OutputFormat = FormatOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Collect and decrypt the verdict inbox of a model, after a cursor.
 
@@ -336,7 +325,7 @@ def verdicts(
     from sealdog.client.decryption import decrypt_inbox
     from sealdog.fileio import atomic_write_text
 
-    _check_format(fmt)
+    fmt = _output_format(fmt, as_json)
     sk = _secret_key(secret_key)
     start = after
     if start is None and cursor_file is not None and cursor_file.exists():
@@ -344,10 +333,8 @@ def verdicts(
     start = start or "0"
     with _client(url, token, timeout) as client:
         info = client.get_model(model)
-        if info.key_fingerprint != sk.public_key.fingerprint:
-            raise KeyMismatchError(
-                f"Model {model} is sealed for key {info.key_fingerprint[:16]}..., not for {secret_key}."
-            )
+        require_same_key(info.key_fingerprint, sk.public_key.fingerprint, what=f"Model {model}",
+                         key=secret_key, consequence="its verdicts would not decrypt")
         entries = list(client.iter_inbox(model, after=start))
     results = decrypt_inbox(sk, entries)
     _emit_rows(_verdict_rows(results), ["message", "verdict", "cursor"], fmt, f"inbox of model {model}")
@@ -355,7 +342,8 @@ def verdicts(
     if cursor_file is not None:
         atomic_write_text(cursor_file, next_cursor + "\n")
     spam = sum(v.positive for v in results)
-    typer.echo(f"{len(results)} verdicts ({spam} spam) in {len(entries)} entries; next cursor {next_cursor}", err=True)
+    typer.echo(f"{count(len(results), 'verdict')} ({spam:,} spam) in {count(len(entries), 'entry', 'entries')}; "
+               f"next cursor {next_cursor}", err=True)
 
 
 # --- audit ------------------------------------------------------------------------------
@@ -378,12 +366,11 @@ def export_openings(
 
     sk = _secret_key(secret_key)
     model = SealedModel.read(sealed_model)
-    with _progress() as progress:
-        task = progress.add_task("opening ciphertexts", total=None)
-        openings = recover_openings(sk, model, workers=workers or None,
-                                    progress=lambda n, total: progress.update(task, completed=n, total=total))
+    with Progress("opening ciphertexts") as progress:
+        openings = recover_openings(sk, model, workers=workers or None, progress=progress.update)
     write_openings(out, openings, sk.public_key.bits)
-    typer.echo(f"wrote {out}: openings of {len(openings.values)} ciphertexts of model {model.digest[:16]}...", err=True)
+    typer.echo(f"wrote {out}: openings of {count(len(openings.values), 'ciphertext')} of model "
+               f"{model.digest[:16]}...", err=True)
 
 
 @handles_errors
@@ -397,7 +384,7 @@ def audit(
     limit: int = typer.Option(0, "--limit", help="Evaluate on at most N e-mails (0 = all)."),
     report: Path = typer.Option(Path("sealdog-audit.html"), "--report", help="HTML report to write."),
     top: int = typer.Option(20, "--top", help="Terms to show per class."),
-    method: str = typer.Option("auto", "--method", help="Auditor check: exact (one ciphertext at a time), batched (2^-128-sound, fast) or auto (exact up to 5,000 ciphertexts)."),
+    method: AuditMethod = typer.Option(AuditMethod.auto, "--method", help="Auditor check: exact (one ciphertext at a time), batched (2^-128-sound, fast) or auto (exact up to 5,000 ciphertexts)."),
     workers: int = typer.Option(0, "--workers", help="Processes (0 = all cores)."),
 ) -> None:
     """Audit a sealed model against its plaintext model; write an HTML report.
@@ -405,25 +392,19 @@ def audit(
     Key holder (--secret-key): check every ciphertext decrypts to the plaintext model (or
     decrypt every weight), show the most spam- and ham-indicative terms, evaluate on
     labelled data. Auditor (--openings, no secret key): re-encrypt the plaintext model with
-    the openings and compare the sealed model ciphertext by ciphertext.
+    the openings and compare the sealed model ciphertext by ciphertext. Exit status 6 when
+    a check fails.
     """
     from sealdog.client import audit as audit_mod
 
     if (secret_key is None) == (openings is None):
         raise typer.BadParameter("give exactly one of --secret-key (key holder) or --openings (auditor)")
-    if method not in ("auto", "exact", "batched"):
-        raise typer.BadParameter("--method must be auto, exact or batched")
-    with _progress() as progress:
-        task = progress.add_task("checking ciphertexts", total=None)
-
-        def tick(n: int, total: int) -> None:
-            progress.update(task, completed=n, total=total)
-
+    with Progress("checking ciphertexts") as progress:
         result = audit_mod.run_audit(
             sealed_path=sealed_model, plain_path=plain_model,
             secret_key=_secret_key(secret_key) if secret_key else None,
             openings_path=openings, data=data, folders=folders.split(",") if folders else None,
-            limit=limit or None, top=top, workers=workers or None, method=method, progress=tick,
+            limit=limit or None, top=top, workers=workers or None, method=method.value, progress=progress.update,
         )
     audit_mod.write_report(report, result)
     audit_mod.print_summary(result)
@@ -437,7 +418,7 @@ def audit(
 # --- demo -------------------------------------------------------------------------------
 
 
-@demo_app.callback()
+@handles_errors
 def demo(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="End with one JSON line of results."),
@@ -445,7 +426,7 @@ def demo(
     data: Path = typer.Option(None, "--data", help="Enron-Spam folder (default: ../shared/datasets/enron-spam, $SEALDOG_DATA)."),
     bits: int = typer.Option(3072, "--bits", help="Paillier key size (3072 default; 2048 is the secure floor)."),
     workers: int = typer.Option(0, "--workers", help="Processes for parsing and the server's scoring (0 = all cores)."),
-    delivery: str = typer.Option("inbox", "--delivery", help="inbox (verdicts collected from the inbox) or direct."),
+    delivery: Delivery = typer.Option(Delivery.inbox, "--delivery", help="inbox (verdicts collected from the inbox) or direct."),
 ) -> None:
     """The spam demo, end to end on this machine.
 
@@ -456,13 +437,7 @@ def demo(
         return
     from sealdog.client.demo import DemoOptions, run_spam_demo
 
-    if delivery not in ("inbox", "direct"):
-        raise typer.BadParameter("--delivery must be inbox or direct")
-    try:
-        result = run_spam_demo(DemoOptions(data=data, limit=limit or None, bits=bits,
-                                           workers=workers or None, delivery=delivery))
-    except (SealdogError, MailError) as exc:
-        _err(str(exc))
-        raise typer.Exit(exit_code_for(exc)) from None
+    result = run_spam_demo(DemoOptions(data=data, limit=limit or None, bits=bits,
+                                       workers=workers or None, delivery=delivery.value))
     if as_json:
         typer.echo(json.dumps(result.to_json()))

@@ -28,18 +28,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
 from sealdog.client.decryption import decrypt_direct, decrypt_inbox
@@ -51,6 +43,7 @@ from sealdog.crypto.paillier import MIN_SECURE_BITS, SecretKey
 from sealdog.data.enron import CorpusNotFoundError, LabelledEmail, load_enron, locate_enron
 from sealdog.data.sample_corpus import load_samples
 from sealdog.errors import SealdogError
+from sealdog.progress import Progress, count
 
 ENRON_HELD_OUT_PER_CLASS = 1000
 SAMPLE_HELD_OUT_PER_CLASS = 5
@@ -127,15 +120,10 @@ def load_demo_corpus(data: Path | None, console: Console) -> tuple[str, list[Lab
         console.print("[yellow]Using the built-in sample corpus instead: 40 hand-written e-mails "
                       "(20 ham, 20 spam). Figures on it are a smoke test, not a measurement.[/yellow]")
         return "sample", load_samples(), SAMPLE_HELD_OUT_PER_CLASS
-    with console.status(f"reading Enron-Spam from {root} ..."):
+    with Progress(f"reading Enron-Spam from {root}", console=console):
         emails = load_enron(root)
-    console.print(f"Enron-Spam: {len(emails):,} e-mails from {root}")
+    console.print(f"Enron-Spam: {count(len(emails), 'e-mail')} from {root}")
     return "enron-spam", emails, ENRON_HELD_OUT_PER_CLASS
-
-
-def _bar(console: Console) -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console)
 
 
 @contextmanager
@@ -170,7 +158,7 @@ def _run_spam_demo(options: DemoOptions, console: Console, out: Console) -> Demo
     with tempfile.TemporaryDirectory(prefix="sealdog-demo-") as tmp:
         work = Path(tmp)
         # 1. keys
-        with console.status(f"1/7 generating a {options.bits}-bit Paillier key pair ..."):
+        with Progress(f"1/7 generating a {options.bits}-bit Paillier key pair", console=console):
             pk, sk = write_keypair(work / "demo.pub.json", work / "demo.key.json", bits=options.bits,
                                    insecure=insecure)
         console.print(f"1/7 keys: {options.bits}-bit Paillier, fingerprint {pk.fingerprint[:16]}..., "
@@ -183,33 +171,36 @@ def _run_spam_demo(options: DemoOptions, console: Console, out: Console) -> Demo
             held_out = held_out[: max(0, options.limit)]
         if not held_out:
             raise SealdogError("Nothing to score: --limit must be at least 1.")
-        with _bar(console) as bar:
-            task = bar.add_task("2/7 training: parsing e-mails", total=len(train))
-            model = train_spam_model(train, workers=options.workers,
-                                     progress=lambda n: bar.advance(task, n))
+        with Progress("2/7 training", console=console) as progress:
+            model = train_spam_model(
+                train, workers=options.workers, progress=progress.advance,
+                stage=lambda what, total: progress.stage(f"2/7 training: {what}", total),
+            )
         spec = model.featuriser
-        console.print(f"2/7 trained on {len(train):,} e-mails: {model.metadata.get('learner', 'linear')} "
+        console.print(f"2/7 trained on {count(len(train), 'e-mail')}: {model.metadata.get('learner', 'linear')} "
                       f"model over {spec.n_features:,} {spec.mode} features (C={model.metadata.get('c')}, "
                       f"threshold folded into the bias)")
 
         # 3. seal
-        with console.status(f"3/7 sealing {spec.n_features + 1:,} weights under the public key ..."):
+        with Progress(f"3/7 sealing {spec.n_features + 1:,} weights under the public key", console=console):
             sealed = seal_spam_model(model, pk, metadata={"name": "sealdog-demo-spam", "corpus": corpus})
             sealed_path = work / "spam.sealed"
             sealed.write(sealed_path)
         console.print(f"3/7 sealed model: {sealed_path.stat().st_size / 1e6:.1f} MB, digest {sealed.digest[:16]}...")
 
-        plain = plaintext_verdicts(model, [e.raw for e in held_out], workers=options.workers)
+        with Progress(f"3/7 plaintext verdicts of the {count(len(held_out), 'held-out e-mail')}",
+                      console=console):
+            plain = plaintext_verdicts(model, [e.raw for e in held_out], workers=options.workers)
 
         # 4. server
-        with console.status("4/7 starting a Sealdog server on 127.0.0.1 ..."):
+        with Progress("4/7 starting a Sealdog server on 127.0.0.1", console=console):
             server = LocalServer(work / "server", insecure_demo=insecure,
                                  scoring_processes=options.workers or 0).start()
         try:
             console.print(f"4/7 server running at {server.url} (pid-owned subprocess, data in a temp folder)")
             verdicts = _serve_and_score(server, sealed_path, sk, held_out, options, console)
         finally:
-            with console.status("stopping the server ..."):
+            with Progress("stopping the server", console=console):
                 server.stop()
         console.print("7/7 server stopped")
 
@@ -230,29 +221,29 @@ def _serve_and_score(server: LocalServer, sealed_path: Path, sk: SecretKey, held
         owner_token = admin.create_token("owner", subject="key-holder")
         submitter = admin.create_token("submitter", subject="mail-gateway")
         with SealdogClient(server.url, owner_token["token"], timeout=300) as owner:
-            with console.status("5/7 deploying the sealed model ..."):
+            with Progress("5/7 deploying the sealed model", console=console):
                 info = owner.deploy(sealed_path)
             admin.grant(submitter["id"], info.id)
             console.print(f"5/7 deployed model {info.id} ({info.key_bits}-bit key); tokens: owner "
                           "(key holder), submitter (mail gateway)")
             emails = [Email(e.raw, f"{e.folder}/{e.name}#{k}") for k, e in enumerate(held_out)]
-            with SealdogClient(server.url, submitter["token"], timeout=300) as gateway, _bar(console) as bar:
-                task = bar.add_task(f"6/7 scoring over HTTP ({options.delivery})", total=len(emails))
-                client = gateway if options.delivery == "inbox" else owner
-                results = client.score(info.id, emails, delivery=options.delivery,  # type: ignore[arg-type]
-                                       progress=lambda n: bar.advance(task, n))
+            delivery: Literal["direct", "inbox"] = "inbox" if options.delivery == "inbox" else "direct"
+            with (SealdogClient(server.url, submitter["token"], timeout=300) as gateway,
+                  Progress(f"6/7 scoring over HTTP ({delivery})", total=len(emails), console=console) as progress):
+                client = gateway if delivery == "inbox" else owner
+                results = client.score(info.id, emails, delivery=delivery, progress=progress.advance)
             t0 = time.perf_counter()
             if options.delivery == "inbox":
                 entries = list(owner.iter_inbox(info.id))
                 decrypted = decrypt_inbox(sk, entries)
             else:
                 decrypted = decrypt_direct(sk, [r for r in results if isinstance(r, DirectResult)])
-            console.print(f"6/7 decrypted {len(decrypted):,} verdicts in {time.perf_counter() - t0:.2f} s "
+            console.print(f"6/7 decrypted {count(len(decrypted), 'verdict')} in {time.perf_counter() - t0:.2f} s "
                           "(only the key holder can)")
     verdicts = {v.message_id: v.positive for v in decrypted if v.message_id is not None}
     missing = [e.message_id for e in emails if e.message_id not in verdicts]
     if missing:
-        raise SealdogError(f"{len(missing)} e-mails got no verdict (first: {missing[0]}).")
+        raise SealdogError(f"{count(len(missing), 'e-mail')} got no verdict (first: {missing[0]}).")
     return verdicts
 
 

@@ -21,7 +21,7 @@ from sealdog.sealed_model import SealedModel
 from sealdog.trainer.corpus import corpus_terms, index_corpus
 from sealdog.trainer.model import LinearModel
 from sealdog.trainer.sealing import seal_plaintext_model
-from sealdog.trainer.training import TrainingConfig, train
+from sealdog.trainer.training import StageCallback, TrainingConfig, train
 
 SMALL_CORPUS = 1000
 SMALL_CORPUS_BUCKETS = 2**12
@@ -36,6 +36,7 @@ def train_spam_model(
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
     n_buckets: int | None = None,
+    stage: StageCallback | None = None,
 ) -> LinearModel:
     """Train the trainer's default detector on labelled raw e-mails (1 = spam)."""
     if n_buckets is None:
@@ -44,7 +45,8 @@ def train_spam_model(
     spec = replace(base.featuriser, mode="hashing", n_buckets=n_buckets, max_count=DEMO_MAX_COUNT,
                    ngram_max=DEMO_NGRAM)
     config = replace(base, featuriser=spec)
-    model, _ = train([e.raw for e in emails], [e.label for e in emails], config, progress=progress)
+    model, _ = train([e.raw for e in emails], [e.label for e in emails], config, progress=progress,
+                     stage=stage)
     return model
 
 

@@ -7,21 +7,18 @@ from pathlib import Path
 
 import typer
 
-from sealdog.errors import SealdogError
+from sealdog.cli_errors import handles_errors
 
 data_app = typer.Typer(
     name="data",
     help="The Enron-Spam corpus: download and verify it, or show where Sealdog finds it.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 
-def _fail(exc: SealdogError) -> None:
-    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=1)
-
-
 @data_app.command("fetch")
+@handles_errors
 def fetch(
     dest: Path = typer.Option(Path("data/enron-spam"), "--dest", help="Folder to download into."),
     folders: str = typer.Option("enron1,enron2,enron3,enron4,enron5,enron6", help="Comma-separated enronN list."),
@@ -33,19 +30,17 @@ def fetch(
     from sealdog.data.fetch import BASE_URL, fetch_enron
 
     chosen = [f.strip() for f in folders.split(",") if f.strip()]
-    try:
-        with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn()) as bar:
-            task = bar.add_task("downloading", total=None)
-            paths = fetch_enron(dest, chosen, base_url=base_url or BASE_URL,
-                                progress=lambda n: bar.advance(task, n))
-    except SealdogError as exc:
-        _fail(exc)
+    with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn()) as bar:
+        task = bar.add_task("downloading", total=None)
+        paths = fetch_enron(dest, chosen, base_url=base_url or BASE_URL,
+                            progress=lambda n: bar.advance(task, n))
     for path in paths:
         typer.echo(f"verified {path}")
     typer.echo(f"use it with --data {dest} or SEALDOG_DATA={dest}")
 
 
 @data_app.command("info")
+@handles_errors
 def info(
     data: Path = typer.Option(None, "--data", help="Corpus folder (default: SEALDOG_DATA, then the usual places)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
@@ -53,11 +48,8 @@ def info(
     """Show where the Enron-Spam corpus is and how many e-mails each folder holds."""
     from sealdog.data.enron import available_folders, count_labels, load_folder, locate_enron
 
-    try:
-        root = locate_enron(data)
-        counts = {f: count_labels(load_folder(root, f)) for f in available_folders(root)}
-    except SealdogError as exc:
-        _fail(exc)
+    root = locate_enron(data)
+    counts = {f: count_labels(load_folder(root, f)) for f in available_folders(root)}
     if as_json:
         typer.echo(json.dumps({"root": str(root), "folders": {f: {"ham": h, "spam": s} for f, (h, s) in counts.items()}}))
         return

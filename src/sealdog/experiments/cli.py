@@ -12,12 +12,14 @@ from pathlib import Path
 
 import typer
 
+from sealdog.cli_errors import handles_errors
 from sealdog.errors import SealdogError
 
 experiments_app = typer.Typer(
     name="experiments",
     help="Research experiments (recurrent parity networks; needs the optional PyTorch extra).",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 
@@ -34,6 +36,7 @@ def _require_torch() -> None:
 
 
 @experiments_app.command("parity")
+@handles_errors
 def parity_command(
     json_out: bool = typer.Option(False, "--json", help="End with one JSON line (the summary)."),
     out: Path = typer.Option(
@@ -53,31 +56,27 @@ def parity_command(
     """Train LSTMs on parity (end-only fixed 50, end-only random 1-50, running 50) and report."""
     from sealdog.experiments.report import encrypted_summary_lines, markdown_table, summary_json
 
-    try:
-        _require_torch()
-        from sealdog.experiments.encrypted_parity import run_encrypted_parity
-        from sealdog.experiments.parity import TrainConfig, run_parity_experiments
-        from sealdog.experiments.report import write_report
+    _require_torch()
+    from sealdog.experiments.encrypted_parity import run_encrypted_parity
+    from sealdog.experiments.parity import TrainConfig, run_parity_experiments
+    from sealdog.experiments.report import write_report
 
-        config = TrainConfig.quick() if quick else TrainConfig()
-        log = (lambda line: typer.echo(line, err=True)) if json_out else typer.echo
-        results = run_parity_experiments(config, seed=seed, threads=threads, log=log)
-        if encrypted:
-            log("encrypted recurrent cell (integer-vector scheme) ...")
-            sealed = run_encrypted_parity(
-                strings=encrypted_strings or (10 if quick else 1000),
-                length=50,
-                seed=seed,
-                presets=["test"] if quick else None,
-                log=log,
-            )
-        else:
-            sealed = {"status": "skipped"}
-        run = {"quick": quick, "seed": seed, "threads": threads}
-        paths = write_report(out, results, sealed, run=run)
-    except SealdogError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    config = TrainConfig.quick() if quick else TrainConfig()
+    log = (lambda line: typer.echo(line, err=True)) if json_out else typer.echo
+    results = run_parity_experiments(config, seed=seed, threads=threads, log=log)
+    if encrypted:
+        log("encrypted recurrent cell (integer-vector scheme) ...")
+        sealed = run_encrypted_parity(
+            strings=encrypted_strings or (10 if quick else 1000),
+            length=50,
+            seed=seed,
+            presets=["test"] if quick else None,
+            log=log,
+        )
+    else:
+        sealed = {"status": "skipped"}
+    run = {"quick": quick, "seed": seed, "threads": threads}
+    paths = write_report(out, results, sealed, run=run)
 
     human = typer.echo if not json_out else (lambda line: typer.echo(line, err=True))
     human("")

@@ -7,11 +7,13 @@ settings from SEALDOG_* variables (the CLI exports them before starting uvicorn)
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sealdog import __version__
 from sealdog.server.deps import Services
@@ -26,6 +28,7 @@ from sealdog.server.storage.database import make_engine, migrate
 from sealdog.server.storage.repository import Repository
 
 log = logging.getLogger("sealdog.server")
+access_log = logging.getLogger("sealdog.server.access")
 
 DEMO_MODE_WARNING = (
     "DEMO MODE: the server accepts Paillier keys under 2048 bits. Such keys can be factored "
@@ -36,6 +39,35 @@ RESEARCH_SCHEMES_WARNING = (
     "RESEARCH SCHEMES: the server hosts xor networks sealed with the integer-vector scheme, "
     "whose presets are NOT confidential (estimated security under 1 bit). Demos and research only."
 )
+
+
+class AccessLogMiddleware:
+    """One log line per HTTP request: method, path, status, milliseconds.
+
+    Never the query string, a header (tokens travel in Authorization) or a body.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # unless a response starts
+
+        async def send_and_note_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note_status)
+        finally:
+            ms = (time.perf_counter() - started) * 1000
+            access_log.info("%s %s %d %.0f ms", scope["method"], scope["path"], status, ms)
 
 
 def sweep_orphans(repo: Repository, blobs: BlobStore) -> None:
@@ -73,7 +105,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         if settings.demo_mode or settings.allow_research_schemes:
             log.warning(RESEARCH_SCHEMES_WARNING)
         await run_in_threadpool(engine.warm_up)
-        log.info("sealdog server %s ready (%d scoring processes)", __version__, engine.processes)
+        n = engine.processes
+        log.info("sealdog server %s: worker ready (%d scoring process%s)", __version__, n, "" if n == 1 else "es")
         try:
             yield
         finally:
@@ -99,6 +132,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         max_upload_bytes=settings.max_model_bytes,
     )
     app.add_middleware(MetricsMiddleware, metrics=server_metrics)
+    app.add_middleware(AccessLogMiddleware)  # outermost: times and logs every request
     return app
 
 

@@ -2,20 +2,60 @@
 
 Options override the SEALDOG_* environment variables; the settings are then exported to
 the environment so every uvicorn worker process builds the same configuration.
+
+`server run` logs through the standard `logging` module with uvicorn's handlers: the
+`sealdog` loggers at the chosen level, one "ready on http://HOST:PORT (workers N)" line
+once the server answers, and one access line per request (`sealdog.server.access`).
 """
 
 from __future__ import annotations
 
+import copy
+import logging
 import os
 import shutil
+import threading
+import time
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-server_app = typer.Typer(help="The Sealdog server (the deploying party's service).", no_args_is_help=True)
-token_app = typer.Typer(help="API tokens (stored hashed; shown once).", no_args_is_help=True)
-model_app = typer.Typer(help="Operator actions on hosted models.", no_args_is_help=True)
+from sealdog.cli_errors import handles_errors
+from sealdog.errors import SealdogError
+
+if TYPE_CHECKING:
+    from sealdog.server.settings import ServerSettings
+    from sealdog.server.storage.repository import Repository
+
+log = logging.getLogger("sealdog.server")
+
+server_app = typer.Typer(
+    help="The Sealdog server (the deploying party's service).", no_args_is_help=True, rich_markup_mode=None
+)
+token_app = typer.Typer(help="API tokens (stored hashed; shown once).", no_args_is_help=True, rich_markup_mode=None)
+model_app = typer.Typer(help="Operator actions on hosted models.", no_args_is_help=True, rich_markup_mode=None)
+
+
+class TokenRole(StrEnum):
+    """`sealdog.protocol.Role` as an option choice (that module loads the crypto package,
+    too slow for `--help`; a test keeps the two equal)."""
+
+    owner = "owner"
+    submitter = "submitter"
+    admin = "admin"
+
+
+class LogLevel(StrEnum):
+    """uvicorn's log levels (`trace` is below `debug`)."""
+
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+    trace = "trace"
 server_app.add_typer(token_app, name="token")
 server_app.add_typer(model_app, name="model")
 
@@ -30,13 +70,13 @@ def register(app: typer.Typer) -> None:
     app.add_typer(server_app, name="server")
 
 
-def _settings(**overrides: Any):  # type: ignore[no-untyped-def]
+def _settings(**overrides: Any) -> ServerSettings:
     from sealdog.server.settings import ServerSettings
 
     return ServerSettings(**{k: v for k, v in overrides.items() if v is not None})
 
 
-def _repository(data_dir: Path | None, database_url: str | None):  # type: ignore[no-untyped-def]
+def _repository(data_dir: Path | None, database_url: str | None) -> Repository:
     from sealdog.server.app import prepare_storage
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
@@ -45,6 +85,7 @@ def _repository(data_dir: Path | None, database_url: str | None):  # type: ignor
 
 
 @server_app.command("run")
+@handles_errors
 def run(
     host: str = typer.Option(None, help="Bind address [env SEALDOG_HOST, default 127.0.0.1]."),
     port: int = typer.Option(None, help="Port [env SEALDOG_PORT, default 8000]."),
@@ -62,7 +103,7 @@ def run(
         help="Host research-grade xor networks (integer-vector scheme, NOT confidential) "
         "[env SEALDOG_ALLOW_RESEARCH_SCHEMES].",
     ),
-    log_level: str = typer.Option(None, help="uvicorn log level [env SEALDOG_LOG_LEVEL]."),
+    log_level: LogLevel | None = typer.Option(None, help="Log level [env SEALDOG_LOG_LEVEL, default info]."),
 ) -> None:
     """Start the HTTP server (uvicorn)."""
     import uvicorn
@@ -72,7 +113,8 @@ def run(
     settings = _settings(
         host=host, port=port, workers=workers, scoring_processes=scoring_processes,
         data_dir=data_dir, database_url=database_url, demo_mode=True if insecure_demo else None,
-        allow_research_schemes=True if allow_research_schemes else None, log_level=log_level,
+        allow_research_schemes=True if allow_research_schemes else None,
+        log_level=log_level.value if log_level else None,
     )
     # Migrate and sweep once, here, so that workers never race each other doing it.
     prepare_storage(settings)
@@ -89,6 +131,7 @@ def run(
         typer.secho(DEMO_MODE_WARNING, fg=typer.colors.RED, err=True, bold=True)
     if settings.demo_mode or settings.allow_research_schemes:
         typer.secho(RESEARCH_SCHEMES_WARNING, fg=typer.colors.YELLOW, err=True, bold=True)
+    _announce_when_ready(settings.host, settings.port, settings.workers)
     uvicorn.run(
         "sealdog.server.app:app_from_environment",
         factory=True,
@@ -96,12 +139,45 @@ def run(
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
-        access_log=False,
+        log_config=_log_config(settings.log_level),
+        access_log=False,  # sealdog.server.access logs each request (no query, no headers)
         timeout_graceful_shutdown=30,
     )
 
 
+def _log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging configuration, with the `sealdog` loggers on its stderr handler."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["sealdog"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    return config
+
+
+def _announce_when_ready(host: str, port: int, workers: int) -> None:
+    """Log "ready on ..." once, when /readyz first answers 200 (whatever the worker count)."""
+    import httpx
+
+    probe = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    probe_url = f"http://{f'[{probe}]' if ':' in probe else probe}:{port}/readyz"
+    shown = f"{f'[{host}]' if ':' in host else host}:{port}"
+
+    def watch() -> None:
+        with httpx.Client(timeout=2, trust_env=False) as client:
+            while True:
+                try:
+                    if client.get(probe_url).status_code == 200:
+                        log.info("ready on http://%s (workers %d)", shown, workers)
+                        return
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.2)
+
+    threading.Thread(target=watch, name="sealdog-ready", daemon=True).start()
+
+
 @server_app.command("migrate")
+@handles_errors
 def migrate_command(data_dir: Path = DataDir, database_url: str = DatabaseUrl) -> None:
     """Create or upgrade the database schema (the server also does this at start)."""
     from sealdog.server.storage.database import current_revision
@@ -111,8 +187,9 @@ def migrate_command(data_dir: Path = DataDir, database_url: str = DatabaseUrl) -
 
 
 @token_app.command("create")
+@handles_errors
 def token_create(
-    role: str = typer.Option(..., help="owner, submitter or admin."),
+    role: TokenRole = typer.Option(..., help="owner (uploads models, reads their verdicts), submitter (scores) or admin."),
     subject: str = typer.Option(None, help="Who the token acts for (owners sharing models share it)."),
     label: str = typer.Option(None, help="A note for the token list."),
     model: list[str] = typer.Option(None, "--model", help="Model a submitter may use (repeatable)."),
@@ -120,25 +197,22 @@ def token_create(
     database_url: str = DatabaseUrl,
 ) -> None:
     """Issue a token and print it (once; only its hash is stored)."""
-    from sealdog.server.auth import Role, issue_token
+    from sealdog.protocol import Role
+    from sealdog.server.auth import issue_token
 
-    try:
-        role_value = Role(role)
-    except ValueError:
-        raise typer.BadParameter(f"role must be owner, submitter or admin, not {role!r}") from None
-    if model and role_value is not Role.submitter:
+    if model and role is not TokenRole.submitter:
         raise typer.BadParameter("--model applies to submitter tokens only")
     repo = _repository(data_dir, database_url)
     try:
-        record, token = issue_token(repo, role=role_value, subject=subject, label=label, model_ids=model or [])
+        record, token = issue_token(repo, role=Role(role.value), subject=subject, label=label, model_ids=model or [])
     except KeyError as exc:
-        typer.secho(f"error: unknown model(s): {exc.args[0]}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
+        raise SealdogError(f"unknown model(s): {exc.args[0]}") from None
     typer.echo(f"token id {record.id}, role {record.role}, subject {record.subject}", err=True)
     typer.echo(token)
 
 
 @token_app.command("list")
+@handles_errors
 def token_list(data_dir: Path = DataDir, database_url: str = DatabaseUrl) -> None:
     """List tokens (never their secrets)."""
     repo = _repository(data_dir, database_url)
@@ -149,16 +223,17 @@ def token_list(data_dir: Path = DataDir, database_url: str = DatabaseUrl) -> Non
 
 
 @token_app.command("revoke")
+@handles_errors
 def token_revoke(token_id: str, data_dir: Path = DataDir, database_url: str = DatabaseUrl) -> None:
     """Revoke a token by id."""
     repo = _repository(data_dir, database_url)
     if not repo.revoke_token(token_id):
-        typer.secho(f"error: no token {token_id!r}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2)
+        raise SealdogError(f"no token {token_id!r}")
     typer.echo(f"revoked {token_id}")
 
 
 @model_app.command("list")
+@handles_errors
 def model_list(data_dir: Path = DataDir, database_url: str = DatabaseUrl) -> None:
     """List hosted models with owner, kind, key and score-mode policy."""
     repo = _repository(data_dir, database_url)
@@ -168,6 +243,7 @@ def model_list(data_dir: Path = DataDir, database_url: str = DatabaseUrl) -> Non
 
 
 @model_app.command("score-mode")
+@handles_errors
 def model_score_mode(
     model_id: str,
     enable: bool = typer.Option(..., "--enable/--disable", help="Allow exact scores for this model."),
@@ -178,6 +254,5 @@ def model_score_mode(
     verdict; enable it only for calibration with the key holder's consent."""
     repo = _repository(data_dir, database_url)
     if not repo.set_score_mode(model_id, enable):
-        typer.secho(f"error: no model {model_id!r}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2)
+        raise SealdogError(f"no model {model_id!r}")
     typer.echo(f"model {model_id}: exact-score mode {'enabled' if enable else 'disabled'}")

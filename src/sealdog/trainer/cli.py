@@ -5,24 +5,35 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from sealdog.cli_errors import handles_errors
 from sealdog.errors import SealdogError
-from sealdog.mail.errors import MailError
+from sealdog.progress import Progress, count
 
 DEFAULTS_NOTE = "Defaults are the evaluated configuration in docs/trainer.md."
 
 
-def _fail(exc: Exception) -> None:
-    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=1)
+class FeatureMode(StrEnum):
+    """How terms become features (`FeaturiserSpec.mode`)."""
+
+    hashing = "hashing"
+    vocabulary = "vocabulary"
+
+
+class Learner(StrEnum):
+    """The linear learner (`sealdog.trainer.training.LEARNERS`)."""
+
+    nb_logistic = "nb-logistic"
+    logistic = "logistic"
 
 
 def _config(
-    mode: str, buckets: int, ngram: int, max_count: int, learner: str, c_grid: str,
+    mode: FeatureMode, buckets: int, ngram: int, max_count: int, learner: Learner, c_grid: str,
     target_fpr: float, min_df: int, max_terms: int | None, workers: int | None,
 ) -> Any:
     from sealdog.trainer.training import TrainingConfig
@@ -32,11 +43,11 @@ def _config(
     except ValueError as exc:
         raise typer.BadParameter(f"--c-grid must be comma-separated numbers: {exc}") from None
     base = TrainingConfig()
-    spec = replace(base.featuriser, mode=mode, n_buckets=buckets, ngram_max=ngram, max_count=max_count)
-    if mode == "vocabulary":
+    spec = replace(base.featuriser, mode=mode.value, n_buckets=buckets, ngram_max=ngram, max_count=max_count)
+    if mode is FeatureMode.vocabulary:
         spec = replace(spec, vocabulary=("w:placeholder",))  # fitted on the corpus later
     config = replace(
-        base, featuriser=spec, learner=learner, c_grid=grid,
+        base, featuriser=spec, learner=learner.value, c_grid=grid,
         target_fpr=None if target_fpr < 0 else target_fpr,
         min_df=min_df, max_terms=max_terms, workers=workers,
     )
@@ -57,22 +68,13 @@ def _load_corpus(data: Path | None, folders: str | None, samples: bool) -> tuple
     return load_enron(root, chosen), name, str(root)
 
 
-def _progress_bar(total: int, description: str) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   transient=True)
-    task = bar.add_task(description, total=total)
-    return bar, (lambda n: bar.advance(task, n))
-
-
 # Shared options -----------------------------------------------------------------------
 _DATA = typer.Option(None, "--data", help="Enron-Spam folder (archives or enronN/ folders). Default: $SEALDOG_DATA, ../shared/datasets/enron-spam, data/.")
-_MODE = typer.Option("hashing", "--mode", help="hashing (reveals no terms) or vocabulary (terms travel in clear).")
+_MODE = typer.Option(FeatureMode.hashing, "--mode", help="hashing (reveals no terms) or vocabulary (terms travel in clear).")
 _BUCKETS = typer.Option(2**16, "--buckets", help="Hashing buckets = sealed weights.")
 _NGRAM = typer.Option(1, "--ngram", help="1 = words, 2 = words and bigrams.")
 _MAX_COUNT = typer.Option(2, "--max-count", help="Counts are clipped to this (1 = presence).")
-_LEARNER = typer.Option("nb-logistic", "--learner", help="nb-logistic or logistic.")
+_LEARNER = typer.Option(Learner.nb_logistic, "--learner", help="nb-logistic or logistic.")
 _C_GRID = typer.Option("0.1,0.3,1", "--c-grid", help="Inverse regularisation strengths tried on the validation split.")
 _FPR = typer.Option(0.005, "--target-fpr", help="Threshold for this validation false-positive rate (negative: threshold 0).")
 _MIN_DF = typer.Option(2, "--min-df", help="Vocabulary mode: keep terms in at least this many e-mails.")
@@ -80,36 +82,34 @@ _MAX_TERMS = typer.Option(None, "--max-terms", help="Vocabulary mode: keep at mo
 _WORKERS = typer.Option(None, "--workers", help="Parser processes (default: up to 2).")
 
 
+@handles_errors
 def train_command(
     out: Path = typer.Option(Path("model.json"), "--out", "-o", help="Plaintext model file to write."),
     data: Path = _DATA,
     folders: str = typer.Option(None, "--folders", help="Comma-separated enronN folders (default: all present)."),
     samples: bool = typer.Option(False, "--samples", help="Train on the 40 bundled sample e-mails instead."),
-    mode: str = _MODE, buckets: int = _BUCKETS, ngram: int = _NGRAM, max_count: int = _MAX_COUNT,
-    learner: str = _LEARNER, c_grid: str = _C_GRID, target_fpr: float = _FPR,
+    mode: FeatureMode = _MODE, buckets: int = _BUCKETS, ngram: int = _NGRAM, max_count: int = _MAX_COUNT,
+    learner: Learner = _LEARNER, c_grid: str = _C_GRID, target_fpr: float = _FPR,
     min_df: int = _MIN_DF, max_terms: int = _MAX_TERMS, workers: int = _WORKERS,
     as_json: bool = typer.Option(False, "--json", help="End with one JSON line (the training report)."),
 ) -> None:
     """Train the spam detector and write the plaintext model (JSON). """
     from sealdog.trainer.training import train
 
-    try:
-        config = _config(mode, buckets, ngram, max_count, learner, c_grid, target_fpr, min_df, max_terms, workers)
-        emails, source, location = _load_corpus(data, folders, samples)
-        if samples and buckets == 2**16 and mode == "hashing":
-            config = replace(config, featuriser=replace(config.featuriser, n_buckets=2**12))
-        typer.echo(f"training on {len(emails):,} e-mails from {source} at {location}")
-        t0 = time.perf_counter()
-        bar, advance = _progress_bar(len(emails), "parsing + featurising")
-        with bar:
-            model, report = train([e.raw for e in emails], [e.label for e in emails], config,
-                                  progress=advance, log=typer.echo)
-        seconds = time.perf_counter() - t0
-        model = replace(model, metadata={**model.metadata, "corpus": source, "corpus_path": location,
-                                         "train_seconds": round(seconds, 1)})
-        model.save(out)
-    except (SealdogError, MailError) as exc:
-        _fail(exc)
+    config = _config(mode, buckets, ngram, max_count, learner, c_grid, target_fpr, min_df, max_terms, workers)
+    emails, source, location = _load_corpus(data, folders, samples)
+    if samples and buckets == 2**16 and mode is FeatureMode.hashing:
+        config = replace(config, featuriser=replace(config.featuriser, n_buckets=2**12))
+    typer.echo(f"training on {count(len(emails), 'e-mail')} from {source} at {location}")
+    t0 = time.perf_counter()
+    with Progress("training") as progress:
+        model, report = train([e.raw for e in emails], [e.label for e in emails], config,
+                              progress=progress.advance, log=typer.echo,
+                              stage=lambda what, total: progress.stage(f"training: {what}", total))
+    seconds = time.perf_counter() - t0
+    model = replace(model, metadata={**model.metadata, "corpus": source, "corpus_path": location,
+                                     "train_seconds": round(seconds, 1)})
+    model.save(out)
     typer.echo(
         f"wrote {out}: {model.featuriser.n_features:,} {model.featuriser.mode} features, C={report.chosen_c:g}, "
         f"threshold {report.threshold:+.4f} folded into the bias, {seconds:.1f} s"
@@ -118,6 +118,7 @@ def train_command(
         typer.echo(json.dumps({"train": str(out), **report.to_dict(), "total_seconds": seconds}))
 
 
+@handles_errors
 def import_sklearn_command(
     pipeline: Path = typer.Argument(..., help="Pickle (or joblib) file of a fitted Pipeline(vectoriser, classifier)."),
     out: Path = typer.Option(Path("model.json"), "--out", "-o", help="Plaintext model file to write."),
@@ -132,21 +133,19 @@ def import_sklearn_command(
     from sealdog.trainer.sklearn_import import import_sklearn
 
     try:
-        try:
-            with pipeline.open("rb") as handle:
-                obj = pickle.load(handle)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
-            raise SealdogError(f"cannot load a fitted pipeline from {pipeline}: {exc}") from exc
-        if isinstance(obj, tuple) and len(obj) == 2:
-            model = import_sklearn(obj[1], obj[0], max_count=max_count)
-        else:
-            model = import_sklearn(obj, max_count=max_count)
-        model.save(out)
-    except (SealdogError, MailError) as exc:
-        _fail(exc)
+        with pipeline.open("rb") as handle:
+            obj = pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
+        raise SealdogError(f"cannot load a fitted pipeline from {pipeline}: {exc}") from exc
+    if isinstance(obj, tuple) and len(obj) == 2:
+        model = import_sklearn(obj[1], obj[0], max_count=max_count)
+    else:
+        model = import_sklearn(obj, max_count=max_count)
+    model.save(out)
     typer.echo(f"wrote {out}: {model.featuriser.n_features:,} vocabulary terms ({model.metadata['imported_from']})")
 
 
+@handles_errors
 def seal_command(
     model_path: Path = typer.Argument(..., metavar="MODEL", help="Plaintext model (from `sealdog train`)."),
     public_key: Path = typer.Option(..., "--public-key", "-p", help="The key holder's public key (JSON)."),
@@ -158,17 +157,12 @@ def seal_command(
     from sealdog.trainer.model import LinearModel
     from sealdog.trainer.sealing import seal_plaintext_model
 
-    try:
-        model = LinearModel.load(model_path)
-        pk = load_public_key(public_key)
-        t0 = time.perf_counter()
-        from rich.console import Console
-
-        with Console(stderr=True).status(f"sealing {model.featuriser.n_features + 1:,} values under {pk.bits}-bit key"):
-            sealed = seal_plaintext_model(model, pk, **({} if scale_bits is None else {"scale_bits": scale_bits}))
-        sealed.write(out)
-    except (SealdogError, MailError) as exc:
-        _fail(exc)
+    model = LinearModel.load(model_path)
+    pk = load_public_key(public_key)
+    t0 = time.perf_counter()
+    with Progress(f"sealing {model.featuriser.n_features + 1:,} values under a {pk.bits}-bit key"):
+        sealed = seal_plaintext_model(model, pk, **({} if scale_bits is None else {"scale_bits": scale_bits}))
+    sealed.write(out)
     size = out.stat().st_size
     typer.echo(
         f"wrote {out}: {size / 1e6:.1f} MB, key {pk.fingerprint[:16]}, digest {sealed.digest[:16]}, "
@@ -178,13 +172,14 @@ def seal_command(
         typer.echo(f"note: vocabulary mode: the {model.featuriser.n_features:,} terms travel in clear inside the sealed model")
 
 
+@handles_errors
 def eval_command(
     data: Path = _DATA,
     out: Path = typer.Option(Path("eval-enron.json"), "--out", "-o", help="JSON report to write."),
     splits: str = typer.Option("posts,e1_e2,e123_e456", "--splits", help="Comma-separated splits."),
     agreement_key_bits: int = typer.Option(1024, "--agreement-key-bits", help="Paillier key size for the encrypted-path check (0 = skip)."),
-    mode: str = _MODE, buckets: int = _BUCKETS, ngram: int = _NGRAM, max_count: int = _MAX_COUNT,
-    learner: str = _LEARNER, c_grid: str = _C_GRID, target_fpr: float = _FPR,
+    mode: FeatureMode = _MODE, buckets: int = _BUCKETS, ngram: int = _NGRAM, max_count: int = _MAX_COUNT,
+    learner: Learner = _LEARNER, c_grid: str = _C_GRID, target_fpr: float = _FPR,
     min_df: int = _MIN_DF, max_terms: int = _MAX_TERMS, workers: int = _WORKERS,
     as_json: bool = typer.Option(False, "--json", help="End with one JSON line: the evaluation object."),
 ) -> None:
@@ -202,24 +197,20 @@ def eval_command(
         raise typer.BadParameter(f"unknown split(s) {bad}; choose from {', '.join(SPLIT_NAMES)}")
     key_bits = agreement_key_bits or None
     insecure = key_bits is not None and key_bits < 2048
-    try:
-        config = _config(mode, buckets, ngram, max_count, learner, c_grid, target_fpr, min_df, max_terms, workers)
-        root = locate_enron(data)
-        emails = load_enron(root)
-        typer.echo(f"evaluating on {len(emails):,} e-mails from Enron-Spam at {root}")
-        if insecure:
-            typer.echo(
-                f"note: the encrypted-path check uses a {key_bits}-bit Paillier key (insecure, for speed); "
-                "the arithmetic is the same at 3072 bits, only slower"
-            )
-        t0 = time.perf_counter()
-        bar, advance = _progress_bar(len(emails), "parsing + featurising")
-        with bar:
-            results = evaluate(emails, config, splits=chosen, key_bits=key_bits, insecure_key=insecure,
-                               progress=advance, log=typer.echo)
-        seconds = time.perf_counter() - t0
-    except (SealdogError, MailError) as exc:
-        _fail(exc)
+    config = _config(mode, buckets, ngram, max_count, learner, c_grid, target_fpr, min_df, max_terms, workers)
+    root = locate_enron(data)
+    emails = load_enron(root)
+    typer.echo(f"evaluating on {count(len(emails), 'e-mail')} from Enron-Spam at {root}")
+    if insecure:
+        typer.echo(
+            f"note: the encrypted-path check uses a {key_bits}-bit Paillier key (insecure, for speed); "
+            "the arithmetic is the same at 3072 bits, only slower"
+        )
+    t0 = time.perf_counter()
+    with Progress("parsing + featurising", total=len(emails)) as progress:
+        results = evaluate(emails, config, splits=chosen, key_bits=key_bits, insecure_key=insecure,
+                           progress=progress.advance, log=typer.echo)
+    seconds = time.perf_counter() - t0
     table = Table(title=f"Enron-Spam evaluation (operating point: validation FPR <= {config.target_fpr})")
     for col in ("split", "n_test", "accuracy", "precision", "recall", "FPR", "FNR", "ROC AUC",
                 "e-mails/s", "agreement", "acc@0", "FPR@0"):

@@ -37,6 +37,11 @@ from sealdog.trainer.model import LinearModel
 
 LEARNERS = ("nb-logistic", "logistic")
 
+StageCallback = Callable[[str, int | None], None]
+"""Called as training starts each stage, with what it does and how many units the
+`progress` callback will count in it (None: uncounted, e.g. one model fit), so a caller can
+show that a long step is alive (`sealdog.progress.Progress.stage`)."""
+
 
 class TrainingError(SealdogError):
     """Training cannot proceed (too few e-mails, one class only, bad configuration)."""
@@ -191,6 +196,7 @@ def train_prepared(
     config: TrainingConfig,
     *,
     log: Callable[[str], None] | None = None,
+    stage: StageCallback | None = None,
 ) -> tuple[LinearModel, TrainingReport]:
     """Choose C and the threshold on the validation split, then fit on everything."""
     from sklearn.metrics import roc_auc_score
@@ -207,7 +213,9 @@ def train_prepared(
     t0 = time.perf_counter()
     if per_class >= 2 and len(config.c_grid) + (config.target_fpr is not None) > 1:
         best: tuple[float, float] | None = None
-        for c in config.c_grid:
+        for k, c in enumerate(config.c_grid, 1):
+            if stage:
+                stage(f"choosing C: fitting C={c:g} ({k} of {len(config.c_grid)})", None)
             w, b = fit_linear(X[~val], y[~val], c=c, learner=config.learner, nb_alpha=config.nb_alpha)
             scores = np.asarray(X[val] @ w).ravel() + b
             thr, err = error_at_fpr(scores, y[val], config.target_fpr)
@@ -219,6 +227,8 @@ def train_prepared(
                 best, chosen_c, threshold = (err, -auc), c, thr
     seconds["model_selection"] = time.perf_counter() - t0
     t0 = time.perf_counter()
+    if stage:
+        stage(f"final fit with C={chosen_c:g} on {len(y):,} e-mails", None)
     weights, intercept = fit_linear(X, y, c=chosen_c, learner=config.learner, nb_alpha=config.nb_alpha)
     seconds["final_fit"] = time.perf_counter() - t0
     if not np.isfinite(threshold):
@@ -250,10 +260,16 @@ def train(
     *,
     progress: ProgressCallback | None = None,
     log: Callable[[str], None] | None = None,
+    stage: StageCallback | None = None,
 ) -> tuple[LinearModel, TrainingReport]:
-    """Raw e-mails and labels (1 = spam) to a thresholded `LinearModel` and a report."""
+    """Raw e-mails and labels (1 = spam) to a thresholded `LinearModel` and a report.
+
+    `progress` counts the e-mails parsed; `stage` (if given) hears of every stage.
+    """
     config = (config or TrainingConfig()).validate()
     t0 = time.perf_counter()
+    if stage:
+        stage("parsing e-mails", len(raws))
     corpus, _ = prepare(
         raws,
         labels,
@@ -264,6 +280,6 @@ def train(
         progress=progress,
     )
     featurise_seconds = time.perf_counter() - t0
-    model, report = train_prepared(corpus, config, log=log)
+    model, report = train_prepared(corpus, config, log=log, stage=stage)
     report.seconds["featurise"] = featurise_seconds
     return model, report

@@ -7,9 +7,9 @@ import time
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sealdog.crypto.vhe.params import preset as get_preset
+from sealdog.progress import Progress
 from sealdog.xor.encrypted import ciphertext_tag, train_encrypted
 from sealdog.xor.plaintext import INPUTS, TARGETS, TrainingConfig
 
@@ -44,17 +44,13 @@ def run_xor_demo(
     if seed == TrainingConfig.seed and iterations == TrainingConfig.iterations:
         console.print(INITIALISATION_NOTE)
     start = time.perf_counter()
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=console, transient=False,
-    ) as progress:
-        task = progress.add_task("training", total=config.iterations)
+    with Progress("training", total=config.iterations, console=console) as progress:
 
         def update(it: int, loss_ct: Any, loss: float) -> None:
-            progress.update(
-                task, advance=1,
-                description=f"encrypted loss <ct {ciphertext_tag(loss_ct)}> | decrypted loss (demo only) {loss:.4f}",
+            progress.describe(
+                f"encrypted loss <ct {ciphertext_tag(loss_ct)}> | decrypted loss (demo only) {loss:.4f}"
             )
+            progress.advance()
 
         result = train_encrypted(params, config, key_seed=key_seed, on_iteration=update)
     seconds = time.perf_counter() - start
