@@ -1,19 +1,22 @@
 # Stubs for the part of gmpy2 Sealdog uses. mpz arithmetic with int or mpz gives mpz;
 # bit_length() gives int (gmpy2 >= 2.1). Not a subclass of int at run time, so it is not one here.
-from typing import Literal, SupportsIndex, TypeAlias
+from typing import Literal, Self, SupportsIndex, TypeAlias
 
 _Int: TypeAlias = int | mpz
 _ByteOrder: TypeAlias = Literal["big", "little"]
 
 class mpz:
-    def __new__(cls, x: int | mpz | str | float = 0, base: int = 0, /) -> mpz: ...
+    def __new__(cls, x: mpz | str | float = 0, base: int = 0, /) -> Self: ...
     def bit_length(self) -> int: ...
     def to_bytes(
         self, length: SupportsIndex = 1, byteorder: _ByteOrder = "big", *, signed: bool = False
     ) -> bytes: ...
     @classmethod
     def from_bytes(
-        cls, bytes: bytes | bytearray | memoryview, byteorder: _ByteOrder = "big", *,
+        cls,
+        bytes: bytes | bytearray | memoryview,
+        byteorder: _ByteOrder = "big",
+        *,
         signed: bool = False,
     ) -> mpz: ...
     def __add__(self, other: _Int, /) -> mpz: ...
