@@ -151,7 +151,7 @@ class SealedModel:
     __hash__ = None  # type: ignore[assignment]  # equal by content, and the manifest is a dict
 
     def __reduce__(self) -> tuple[type[SealedModel], tuple[dict[str, Any], bytes]]:
-        # A read-only mapping does not pickle; rebuild from a plain copy (digest recomputed).
+        # Through the constructor, so the copy's manifest is frozen again (digest recomputed).
         return (type(self), (self.manifest_dict(), self.payload))
 
     def manifest_dict(self) -> dict[str, Any]:

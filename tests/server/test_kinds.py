@@ -9,7 +9,6 @@ import json
 import random
 
 import pytest
-
 from server_testkit import REPO_ROOT, Keys
 
 from sealdog.sealed_model import SealedModel
