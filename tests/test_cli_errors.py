@@ -79,6 +79,19 @@ def test_each_error_class_maps_to_its_status() -> None:
         assert exit_status_for(exc) is status, type(exc).__name__
 
 
+def test_statuses_follow_the_class_not_its_name_elsewhere() -> None:
+    from sealdog.client.errors import NotFoundError
+
+    class ApiError(SealdogError):  # same name, not the client's class
+        pass
+
+    class Gone(NotFoundError):  # a subclass of a client class
+        pass
+
+    assert exit_status_for(ApiError("x")) is ExitStatus.BAD_INPUT
+    assert exit_status_for(Gone(410, "gone")) is ExitStatus.REFUSED
+
+
 def _raising(exc: BaseException) -> typer.Typer:
     one = typer.Typer(rich_markup_mode=None)
 
