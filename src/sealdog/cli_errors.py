@@ -9,19 +9,18 @@ deliberately not `SealdogError`s so that `sealdog.mail` imports nothing of Seald
 in red on stderr, and the process exits with the status of the most specific class in
 `exit_status_for`. Anything else is a bug: it is not caught, so its traceback shows.
 
-This module imports no package of Sealdog beyond `sealdog.errors`: the statuses of the
-client's error classes are looked up by name in the modules already loaded (an exception
-of a class whose module was never imported cannot exist), so `sealdog server ...` does not
-load the client and `sealdog score` does not load FastAPI.
+This module imports no package of Sealdog beyond `sealdog.errors` and `sealdog.mail.errors`:
+the statuses of the client's error classes are found by class name along the exception's
+MRO, so `sealdog server ...` does not load the client and `sealdog score` does not load
+FastAPI.
 """
 
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable
 from enum import IntEnum
-from typing import NoReturn, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import typer
 
@@ -51,23 +50,22 @@ class ExitStatus(IntEnum):
     """An audit check failed: the sealed model does not match."""
 
 
-# (module, class name, status), most specific first. A class is matched only if its module
-# is already imported, so nothing here pulls a package in.
-_STATUS_BY_CLASS: tuple[tuple[str, str, ExitStatus], ...] = (
-    ("sealdog.client.errors", "ServerUnreachableError", ExitStatus.UNREACHABLE),
-    ("sealdog.client.errors", "ApiError", ExitStatus.REFUSED),
-    ("sealdog.client.errors", "DecryptionError", ExitStatus.DECRYPTION),
-    ("sealdog.client.errors", "AuditError", ExitStatus.AUDIT_FAILED),
-)
+# Statuses of the client's error classes, by class name: matched along an exception's MRO
+# (most specific first) among classes defined in `sealdog.client`, so nothing here imports
+# the client, and moving a class inside the client package keeps its status.
+_STATUS_BY_CLIENT_CLASS: dict[str, ExitStatus] = {
+    "ServerUnreachableError": ExitStatus.UNREACHABLE,
+    "ApiError": ExitStatus.REFUSED,
+    "DecryptionError": ExitStatus.DECRYPTION,
+    "AuditError": ExitStatus.AUDIT_FAILED,
+}
 
 
 def exit_status_for(exc: BaseException) -> ExitStatus:
     """The documented exit status of a Sealdog (or mail) error; BAD_INPUT unless listed."""
-    for module_name, class_name, status in _STATUS_BY_CLASS:
-        module = sys.modules.get(module_name)
-        cls = getattr(module, class_name, None) if module is not None else None
-        if isinstance(cls, type) and isinstance(exc, cls):
-            return status
+    for cls in type(exc).__mro__:
+        if cls.__module__.startswith("sealdog.client") and cls.__name__ in _STATUS_BY_CLIENT_CLASS:
+            return _STATUS_BY_CLIENT_CLASS[cls.__name__]
     return ExitStatus.BAD_INPUT
 
 
@@ -78,12 +76,6 @@ USER_ERRORS: tuple[type[Exception], ...] = (SealdogError, MailError)
 def print_error(message: str) -> None:
     """The one red `error: ...` line on stderr."""
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-
-
-def fail(message: str, status: ExitStatus = ExitStatus.BAD_INPUT) -> NoReturn:
-    """Report an error that has no exception class of its own, and exit with `status`."""
-    print_error(message)
-    raise typer.Exit(int(status))
 
 
 def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:

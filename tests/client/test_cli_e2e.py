@@ -42,6 +42,7 @@ def test_keygen_writes_0600_refuses_overwrite_and_small_keys(tmp_path: Path) -> 
     before = key.read_bytes()
     r = run_cli("keygen", "-p", str(pub), "-k", str(key), "--bits", "1024", "--insecure")
     assert r.returncode == 2 and b"Refusing to overwrite" in r.stderr and b"--force" in r.stderr
+    assert b"generating" not in r.stderr  # refused before any work
     assert key.read_bytes() == before
     r = run_cli("keygen", "-p", str(tmp_path / "b.pub"), "-k", str(tmp_path / "b.key"), "--bits", "1024")
     assert r.returncode == 2 and b"--insecure" in r.stderr
@@ -153,6 +154,12 @@ def test_bad_input_missing_key_wrong_key_server_down_unreadable_file(tmp_path: P
     os.chmod(loose, 0o644)
     r = run_cli("verdicts", "-m", live.model_id, "-k", str(loose), env=env)
     assert r.returncode == 2 and b"chmod 600" in r.stderr
+    # A public key passed as the secret key is named for what it is (not "chmod 600").
+    public = tmp_path / "public.json"
+    public.write_bytes(artifacts.public_key.read_bytes())
+    os.chmod(public, 0o644)
+    r = run_cli("verdicts", "-m", live.model_id, "-k", str(public), env=env)
+    assert r.returncode == 2 and b"is a public key, not a secret key" in r.stderr and b"chmod" not in r.stderr
 
     r = run_cli("deploy", str(artifacts.sealed_model), "-p", str(tmp_path / "none.pub"), env=env)
     assert r.returncode == 2
@@ -249,9 +256,32 @@ def _tamper(source: Path, target: Path) -> None:
 
 @pytest.mark.parametrize("fmt", ["table", "json", "csv"])
 def test_models_list_formats(live: Live, fmt: str) -> None:
-    r = run_cli("models", "list", "--format", fmt, env=_env(live))
+    r = run_cli("models", "list", "--format", fmt, env={**_env(live), "COLUMNS": "80"})
     assert r.returncode == 0, r.stderr
-    assert live.model_id[:8] in r.stdout.decode()
+    assert live.model_id in r.stdout.decode()  # the whole id, also in an 80-column table
+    if fmt == "table":
+        assert max(len(line) for line in r.stdout.decode().splitlines()) <= 80
+
+
+def test_json_flag_everywhere_it_has_a_format(live: Live, artifacts: Artifacts) -> None:
+    env = _env(live)
+    r = run_cli("models", "list", "--json", env=env)
+    assert r.returncode == 0 and live.model_id in {m["id"] for m in json.loads(r.stdout)}
+    assert run_cli("models", "list", "-f", "json", env=env).stdout == r.stdout
+    mail = str(sample_paths("spam", 1)[0])
+    r = run_cli("score", mail, "-m", live.model_id, "-k", str(artifacts.secret_key), "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == [{"message": mail, "verdict": "spam", "cursor": ""}]
+    r = run_cli("verdicts", "-m", live.model_id, "-k", str(artifacts.secret_key), "--after", "0", "--json", env=env)
+    assert r.returncode == 0 and isinstance(json.loads(r.stdout), list)
+
+
+def test_one_email_is_one_email(live: Live) -> None:
+    mail = str(sample_paths("ham", 1)[0])
+    r = run_cli("score", mail, "-m", live.model_id, env=_env(live, live.submitter_token))
+    assert r.returncode == 0, r.stderr
+    assert b"1 e-mail scored;" in r.stderr
+    assert b"scoring ..." in r.stderr and b"scoring: done, 1/1 (100%)" in r.stderr  # piped: plain lines
 
 
 def test_keygen_train_seal_deploy_score_all_through_the_cli(tmp_path: Path, live: Live) -> None:

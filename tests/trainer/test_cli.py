@@ -33,6 +33,10 @@ def test_train_seal_on_samples(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.output.strip().splitlines()[-1])
     assert report["n_train"] == 40 and report["n_features"] == 2**12
+    # Piped, every training stage says so (a long fit is never silent).
+    for stage in ("training: parsing e-mails ...", "training: choosing C: fitting C=0.1 (1 of 3) ...",
+                  "training: final fit with C="):
+        assert stage in result.stderr, stage
     model = LinearModel.load(model_path)
 
     pk, sk = generate_keypair(512, insecure=True)

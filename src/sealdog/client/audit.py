@@ -34,6 +34,7 @@ from sealdog.client.openings import (
     verify_exact,
 )
 from sealdog.crypto.paillier import FixedPoint, SecretKey
+from sealdog.progress import count
 from sealdog.sealed_model import SealedModel
 from sealdog.trainer.model import LinearModel
 
@@ -311,5 +312,5 @@ def print_summary(result: AuditResult) -> None:
     ev = result.evaluation
     if ev is not None:
         auc = f"{ev.auc:.4f}" if ev.auc is not None else "n/a"
-        console.print(f"evaluation on {ev.n:,} e-mails ({ev.source}): accuracy {100 * ev.accuracy:.2f}%, "
+        console.print(f"evaluation on {count(ev.n, 'e-mail')} ({ev.source}): accuracy {100 * ev.accuracy:.2f}%, "
                       f"FPR {100 * ev.fpr:.2f}%, FNR {100 * ev.fnr:.2f}%, ROC AUC {auc}")

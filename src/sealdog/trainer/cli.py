@@ -155,13 +155,13 @@ def seal_command(
     """Encrypt a plaintext model's weights and bias under a public key."""
     from sealdog.crypto.paillier import load_public_key
     from sealdog.trainer.model import LinearModel
-    from sealdog.trainer.sealing import seal_plaintext_model
+    from sealdog.trainer.sealing import DEFAULT_SCALE_BITS, seal_plaintext_model
 
     model = LinearModel.load(model_path)
     pk = load_public_key(public_key)
     t0 = time.perf_counter()
     with Progress(f"sealing {model.featuriser.n_features + 1:,} values under a {pk.bits}-bit key"):
-        sealed = seal_plaintext_model(model, pk, **({} if scale_bits is None else {"scale_bits": scale_bits}))
+        sealed = seal_plaintext_model(model, pk, scale_bits=DEFAULT_SCALE_BITS if scale_bits is None else scale_bits)
     sealed.write(out)
     size = out.stat().st_size
     typer.echo(

@@ -31,8 +31,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from sealdog.errors import SealdogError
-from sealdog.trainer.corpus import ProgressCallback, corpus_terms, index_corpus
 from sealdog.mail.featuriser import Featuriser, FeaturiserSpec, fit_vocabulary
+from sealdog.trainer.corpus import ProgressCallback, corpus_terms, index_corpus
 from sealdog.trainer.model import LinearModel
 
 LEARNERS = ("nb-logistic", "logistic")
