@@ -31,6 +31,57 @@ Two modes map terms to feature indices:
 Counts are the number of occurrences, clipped to ``max_count`` (1 = presence), so they are
 small positive integers, as the encrypted dot product needs.
 
+Spec versions. **Version 1** (the default) makes exactly the terms above from subject and
+body; it is frozen (tests/mail/test_featuriser_v1_pinned.py), so every model sealed under
+it scores exactly as before, and its spec dict has no ``families`` key. **Version 2**
+(`FeaturiserSpec.header_aware`, `HEADER_SPEC_VERSION`) makes the same subject and body
+terms and then the terms of the *term families* listed in the spec's ``families``
+(`FAMILIES`, each switchable on its own), read from the headers and MIME structure of the
+raw e-mail (`sealdog.mail.message.parse_email`; implemented in
+`sealdog.mail.header_terms`). A version-2 spec with families can only featurise raw
+e-mail (`email_terms`, `featurise_email`); the text entry points refuse it rather than
+silently leave the families out. A "class" below is ``bit_length`` of a count, capped
+(0, 1, 2-3, 4-7, ...). Each family, and what it reveals to the server **in vocabulary
+mode** (the vocabulary lists the terms the model has a weight for; in hashing mode, the
+default, the server learns only which families are on, from the spec):
+
+- ``sender`` -- ``from.domain:<d>`` and ``from.reg:<registered domain>`` of the From
+  address, ``from.reply-to-domain:``/``from.reply-to-reg:`` of Reply-To, ``from.none`` (no
+  From address), ``from.recipients:<class of To+Cc addresses>`` (capped at 6),
+  ``from.mismatch:reply-to`` / ``from.mismatch:return-path`` (registered domain differs
+  from From's), ``from.mismatch:display-name`` (the display name holds an address other
+  than the sender's). Reveals: the sender domains frequent in the training mail (whose
+  mail the key holder receives: correspondents, employers, banks, lists), a privacy cost
+  much like body words but more identifying; keep vocabulary mode off for private mail.
+- ``urls`` -- ``url.host:<host>`` and ``url.reg:<registered domain>`` for each distinct
+  link host in the text and HTML parts (never paths or queries), ``url.ip`` (a link to an
+  IPv4 address), ``url.links:<class of distinct URLs>``. Reveals: the web sites linked
+  from the training mail.
+- ``mime`` -- ``mime.body:plain|html-only|both|none``, ``mime.parts:<class>``,
+  ``mime.type:<type/subtype>`` per content type present (unknown top-level types become
+  ``other``), ``mime.attachments:<class>``, ``mime.attachment:<file extension>`` (1-8
+  letters/digits, else ``noext``), ``mime.html-tag-ratio:<class of 4*tags/(words+1)>``.
+  Reveals: which formats and attachment types the training mail had (little).
+- ``encoding`` -- ``enc.charset:<Python codec name>`` (unknown charsets: ``unknown``),
+  ``enc.cte:<7bit|8bit|binary|base64|quoted-printable|other>``, ``enc.bad-charset``
+  (declared charset does not decode the part), ``enc.undeclared-8bit``,
+  ``enc.8bit-headers``, ``enc.text-base64``, ``enc.encoded-subject:b|q``,
+  ``enc.encoded-from:b|q``, ``enc.unparsable``. Reveals: the languages/charsets of the
+  training mail, coarsely.
+- ``subject`` -- ``subj.caps:few|some|most|all|short`` (share of capitals among the
+  letters), ``subj.punct:<class of ! and ?>``, ``subj.money`` ($ or %),
+  ``subj.prefix:re|fwd``, ``subj.empty``. Reveals: nothing beyond these fixed names.
+- ``headers`` -- ``hdr.mailer:<family>`` (X-Mailer or User-Agent mapped onto the fixed
+  `header_terms.MAILER_FAMILIES` list, else ``other``/``none``: the value itself never
+  becomes a term), ``hdr.has:<name>`` for the fixed `header_terms.PRESENCE_HEADERS`,
+  ``hdr.no:<name>`` for `header_terms.REQUIRED_HEADERS`, ``hdr.priority:high``,
+  ``hdr.precedence:bulk|list|junk|other``, ``hdr.received:<class of Received headers>``,
+  ``hdr.message-id-domain:from|other``. Reveals: only which of these fixed names matter.
+
+Domains and attachment extensions are the only sender-chosen strings a family term can
+carry; all family terms start with a family prefix and a dot, so they never equal a
+version-1 term.
+
 Determinism: only the standard library (`re`, `str.lower`, `hashlib.blake2b`) and NumPy
 are used, no process-dependent hashing; the same spec gives the same features on every
 machine with the same Unicode database (a property of the Python minor version).
@@ -49,10 +100,17 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from sealdog.mail.errors import FeaturiserSpecError
-from sealdog.mail.message import DEFAULT_MAX_EMAIL_BYTES, EmailText, email_parts
+from sealdog.mail.header_terms import FAMILY_TERMS
+from sealdog.mail.message import DEFAULT_MAX_EMAIL_BYTES, EmailText, email_parts, parse_email
 
 SPEC_FORMAT = "sealdog.featuriser"
 SPEC_VERSION = 1
+"""The version a spec gets by default: subject and body words only (frozen, see module doc)."""
+HEADER_SPEC_VERSION = 2
+"""The header-aware version: version 1's terms plus the `FAMILIES` the spec switches on."""
+SPEC_VERSIONS = (SPEC_VERSION, HEADER_SPEC_VERSION)
+FAMILIES: tuple[str, ...] = tuple(FAMILY_TERMS)
+"""Term families of version 2, in the order their terms are made (see module doc)."""
 MODES = ("vocabulary", "hashing")
 _BUCKET_CACHE_SIZE = 200_000  # terms; bounds the memory a long-running server spends on it
 TOKEN_PATTERN = r"[^\W_](?:[^\W_]|['.\-](?=[^\W_]))*|[$!%\u20ac\u00a3]"
@@ -93,19 +151,42 @@ class FeaturiserSpec:
     min_token_len: int = 1
     max_token_len: int = 40
     lowercase: bool = True
+    families: tuple[str, ...] = ()
     version: int = field(default=SPEC_VERSION)
+
+    @classmethod
+    def header_aware(cls, families: Sequence[str] = FAMILIES, **fields: Any) -> FeaturiserSpec:
+        """A version-2 spec with the given term `families` (default: all of them)."""
+        return cls(version=HEADER_SPEC_VERSION, families=tuple(families), **fields).validate()
 
     def validate(self) -> FeaturiserSpec:
         """Return self if consistent, else raise `FeaturiserSpecError` saying what is wrong."""
         problems: list[str] = []
-        if self.version != SPEC_VERSION:
-            problems.append(f"version {self.version!r} is not supported (expected {SPEC_VERSION})")
+        if self.version not in SPEC_VERSIONS:
+            expected = " or ".join(str(v) for v in SPEC_VERSIONS)
+            problems.append(f"version {self.version!r} is not supported (expected {expected})")
+        if not isinstance(self.families, tuple) or not all(
+            isinstance(f, str) for f in self.families
+        ):
+            problems.append("families must be a list of family names")
+        else:
+            unknown = [f for f in self.families if f not in FAMILIES]
+            if unknown:
+                problems.append(f"unknown term families {unknown} (known: {', '.join(FAMILIES)})")
+            if len(set(self.families)) != len(self.families):
+                problems.append("families contains duplicates")
+            if self.families and self.version == SPEC_VERSION:
+                problems.append(f"term families need spec version {HEADER_SPEC_VERSION}")
         if self.tokeniser not in TOKENISERS:
             problems.append(f"tokeniser {self.tokeniser!r} is not one of {', '.join(TOKENISERS)}")
         if self.mode not in MODES:
             problems.append(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
         if self.mode == "hashing":
-            if not isinstance(self.n_buckets, int) or isinstance(self.n_buckets, bool) or self.n_buckets < 1:
+            if (
+                not isinstance(self.n_buckets, int)
+                or isinstance(self.n_buckets, bool)
+                or self.n_buckets < 1
+            ):
                 problems.append(f"n_buckets must be a positive integer, got {self.n_buckets!r}")
             if not isinstance(self.hash_key, str) or len(self.hash_key.encode("utf-8")) > 64:
                 problems.append("hash_key must be a string of at most 64 UTF-8 bytes")
@@ -143,6 +224,9 @@ class FeaturiserSpec:
         """JSON-safe form, tagged with format and version; vocabulary only in vocabulary mode."""
         data = asdict(self)
         data["vocabulary"] = list(self.vocabulary)
+        data["families"] = list(self.families)
+        if self.version == SPEC_VERSION:
+            data.pop("families")  # version-1 specs keep their exact historical form
         if self.mode == "vocabulary":
             data.pop("n_buckets")
             data.pop("hash_key")
@@ -154,11 +238,15 @@ class FeaturiserSpec:
     def from_dict(cls, data: Mapping[str, Any]) -> FeaturiserSpec:
         """Rebuild and validate a spec from `to_dict` output; unknown keys are an error."""
         if not isinstance(data, Mapping):
-            raise FeaturiserSpecError(f"featuriser spec must be a JSON object, got {type(data).__name__}")
+            raise FeaturiserSpecError(
+                f"featuriser spec must be a JSON object, got {type(data).__name__}"
+            )
         fields = dict(data)
         fmt = fields.pop("format", SPEC_FORMAT)
         if fmt != SPEC_FORMAT:
-            raise FeaturiserSpecError(f"not a featuriser spec (format {fmt!r}, expected {SPEC_FORMAT!r})")
+            raise FeaturiserSpecError(
+                f"not a featuriser spec (format {fmt!r}, expected {SPEC_FORMAT!r})"
+            )
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(fields) - known)
         if unknown:
@@ -168,6 +256,11 @@ class FeaturiserSpec:
             if not isinstance(vocab, (list, tuple)):
                 raise FeaturiserSpecError("invalid featuriser spec: vocabulary must be a list")
             fields["vocabulary"] = tuple(vocab)
+        if "families" in fields:
+            families = fields["families"]
+            if not isinstance(families, (list, tuple)):
+                raise FeaturiserSpecError("invalid featuriser spec: families must be a list")
+            fields["families"] = tuple(families)
         try:
             spec = cls(**fields)
         except TypeError as exc:
@@ -210,8 +303,37 @@ class Featuriser:
         lo, hi = self.spec.min_token_len, self.spec.max_token_len
         return [t for t in self._token_re.findall(text) if lo <= len(t) <= hi]
 
+    @property
+    def needs_raw_email(self) -> bool:
+        """True if the spec has term families, which only a raw e-mail can give."""
+        return bool(self.spec.families)
+
     def terms(self, parts: EmailText) -> list[str]:
-        """All term occurrences of an e-mail (see module doc); the input to both modes."""
+        """Subject and body terms of an e-mail (see module doc).
+
+        Raises `FeaturiserSpecError` if the spec has term families: those need headers and
+        structure, so use `email_terms(raw)`, never a silently incomplete term list.
+        """
+        if self.spec.families:
+            raise FeaturiserSpecError(
+                "this featuriser spec has header term families: featurise the raw e-mail "
+                "(email_terms / featurise_email), not its text"
+            )
+        return self._text_terms(parts)
+
+    def email_terms(self, raw: bytes, *, max_bytes: int = DEFAULT_MAX_EMAIL_BYTES) -> list[str]:
+        """All term occurrences of a raw e-mail under this spec; the trainer's and the
+        server's one entry point. Raises `EmailTooLargeError` above `max_bytes`."""
+        if not self.spec.families:
+            return self._text_terms(email_parts(raw, max_bytes=max_bytes))
+        parsed = parse_email(raw, max_bytes=max_bytes)
+        out = self._text_terms(parsed.text)
+        for family in FAMILIES:
+            if family in self.spec.families:
+                out.extend(FAMILY_TERMS[family](parsed))
+        return out
+
+    def _text_terms(self, parts: EmailText) -> list[str]:
         body = self.tokens(parts.body)
         if self.spec.subject_terms:
             subject = self.tokens(parts.subject)
@@ -268,7 +390,7 @@ class Featuriser:
         self, raw: bytes, *, max_bytes: int = DEFAULT_MAX_EMAIL_BYTES
     ) -> SparseFeatures:
         """Features of a raw e-mail; raises `EmailTooLargeError` above `max_bytes`."""
-        return self.featurise_parts(email_parts(raw, max_bytes=max_bytes))
+        return self.index_terms(self.email_terms(raw, max_bytes=max_bytes))
 
 
 def fit_vocabulary(

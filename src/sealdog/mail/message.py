@@ -14,6 +14,7 @@ relies on this layout to tell subject words from body words.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import email
 import email.header
 import email.policy
@@ -21,6 +22,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from email.message import Message
+from typing import cast
 
 from sealdog.mail.errors import EmailTooLargeError
 
@@ -60,19 +62,32 @@ def email_to_text(raw: bytes, *, max_bytes: int = DEFAULT_MAX_EMAIL_BYTES) -> st
 
 def email_parts(raw: bytes, *, max_bytes: int = DEFAULT_MAX_EMAIL_BYTES) -> EmailText:
     """Subject and body text of a raw e-mail; raises only `EmailTooLargeError`."""
-    if not isinstance(raw, (bytes, bytearray, memoryview)):
-        raise TypeError(f"email_parts expects bytes, got {type(raw).__name__}")
-    raw = bytes(raw)
-    if len(raw) > max_bytes:
-        raise EmailTooLargeError(
-            f"e-mail is {len(raw):,} bytes, above the {max_bytes:,}-byte cap; "
-            "raise the cap (max_bytes / --max-email-bytes) if such messages are expected"
-        )
+    raw = _check_size(raw, max_bytes, "email_parts")
     try:
         message = email.message_from_bytes(raw, policy=email.policy.default)
+    except Exception:  # malformed input must never raise
+        return EmailText(subject="", body=_tidy(_decode_bytes(raw, None)))
+    return _email_text(message, raw)
+
+
+def _check_size(raw: bytes | bytearray | memoryview, max_bytes: int, caller: str) -> bytes:
+    if not isinstance(raw, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{caller} expects bytes, got {type(raw).__name__}")
+    data = bytes(raw)
+    if len(data) > max_bytes:
+        raise EmailTooLargeError(
+            f"e-mail is {len(data):,} bytes, above the {max_bytes:,}-byte cap; "
+            "raise the cap (max_bytes / --max-email-bytes) if such messages are expected"
+        )
+    return data
+
+
+def _email_text(message: Message, raw: bytes) -> EmailText:
+    """Subject and body of a parsed message, exactly as `email_parts` has always made them."""
+    try:
         subject = _subject(message)
         body = "\n".join(chunk for chunk in _part_texts(message, depth=0) if chunk)
-    except Exception:  # noqa: BLE001 - malformed input must never raise
+    except Exception:  # malformed input must never raise
         return EmailText(subject="", body=_tidy(_decode_bytes(raw, None)))
     return EmailText(subject=_tidy(subject).replace("\n", " "), body=_tidy(body))
 
@@ -80,7 +95,7 @@ def email_parts(raw: bytes, *, max_bytes: int = DEFAULT_MAX_EMAIL_BYTES) -> Emai
 def _subject(message: Message) -> str:
     """The Subject header, decoded (encoded-words, or raw 8-bit bytes in any charset)."""
     raw_value = None
-    for name, value in message.raw_items():  # type: ignore[attr-defined]
+    for name, value in message.raw_items():
         if name.lower() == "subject":
             raw_value = str(value)
             break
@@ -94,7 +109,7 @@ def _subject(message: Message) -> str:
         return _decode_bytes(data, None)
     try:
         return str(message.get("Subject", ""))
-    except Exception:  # noqa: BLE001 - broken encoded-words etc.: decode them leniently
+    except Exception:  # broken encoded-words etc.: decode them leniently
         return _decode_header_leniently(raw_value)
 
 
@@ -102,7 +117,7 @@ def _decode_header_leniently(raw_value: str) -> str:
     try:
         parts = email.header.decode_header(raw_value)
         return "".join(_decode_bytes(p, c) if isinstance(p, bytes) else p for p, c in parts)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return raw_value
 
 
@@ -123,13 +138,13 @@ def _part_texts(part: Message, depth: int) -> list[str]:
         if content_type == "multipart/alternative":
             # RFC 2046: alternatives are in increasing order of faithfulness; take the
             # last one that yields text, so the same words are not counted twice.
-            for child in reversed(children):
-                texts = _part_texts(child, depth + 1)
-                if any(t.strip() for t in texts):
-                    return texts
+            for child in reversed(cast(list[Message], children)):
+                alternative = _part_texts(child, depth + 1)
+                if any(t.strip() for t in alternative):
+                    return alternative
             return []
         texts: list[str] = []
-        for child in children:
+        for child in cast(list[Message], children):
             texts.extend(_part_texts(child, depth + 1))
         return texts
     if content_type not in _TEXT_TYPES:
@@ -139,8 +154,10 @@ def _part_texts(part: Message, depth: int) -> list[str]:
     payload = part.get_payload(decode=True)
     if payload is None:
         raw_payload = part.get_payload()
-        payload = raw_payload.encode("utf-8", "surrogateescape") if isinstance(raw_payload, str) else b""
-    text = _decode_bytes(payload, _declared_charset(part))
+        payload = (
+            raw_payload.encode("utf-8", "surrogateescape") if isinstance(raw_payload, str) else b""
+        )
+    text = _decode_bytes(cast(bytes, payload), _declared_charset(part))
     if content_type == "text/html":
         text = html_to_text(text)
     return [text]
@@ -149,14 +166,14 @@ def _part_texts(part: Message, depth: int) -> list[str]:
 def _is_attachment(part: Message) -> bool:
     try:
         return part.get_content_disposition() == "attachment"
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
 
 
 def _declared_charset(part: Message) -> str | None:
     try:
         return part.get_content_charset()
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
 
 
@@ -195,3 +212,168 @@ def _tidy(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", " ")
     lines = (_WHITESPACE_RUN.sub(" ", line).strip() for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
+
+
+# -- headers and structure (featuriser spec version 2) ---------------------------------
+
+MAX_HEADERS = 256
+"""Headers kept by `parse_email`; a message with more keeps the first ones."""
+MAX_HEADER_CHARS = 4096
+"""Each kept header value is cut to this many characters before anything looks at it."""
+MAX_PARTS = 256
+"""MIME leaf parts summarised by `parse_email`; the rest are counted but not described."""
+_FOLDING = re.compile(r"\r?\n(?=[ \t])")
+_HTML_TAG = re.compile(r"<[A-Za-z!/]")
+_HTML_TAG_SPAN = re.compile(r"<[^<>]*>")
+
+
+@dataclass(frozen=True)
+class MimePart:
+    """One leaf MIME part, as the header-aware featuriser sees it (no payload kept)."""
+
+    content_type: str
+    charset: str | None
+    """The declared charset parameter, lower-cased, or None."""
+    transfer_encoding: str
+    """Content-Transfer-Encoding, lower-cased; ``7bit`` when absent."""
+    is_attachment: bool
+    filename: str | None
+    charset_ok: bool
+    """False if the declared charset is unknown or does not decode the payload."""
+    has_8bit: bool
+    """The decoded payload holds non-ASCII bytes."""
+
+
+@dataclass(frozen=True)
+class ParsedEmail:
+    """An e-mail with its headers and MIME structure, for the header-aware featuriser.
+
+    `text` is exactly what `email_parts` returns for the same bytes, so the subject and
+    body words of featuriser spec version 2 are those of version 1. `headers` are the raw
+    (undecoded, unfolded, length-capped) header fields in order; `parts` summarises the
+    leaf MIME parts; `texts` holds the decoded source of every inline text part (HTML
+    unstripped, every alternative), where links are looked for; `html_tags` and
+    `html_words` count tags and the words outside tags over the HTML parts (regular
+    expressions, linear time; script text counts as words).
+    """
+
+    text: EmailText
+    headers: tuple[tuple[str, str], ...]
+    parts: tuple[MimePart, ...]
+    n_parts: int
+    texts: tuple[str, ...]
+    html_tags: int
+    html_words: int
+    header_8bit: bool
+    parsed: bool
+    """False if the MIME parser failed and the message was read as plain text."""
+
+    def header(self, name: str) -> str | None:
+        """The first value of header `name` (case-insensitive), or None."""
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value
+        return None
+
+    def header_values(self, name: str) -> list[str]:
+        wanted = name.lower()
+        return [value for key, value in self.headers if key.lower() == wanted]
+
+
+def parse_email(raw: bytes, *, max_bytes: int = DEFAULT_MAX_EMAIL_BYTES) -> ParsedEmail:
+    """Headers, MIME structure and text of a raw e-mail; raises only `EmailTooLargeError`.
+
+    Never raises on malformed input: what cannot be parsed is left out (a message the
+    MIME parser rejects has no headers or parts, and its whole bytes are its body).
+    """
+    raw = _check_size(raw, max_bytes, "parse_email")
+    try:
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+    except Exception:  # malformed input must never raise
+        text = EmailText(subject="", body=_tidy(_decode_bytes(raw, None)))
+        return ParsedEmail(text, (), (), 0, (text.body,), 0, 0, False, False)
+    text = _email_text(message, raw)
+    headers: list[tuple[str, str]] = []
+    header_8bit = False
+    for name, value in list(message.raw_items())[:MAX_HEADERS]:
+        value = _FOLDING.sub("", str(value))[:MAX_HEADER_CHARS]
+        if not value.isascii():
+            header_8bit = True
+        headers.append((str(name), value))
+    parts: list[MimePart] = []
+    texts: list[str] = []
+    counts = [0, 0, 0]  # leaf parts, html tags, html words
+    with contextlib.suppress(Exception):  # a broken structure keeps what was read before it
+        _walk_parts(message, 0, parts, texts, counts)
+    return ParsedEmail(
+        text=text,
+        headers=tuple(headers),
+        parts=tuple(parts),
+        n_parts=counts[0],
+        texts=tuple(texts),
+        html_tags=counts[1],
+        html_words=counts[2],
+        header_8bit=header_8bit,
+        parsed=True,
+    )
+
+
+def _walk_parts(
+    part: Message, depth: int, parts: list[MimePart], texts: list[str], counts: list[int]
+) -> None:
+    if depth > _MAX_MIME_DEPTH:
+        return
+    if part.is_multipart():
+        children = part.get_payload()
+        if isinstance(children, list):
+            for child in children:
+                if isinstance(child, Message):
+                    _walk_parts(child, depth + 1, parts, texts, counts)
+        return
+    content_type = part.get_content_type()
+    if content_type == "message/rfc822":
+        inner = part.get_payload()
+        if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+            _walk_parts(inner[0], depth + 1, parts, texts, counts)
+        return
+    counts[0] += 1
+    if len(parts) >= MAX_PARTS:
+        return
+    attachment = _is_attachment(part)
+    charset = _declared_charset(part)
+    try:
+        filename = part.get_filename()
+    except Exception:
+        filename = None
+    encoding = str(part.get("Content-Transfer-Encoding", "7bit") or "7bit").strip().lower()
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        raw_payload = part.get_payload()
+        payload = (
+            raw_payload.encode("utf-8", "surrogateescape") if isinstance(raw_payload, str) else b""
+        )
+    charset_ok = True
+    if charset:
+        try:
+            codecs.lookup(charset)
+            payload.decode(charset)
+        except (LookupError, UnicodeDecodeError, ValueError):
+            charset_ok = False
+    parts.append(
+        MimePart(
+            content_type=content_type,
+            charset=charset.lower() if charset else None,
+            transfer_encoding=encoding[:40],
+            is_attachment=attachment,
+            filename=str(filename)[:255] if filename else None,
+            charset_ok=charset_ok,
+            has_8bit=not payload.isascii(),
+        )
+    )
+    if content_type in _TEXT_TYPES and not attachment:
+        decoded = _decode_bytes(payload, charset)
+        texts.append(decoded)
+        if content_type == "text/html":
+            counts[1] += len(_HTML_TAG.findall(decoded))
+            counts[2] += len(_HTML_TAG_SPAN.sub(" ", decoded).split())

@@ -89,7 +89,9 @@ def _walk(folder: Path) -> Iterator[Path]:
 def read_mail(sources: Sequence[str], *, stdin: BinaryIO | None = None) -> list[MailItem]:
     """Every message of every source, in the order given (see module doc)."""
     if not sources:
-        raise MailSourceError("No e-mail source given: pass files, folders, mbox files, or - for stdin.")
+        raise MailSourceError(
+            "No e-mail source given: pass files, folders, mbox files, or - for stdin."
+        )
     out: list[MailItem] = []
     for source in sources:
         if source == STDIN:
