@@ -1,6 +1,6 @@
 """Corpus to sparse matrix: parse and tokenise many e-mails (in parallel), then index them.
 
-The per-e-mail work is exactly `Featuriser.terms(email_parts(raw))` followed by
+The per-e-mail work is exactly `Featuriser.email_terms(raw)` followed by
 `Featuriser.index_terms`, the same calls the server makes for one e-mail, so training
 features and scoring features cannot drift apart.
 """
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from sealdog.mail.message import DEFAULT_MAX_EMAIL_BYTES, email_parts
+from sealdog.mail.message import DEFAULT_MAX_EMAIL_BYTES
 from sealdog.mail.featuriser import Featuriser, FeaturiserSpec, SparseFeatures
 
 ProgressCallback = Callable[[int], None]
@@ -32,7 +32,7 @@ def default_workers() -> int:
 def _terms_chunk(args: tuple[dict[str, Any], list[bytes], int]) -> list[list[str]]:
     spec_dict, raws, max_bytes = args
     featuriser = Featuriser.from_spec(spec_dict)
-    return [featuriser.terms(email_parts(raw, max_bytes=max_bytes)) for raw in raws]
+    return [featuriser.email_terms(raw, max_bytes=max_bytes) for raw in raws]
 
 
 def corpus_terms(
