@@ -60,9 +60,17 @@ def build_inbox(pk, count: int) -> tuple[dict, list[bool]]:  # type: ignore[no-u
                 packed |= (t + layout.offset) << (layout.slot_bits * slot)
             cts.append(djn.encrypt_with(mpz(packed), djn.random_exponent()))
         ev = EncryptedVerdicts(pk.fingerprint, Mode.VERDICT, m, layout, cts)
-        entries.append({"cursor": str(len(entries) + 1), "model_id": "bench", "created_at": "2026-01-01T00:00:00Z",
-                        "mode": "verdict", "count": m, "message_ids": [f"m{start + i}" for i in range(m)],
-                        "verdicts": ev.to_json()})
+        entries.append(
+            {
+                "cursor": str(len(entries) + 1),
+                "model_id": "bench",
+                "created_at": "2026-01-01T00:00:00Z",
+                "mode": "verdict",
+                "count": m,
+                "message_ids": [f"m{start + i}" for i in range(m)],
+                "verdicts": ev.to_json(),
+            }
+        )
     return {"entries": entries, "next_cursor": str(len(entries))}, expected
 
 
@@ -75,22 +83,38 @@ def run(bits: int, count: int, baseline_sample: int) -> dict:  # type: ignore[no
     parsed = InboxPage.from_json(json.loads(text))
     verdicts = decrypt_inbox(sk, parsed.entries)
     seconds = time.perf_counter() - t0
-    assert [v.positive for v in verdicts] == expected, "decryption disagrees with the plaintext verdicts"
+    assert [v.positive for v in verdicts] == expected, (
+        "decryption disagrees with the plaintext verdicts"
+    )
     # Baseline: phe, one ciphertext and one decryption per verdict.
-    ppk, psk = phe.PaillierPublicKey(int(pk.n)), phe.PaillierPrivateKey(phe.PaillierPublicKey(int(pk.n)), int(sk.p), int(sk.q))
+    ppk, psk = (
+        phe.PaillierPublicKey(int(pk.n)),
+        phe.PaillierPrivateKey(phe.PaillierPublicKey(int(pk.n)), int(sk.p), int(sk.q)),
+    )
     cts = [ppk.encrypt(secrets.randbelow(1000) - 500) for _ in range(baseline_sample)]
     t0 = time.perf_counter()
     for c in cts:
         psk.decrypt(c)
     baseline = (time.perf_counter() - t0) / baseline_sample * count
-    print(f"{bits}-bit key: {count:,} verdicts in {len(parsed.entries)} inbox entries, "
-          f"{sum(len(e.verdicts.ciphertexts) for e in parsed.entries)} packed ciphertexts "
-          f"({layout.slots} slots of {layout.slot_bits} bits)")
+    print(
+        f"{bits}-bit key: {count:,} verdicts in {len(parsed.entries)} inbox entries, "
+        f"{sum(len(e.verdicts.ciphertexts) for e in parsed.entries)} packed ciphertexts "
+        f"({layout.slots} slots of {layout.slot_bits} bits)"
+    )
     print(f"  sealdog decrypt_inbox: {seconds:.2f} s ({count / seconds:,.0f} verdicts/s)")
-    print(f"  baseline phe, unpacked: {baseline:.2f} s (scaled from {baseline_sample}); speed-up x{baseline / seconds:.1f}")
-    return {"bits": bits, "verdicts": count, "seconds": round(seconds, 3), "verdicts_per_s": round(count / seconds),
-            "baseline_phe_seconds": round(baseline, 3), "speedup": round(baseline / seconds, 1),
-            "slots": layout.slots, "target_met": seconds < 5.0}
+    print(
+        f"  baseline phe, unpacked: {baseline:.2f} s (scaled from {baseline_sample}); speed-up x{baseline / seconds:.1f}"
+    )
+    return {
+        "bits": bits,
+        "verdicts": count,
+        "seconds": round(seconds, 3),
+        "verdicts_per_s": round(count / seconds),
+        "baseline_phe_seconds": round(baseline, 3),
+        "speedup": round(baseline / seconds, 1),
+        "slots": layout.slots,
+        "target_met": seconds < 5.0,
+    }
 
 
 def main() -> None:

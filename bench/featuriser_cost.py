@@ -77,17 +77,32 @@ def main() -> None:
             "nonzero_per_email": float(X_test.getnnz(axis=1).mean()),
         }
     baseline = rows["vocabulary"]
-    print(f"split {split_name}, {len(train_idx):,} train / {len(test_idx):,} test e-mails, {key_bits}-bit key")
-    print(f"{'featuriser':<16}{'features':>10}{'acc':>8}{'FPR':>8}{'AUC':>9}{'sealed MB':>11}"
-          f"{'x vocab':>9}{'seal s':>9}{'nnz/mail':>10}")
+    print(
+        f"split {split_name}, {len(train_idx):,} train / {len(test_idx):,} test e-mails, {key_bits}-bit key"
+    )
+    print(
+        f"{'featuriser':<16}{'features':>10}{'acc':>8}{'FPR':>8}{'AUC':>9}{'sealed MB':>11}"
+        f"{'x vocab':>9}{'seal s':>9}{'nnz/mail':>10}"
+    )
     for name, r in rows.items():
         r["size_ratio_vs_vocabulary"] = r["sealed_mb"] / baseline["sealed_mb"]
         r["accuracy_delta_vs_vocabulary"] = r["accuracy"] - baseline["accuracy"]
-        print(f"{name:<16}{r['n_features']:>10,}{r['accuracy']:>8.4f}{r['fpr']:>8.4f}{r['auc']:>9.5f}"
-              f"{r['sealed_mb']:>11.1f}{r['size_ratio_vs_vocabulary']:>9.2f}{r['seal_seconds']:>9.1f}"
-              f"{r['nonzero_per_email']:>10.1f}")
-    print(json.dumps({"bench": "featuriser_cost", "split": split_name, "key_bits": key_bits,
-                      "quick": args.quick, "results": rows}))
+        print(
+            f"{name:<16}{r['n_features']:>10,}{r['accuracy']:>8.4f}{r['fpr']:>8.4f}{r['auc']:>9.5f}"
+            f"{r['sealed_mb']:>11.1f}{r['size_ratio_vs_vocabulary']:>9.2f}{r['seal_seconds']:>9.1f}"
+            f"{r['nonzero_per_email']:>10.1f}"
+        )
+    print(
+        json.dumps(
+            {
+                "bench": "featuriser_cost",
+                "split": split_name,
+                "key_bits": key_bits,
+                "quick": args.quick,
+                "results": rows,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

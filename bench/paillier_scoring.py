@@ -65,10 +65,15 @@ def best_rate(fn: Callable[[], int], repeats: int) -> float:
 
 
 def make_emails(rng: np.random.Generator, count: int, vocab: int) -> list[np.ndarray]:
-    return [np.sort(rng.choice(vocab, size=TOKENS, replace=False)).astype(np.int64) for _ in range(count)]
+    return [
+        np.sort(rng.choice(vocab, size=TOKENS, replace=False)).astype(np.int64)
+        for _ in range(count)
+    ]
 
 
-def anchor_pypaillier(w_ints: list[int], emails: list[list[int]], bits: int) -> Callable[[], int] | None:
+def anchor_pypaillier(
+    w_ints: list[int], emails: list[list[int]], bits: int
+) -> Callable[[], int] | None:
     try:
         import paillier  # the `pypaillier` distribution
     except ImportError:
@@ -93,7 +98,9 @@ def anchor_heu(w_ints: list[int], emails: list[list[int]], bits: int) -> Callabl
     except ImportError:
         return None
     kit = hnp.setup(hphe.SchemaType.ZPaillier, bits)
-    cts = kit.encryptor().encrypt(kit.array(np.array(w_ints, dtype=np.int64), hphe.IntegerEncoderParams()))
+    cts = kit.encryptor().encrypt(
+        kit.array(np.array(w_ints, dtype=np.int64), hphe.IntegerEncoderParams())
+    )
     ev = kit.evaluator()
     # scalar API: one Ciphertext object per weight, additions in a loop
     skit = hphe.setup(hphe.SchemaType.ZPaillier, bits)
@@ -121,7 +128,9 @@ def anchor_heu(w_ints: list[int], emails: list[list[int]], bits: int) -> Callabl
     return run_numpy if best_rate(run_numpy, 1) >= best_rate(run_scalar, 1) else run_scalar
 
 
-def bench_key(bits: int, quick: bool, rng: np.random.Generator, blinding_bits: int | None, f: int) -> dict:
+def bench_key(
+    bits: int, quick: bool, rng: np.random.Generator, blinding_bits: int | None, f: int
+) -> dict:
     print(f"\n=== {bits}-bit key ===", flush=True)
     t0 = time.perf_counter()
     pk, sk = generate_keypair(bits)
@@ -134,7 +143,10 @@ def bench_key(bits: int, quick: bool, rng: np.random.Generator, blinding_bits: i
     t0 = time.perf_counter()
     part = seal_linear(pk, weights[:seal_n], bias, scale_bits=f)
     seal_s = (time.perf_counter() - t0) * (VOCAB / seal_n)
-    print(f"(e) seal 50,000 weights: {seal_s:.1f} s" + (f" (extrapolated from {seal_n:,})" if quick else ""))
+    print(
+        f"(e) seal 50,000 weights: {seal_s:.1f} s"
+        + (f" (extrapolated from {seal_n:,})" if quick else "")
+    )
     # the rest needs all 50,000 ciphertexts: in quick mode reuse the sealed ones cyclically
     # (same ciphertext sizes and arithmetic; only their plaintexts repeat)
     if quick:
@@ -159,7 +171,9 @@ def bench_key(bits: int, quick: bool, rng: np.random.Generator, blinding_bits: i
 
     # (a) seed loop with phe EncryptedNumbers (integer-encoded: exponent 0)
     phe_pk = pk.to_phe()
-    enc_w = {i: phe.EncryptedNumber(phe_pk, int(sealed.weights[i]), 0) for e in email_lists for i in e}
+    enc_w = {
+        i: phe.EncryptedNumber(phe_pk, int(sealed.weights[i]), 0) for e in email_lists for i in e
+    }
     seed_emails = email_lists[: (4 if quick else 30)]
 
     def seed_loop() -> int:
@@ -172,7 +186,9 @@ def bench_key(bits: int, quick: bool, rng: np.random.Generator, blinding_bits: i
     acc = phe_pk.encrypt(0)
     for i in seed_emails[0]:
         acc = acc + enc_w[i]
-    assert sk.decrypt_signed(acc.ciphertext(be_secure=False)) == sum(w_ints[i] for i in seed_emails[0])
+    assert sk.decrypt_signed(acc.ciphertext(be_secure=False)) == sum(
+        w_ints[i] for i in seed_emails[0]
+    )
 
     # (b) bare product
     w, nsq = sealed.weights, pk.nsquare
@@ -239,8 +255,10 @@ def bench_key(bits: int, quick: bool, rng: np.random.Generator, blinding_bits: i
         f"(c) Sealdog verdict-only (r < 2^{scorer.blinding_bits} log-uniform, {ev.layout.slots} per pack, "
         f"re-randomised): {c:10.1f} e-mails/s"
     )
-    print(f"(c2) Sealdog score mode (no blinding, {score_scorer.layout.slots} per pack, re-randomised): "
-          f"{c2:10.1f} e-mails/s")
+    print(
+        f"(c2) Sealdog score mode (no blinding, {score_scorer.layout.slots} per pack, re-randomised): "
+        f"{c2:10.1f} e-mails/s"
+    )
 
     # (d) decryption with packing
     assert decrypt_verdicts(sk, ev) == expected, "verdicts differ from plaintext signs"
@@ -250,14 +268,23 @@ def bench_key(bits: int, quick: bool, rng: np.random.Generator, blinding_bits: i
 
     d = best_rate(decrypt, repeats)
     for name, rate in anchors.items():
-        print(f"(f) {name}: {rate:10.1f} e-mails/s (bare sum, no blinding/packing/re-randomisation)")
-    print(f"(d) key holder decryption: {d:10.1f} verdicts/s ({ev.layout.slots} verdicts per decryption, "
-          f"slot {ev.layout.slot_bits} bits)")
+        print(
+            f"(f) {name}: {rate:10.1f} e-mails/s (bare sum, no blinding/packing/re-randomisation)"
+        )
+    print(
+        f"(d) key holder decryption: {d:10.1f} verdicts/s ({ev.layout.slots} verdicts per decryption, "
+        f"slot {ev.layout.slot_bits} bits)"
+    )
 
     fastest = max(anchors.values(), default=None)
-    print(f"ratio c/a = {c / a:.1f}x (target >= 10)   b/c = {b / c:.2f} (target <= 2)"
-          + (f"   c/fastest(f) = {c / fastest:.2f} (target >= 1)   c2/fastest(f) = {c2 / fastest:.2f}"
-             if fastest else ""))
+    print(
+        f"ratio c/a = {c / a:.1f}x (target >= 10)   b/c = {b / c:.2f} (target <= 2)"
+        + (
+            f"   c/fastest(f) = {c / fastest:.2f} (target >= 1)   c2/fastest(f) = {c2 / fastest:.2f}"
+            if fastest
+            else ""
+        )
+    )
     print(f"(d) {d:.0f} verdicts/s (target >= 5000)   (e) {seal_s:.1f} s (target < 60)")
     return {
         "key_bits": bits,
@@ -278,15 +305,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller run, under a minute")
     parser.add_argument("--bits", type=int, nargs="+", default=[2048, 3072])
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--blinding-bits", type=int, default=None,
-                        help="total length of r (default: derived from the score bound)")
+    parser.add_argument(
+        "--blinding-bits",
+        type=int,
+        default=None,
+        help="total length of r (default: derived from the score bound)",
+    )
     parser.add_argument("--scale-bits", type=int, default=DEFAULT_SCALE_BITS)
     args = parser.parse_args(argv)
     cpu = pin_one_core()
-    print(f"paillier_scoring: pinned to CPU {cpu}; {TOKENS} distinct tokens of {VOCAB:,}, binary counts; "
-          f"scale 2^{args.scale_bits}; blinding {args.blinding_bits or 'derived'}; quick={args.quick}")
+    print(
+        f"paillier_scoring: pinned to CPU {cpu}; {TOKENS} distinct tokens of {VOCAB:,}, binary counts; "
+        f"scale 2^{args.scale_bits}; blinding {args.blinding_bits or 'derived'}; quick={args.quick}"
+    )
     rng = np.random.default_rng(args.seed)
-    results = [bench_key(bits, args.quick, rng, args.blinding_bits, args.scale_bits) for bits in args.bits]
+    results = [
+        bench_key(bits, args.quick, rng, args.blinding_bits, args.scale_bits) for bits in args.bits
+    ]
     out = {"bench": "paillier_scoring", "quick": args.quick, "results": results}
     print(json.dumps(out, separators=(", ", ": ")))
     return 0

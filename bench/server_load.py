@@ -32,7 +32,9 @@ import httpx
 import numpy as np
 
 
-def load_emails(test_per_class: int, train_per_class: int) -> tuple[list[bytes], list[bytes], list[int], str]:
+def load_emails(
+    test_per_class: int, train_per_class: int
+) -> tuple[list[bytes], list[bytes], list[int], str]:
     """(test e-mails, train e-mails, train labels, source): the last e-mails of each class
     of enron1 are the test split, as in the original post."""
     try:
@@ -42,7 +44,10 @@ def load_emails(test_per_class: int, train_per_class: int) -> tuple[list[bytes],
     except Exception as exc:  # noqa: BLE001 - fall back to generated e-mails
         print(f"Enron-Spam not available ({exc}); using generated e-mails", file=sys.stderr)
         return _generated(test_per_class, train_per_class)
-    by_label = {0: [e.raw for e in emails if e.label == 0], 1: [e.raw for e in emails if e.label == 1]}
+    by_label = {
+        0: [e.raw for e in emails if e.label == 0],
+        1: [e.raw for e in emails if e.label == 1],
+    }
     test = by_label[0][-test_per_class:] + by_label[1][-test_per_class:]
     train, labels = [], []
     for label, raws in by_label.items():
@@ -63,7 +68,9 @@ def _generated(test_per_class: int, train_per_class: int):
         return f"Subject: {' '.join(rng.choice(words, size=4))}\n\n{body}\n".encode()
 
     test = [mail(ham) for _ in range(test_per_class)] + [mail(spam) for _ in range(test_per_class)]
-    train = [mail(ham) for _ in range(train_per_class)] + [mail(spam) for _ in range(train_per_class)]
+    train = [mail(ham) for _ in range(train_per_class)] + [
+        mail(spam) for _ in range(train_per_class)
+    ]
     return test, train, [0] * train_per_class + [1] * train_per_class, "generated"
 
 
@@ -84,8 +91,14 @@ def build_model(train: list[bytes], labels: list[int], key_bits: int, max_terms:
     X = rows_to_matrix([featuriser.index_terms(t) for t in terms], featuriser.n_features)
     clf = LogisticRegression(C=1.0, max_iter=300).fit(X, labels)
     pk, _sk = generate_keypair(key_bits, insecure=key_bits < 2048)
-    model = seal_model(pk, clf.coef_[0], float(clf.intercept_[0]), featuriser=spec.to_dict(),
-                       scale_bits=16, metadata={"bench": "server_load"})
+    model = seal_model(
+        pk,
+        clf.coef_[0],
+        float(clf.intercept_[0]),
+        featuriser=spec.to_dict(),
+        scale_bits=16,
+        metadata={"bench": "server_load"},
+    )
     return model.to_bytes(), key_bits
 
 
@@ -110,8 +123,12 @@ def _score_inproc(batch: list[bytes]) -> int:
 def inproc_throughput(model_bytes: bytes, batches: list[list[bytes]], processes: int) -> float:
     import multiprocessing
 
-    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_init_inproc, initargs=(model_bytes,)) as pool:
+    with ProcessPoolExecutor(
+        processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_inproc,
+        initargs=(model_bytes,),
+    ) as pool:
         list(pool.map(_score_inproc, batches[:processes]))  # warm up: load model, tables
         start = time.perf_counter()
         done = sum(pool.map(_score_inproc, batches))
@@ -126,21 +143,43 @@ def free_port() -> int:
 
 
 def cli(*args: str, env: dict[str, str]) -> str:
-    out = subprocess.run([sys.executable, "-m", "sealdog.cli", *args], capture_output=True,
-                         text=True, check=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-m", "sealdog.cli", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
     return out.stdout.strip().splitlines()[-1]
 
 
-def http_load(model_bytes: bytes, batches: list[list[bytes]], *, workers: int, clients: int,
-              demo: bool) -> dict[str, float]:
+def http_load(
+    model_bytes: bytes, batches: list[list[bytes]], *, workers: int, clients: int, demo: bool
+) -> dict[str, float]:
     data_dir = Path(tempfile.mkdtemp(prefix="sealdog-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEALDOG_")}
-    token = cli("server", "token", "create", "--role", "owner", "--data-dir", str(data_dir), env=env)
+    token = cli(
+        "server", "token", "create", "--role", "owner", "--data-dir", str(data_dir), env=env
+    )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "sealdog.cli", "server", "run", "--data-dir", str(data_dir),
-           "--port", str(port), "--workers", str(workers), "--scoring-processes", "1",
-           "--log-level", "warning"] + (["--insecure-demo"] if demo else [])
+    cmd = [
+        sys.executable,
+        "-m",
+        "sealdog.cli",
+        "server",
+        "run",
+        "--data-dir",
+        str(data_dir),
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--scoring-processes",
+        "1",
+        "--log-level",
+        "warning",
+    ] + (["--insecure-demo"] if demo else [])
     log = (data_dir / "server.log").open("wb")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     headers = {"Authorization": f"Bearer {token}"}
@@ -163,13 +202,17 @@ def http_load(model_bytes: bytes, batches: list[list[bytes]], *, workers: int, c
                 json.dumps({"emails": [{"base64": base64.b64encode(m).decode()} for m in batch]})
                 for batch in batches
             ]
+
             # Warm up every worker's scoring process (model load + tables), not timed. Each
             # warm-up request opens its own connection, and they run concurrently, so the
             # kernel spreads them over all workers (one keep-alive connection would reach one).
             def warm(body: str) -> None:
                 with httpx.Client(base_url=url, headers=client.headers, timeout=600) as fresh:
-                    fresh.post(f"/v1/models/{model_id}/score", content=body,
-                               headers={"Content-Type": "application/json"}).raise_for_status()
+                    fresh.post(
+                        f"/v1/models/{model_id}/score",
+                        content=body,
+                        headers={"Content-Type": "application/json"},
+                    ).raise_for_status()
 
             with ThreadPoolExecutor(4 * workers) as pool:
                 list(pool.map(warm, bodies[: 4 * workers]))
@@ -190,8 +233,11 @@ def http_load(model_bytes: bytes, batches: list[list[bytes]], *, workers: int, c
             def send(body: str) -> None:
                 nonlocal errors
                 t = time.perf_counter()
-                resp = client.post(f"/v1/models/{model_id}/score", content=body,
-                                   headers={"Content-Type": "application/json"})
+                resp = client.post(
+                    f"/v1/models/{model_id}/score",
+                    content=body,
+                    headers={"Content-Type": "application/json"},
+                )
                 latencies.append(time.perf_counter() - t)
                 if resp.status_code != 200:
                     errors += 1
@@ -227,7 +273,9 @@ def http_load(model_bytes: bytes, batches: list[list[bytes]], *, workers: int, c
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small run, under a minute")
-    parser.add_argument("--key-bits", type=int, default=None, help="Paillier key size (default 3072; quick 2048)")
+    parser.add_argument(
+        "--key-bits", type=int, default=None, help="Paillier key size (default 3072; quick 2048)"
+    )
     parser.add_argument("--requests", type=int, default=None, help="64-e-mail batches to send")
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers")
@@ -241,27 +289,44 @@ def main() -> None:
     t0 = time.perf_counter()
     test, train, labels, source = load_emails(test_per_class, train_per_class)
     model_bytes, _ = build_model(train, labels, key_bits, max_terms=4000 if args.quick else 20000)
-    print(f"data: {source}; {len(train)} training e-mails, {len(test)} test e-mails; "
-          f"{key_bits}-bit key; model {len(model_bytes) / 1e6:.1f} MB (setup {time.perf_counter() - t0:.1f} s)")
-    batches = [[test[(i * batch_size + j) % len(test)] for j in range(batch_size)] for i in range(n_requests)]
+    print(
+        f"data: {source}; {len(train)} training e-mails, {len(test)} test e-mails; "
+        f"{key_bits}-bit key; model {len(model_bytes) / 1e6:.1f} MB (setup {time.perf_counter() - t0:.1f} s)"
+    )
+    batches = [
+        [test[(i * batch_size + j) % len(test)] for j in range(batch_size)]
+        for i in range(n_requests)
+    ]
 
     inproc = inproc_throughput(model_bytes, batches, processes=os.cpu_count() or 2)
-    http = http_load(model_bytes, batches, workers=args.workers, clients=args.clients, demo=key_bits < 2048)
+    http = http_load(
+        model_bytes, batches, workers=args.workers, clients=args.clients, demo=key_bits < 2048
+    )
     ratio = http["http_eps"] / inproc
     print(f"in-process (same code, {os.cpu_count()} processes, no HTTP): {inproc:8.1f} e-mails/s")
-    print(f"HTTP ({args.workers} workers, {args.clients} clients, {n_requests} x {batch_size} e-mails): "
-          f"{http['http_eps']:8.1f} e-mails/s  = {ratio:.0%} of in-process (target >= 70%)")
-    print(f"request latency p50 {http['p50_ms']:.0f} ms, p99 {http['p99_ms']:.0f} ms; errors {http['errors']}")
-    print(f"/healthz max {http['healthz_max_ms']:.1f} ms over {http['healthz_probes']} probes (target < 100 ms)")
-    print(json.dumps({
-        "bench": "server_load",
-        "http_eps": round(http["http_eps"], 1),
-        "inproc_eps": round(inproc, 1),
-        "p50_ms": round(http["p50_ms"], 1),
-        "p99_ms": round(http["p99_ms"], 1),
-        "errors": http["errors"],
-        "healthz_max_ms": round(http["healthz_max_ms"], 1),
-    }))
+    print(
+        f"HTTP ({args.workers} workers, {args.clients} clients, {n_requests} x {batch_size} e-mails): "
+        f"{http['http_eps']:8.1f} e-mails/s  = {ratio:.0%} of in-process (target >= 70%)"
+    )
+    print(
+        f"request latency p50 {http['p50_ms']:.0f} ms, p99 {http['p99_ms']:.0f} ms; errors {http['errors']}"
+    )
+    print(
+        f"/healthz max {http['healthz_max_ms']:.1f} ms over {http['healthz_probes']} probes (target < 100 ms)"
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "server_load",
+                "http_eps": round(http["http_eps"], 1),
+                "inproc_eps": round(inproc, 1),
+                "p50_ms": round(http["p50_ms"], 1),
+                "p99_ms": round(http["p99_ms"], 1),
+                "errors": http["errors"],
+                "healthz_max_ms": round(http["healthz_max_ms"], 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -40,11 +40,19 @@ ALLOWED: dict[str, set[str]] = {
     "sealdog.data": BASE | CLI_SUPPORT | {"sealdog.mail"},
     "sealdog.xor": BASE | CLI_SUPPORT | {"sealdog.crypto.vhe", "sealdog.sealed_model"},
     "sealdog.experiments": BASE | CLI_SUPPORT | {"sealdog.crypto.vhe", "sealdog.xor"},
-    "sealdog.trainer": BASE | CLI_SUPPORT | {"sealdog.crypto", "sealdog.mail", "sealdog.data",
-                                             "sealdog.sealed_model"},
-    "sealdog.server": BASE | CLI_SUPPORT | {"sealdog.crypto", "sealdog.mail", "sealdog.protocol",
-                                            "sealdog.sealed_model", "sealdog.xor.sealed",
-                                            "sealdog.xor.outputs"},
+    "sealdog.trainer": BASE
+    | CLI_SUPPORT
+    | {"sealdog.crypto", "sealdog.mail", "sealdog.data", "sealdog.sealed_model"},
+    "sealdog.server": BASE
+    | CLI_SUPPORT
+    | {
+        "sealdog.crypto",
+        "sealdog.mail",
+        "sealdog.protocol",
+        "sealdog.sealed_model",
+        "sealdog.xor.sealed",
+        "sealdog.xor.outputs",
+    },
 }
 NEVER_IN_SERVER = ("sealdog.trainer", "sealdog.client", "sealdog.experiments", "sealdog.data")
 
@@ -120,7 +128,8 @@ def test_package_imports_only_what_the_map_allows(package: str) -> None:
         for module, targets in GRAPH.items()
         if _owner(module) == package
         for target in targets
-        if not _within(target, package) and not any(_within(target, a) for a in allowed)
+        if not _within(target, package)
+        and not any(_within(target, a) for a in allowed)
         and target != "sealdog"
     )
     assert not wrong, f"{package} may import only {sorted(allowed)}; found:\n" + "\n".join(wrong)
@@ -128,24 +137,33 @@ def test_package_imports_only_what_the_map_allows(package: str) -> None:
 
 def test_crypto_imports_nothing_above_it() -> None:
     wrong = [
-        f"{m} -> {t}" for m, ts in GRAPH.items() if _within(m, "sealdog.crypto")
-        for t in ts if not (_within(t, "sealdog.crypto") or t in BASE)
+        f"{m} -> {t}"
+        for m, ts in GRAPH.items()
+        if _within(m, "sealdog.crypto")
+        for t in ts
+        if not (_within(t, "sealdog.crypto") or t in BASE)
     ]
     assert not wrong, wrong
 
 
 def test_mail_imports_nothing_of_sealdog() -> None:
     wrong = [
-        f"{m} -> {t}" for m, ts in GRAPH.items() if _within(m, "sealdog.mail")
-        for t in ts if not _within(t, "sealdog.mail")
+        f"{m} -> {t}"
+        for m, ts in GRAPH.items()
+        if _within(m, "sealdog.mail")
+        for t in ts
+        if not _within(t, "sealdog.mail")
     ]
     assert not wrong, wrong
 
 
 def test_server_never_imports_trainer_client_or_demos() -> None:
     wrong = [
-        f"{m} -> {t}" for m, ts in GRAPH.items() if _within(m, "sealdog.server")
-        for t in ts if any(_within(t, p) for p in NEVER_IN_SERVER)
+        f"{m} -> {t}"
+        for m, ts in GRAPH.items()
+        if _within(m, "sealdog.server")
+        for t in ts
+        if any(_within(t, p) for p in NEVER_IN_SERVER)
     ]
     assert not wrong, wrong
 
@@ -188,8 +206,11 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_no_import_circles() -> None:
     # A package's __init__ re-exporting its own modules is not a circle of dependencies.
     graph = {
-        m: {t for t in ts if not (PACKAGE.joinpath(*t.split(".")[1:], "__init__.py").is_file()
-                                  and _within(m, t))}
+        m: {
+            t
+            for t in ts
+            if not (PACKAGE.joinpath(*t.split(".")[1:], "__init__.py").is_file() and _within(m, t))
+        }
         for m, ts in GRAPH.items()
     }
     assert _cycles(graph) == []
@@ -202,6 +223,9 @@ def test_the_cycle_finder_finds_a_circle() -> None:
 def test_every_module_is_on_the_map() -> None:
     """A new package must be given its row in ALLOWED (and docs/architecture.md)."""
     on_top = ("sealdog.client", "sealdog.cli")
-    unmapped = [m for m in GRAPH if m != "sealdog" and _owner(m) is None
-                and not any(_within(m, p) for p in on_top)]
+    unmapped = [
+        m
+        for m in GRAPH
+        if m != "sealdog" and _owner(m) is None and not any(_within(m, p) for p in on_top)
+    ]
     assert unmapped == []

@@ -19,7 +19,12 @@ runner = CliRunner()
 
 def test_exit_statuses_are_the_documented_numbers() -> None:
     assert {s.name: int(s) for s in ExitStatus} == {
-        "OK": 0, "UNEXPECTED": 1, "BAD_INPUT": 2, "UNREACHABLE": 3, "REFUSED": 4, "DECRYPTION": 5,
+        "OK": 0,
+        "UNEXPECTED": 1,
+        "BAD_INPUT": 2,
+        "UNREACHABLE": 3,
+        "REFUSED": 4,
+        "DECRYPTION": 5,
         "AUDIT_FAILED": 6,
     }
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
@@ -70,7 +75,10 @@ def _every_error() -> list[tuple[Exception, ExitStatus]]:
         (MailSourceError("unreadable"), ExitStatus.BAD_INPUT),
     ]
     # Every HTTP status the client maps to a class is a refusal.
-    cases += [(api_error(status, "no"), ExitStatus.REFUSED) for status in (400, 401, 403, 404, 413, 422, 503)]
+    cases += [
+        (api_error(status, "no"), ExitStatus.REFUSED)
+        for status in (400, 401, 403, 404, 413, 422, 503)
+    ]
     return cases
 
 
@@ -104,7 +112,9 @@ def _raising(exc: BaseException) -> typer.Typer:
 
 
 @pytest.mark.parametrize(("exc", "status"), _every_error())
-def test_a_command_reports_one_red_line_and_exits_with_the_status(exc: Exception, status: ExitStatus) -> None:
+def test_a_command_reports_one_red_line_and_exits_with_the_status(
+    exc: Exception, status: ExitStatus
+) -> None:
     result = runner.invoke(_raising(exc), [], color=True)
     assert result.exit_code == status
     assert result.stdout == ""
@@ -136,7 +146,10 @@ def _wrapped_code() -> object:
 
 
 def _typer_callbacks(typer_app: typer.Typer, name: str) -> list[tuple[str, object]]:
-    found = [(f"{name} {c.name or c.callback.__name__}", c.callback) for c in typer_app.registered_commands]
+    found = [
+        (f"{name} {c.name or c.callback.__name__}", c.callback)
+        for c in typer_app.registered_commands
+    ]
     if typer_app.registered_callback is not None and name != "sealdog":
         found.append((name, typer_app.registered_callback.callback))
     for group in typer_app.registered_groups:
@@ -148,10 +161,20 @@ def _typer_callbacks(typer_app: typer.Typer, name: str) -> list[tuple[str, objec
 def test_every_command_follows_the_error_contract() -> None:
     callbacks = _typer_callbacks(app, "sealdog")
     names = {name for name, _ in callbacks}
-    assert {"sealdog keygen", "sealdog train", "sealdog data fetch", "sealdog server run",
-            "sealdog server token create", "sealdog experiments parity", "sealdog demo",
-            "sealdog demo xor", "sealdog models list"} <= names
-    unwrapped = [name for name, cb in callbacks if getattr(cb, "__code__", None) is not _wrapped_code()]
+    assert {
+        "sealdog keygen",
+        "sealdog train",
+        "sealdog data fetch",
+        "sealdog server run",
+        "sealdog server token create",
+        "sealdog experiments parity",
+        "sealdog demo",
+        "sealdog demo xor",
+        "sealdog models list",
+    } <= names
+    unwrapped = [
+        name for name, cb in callbacks if getattr(cb, "__code__", None) is not _wrapped_code()
+    ]
     assert unwrapped == []
 
 
@@ -199,8 +222,12 @@ def test_choice_enums_match_what_they_choose_from() -> None:
 
 
 def test_a_bad_choice_is_a_usage_error() -> None:
-    for args in (["server", "token", "create", "--role", "root"], ["demo", "--delivery", "carrier-pigeon"],
-                 ["train", "--mode", "magic"], ["demo", "xor", "--preset", "huge"]):
+    for args in (
+        ["server", "token", "create", "--role", "root"],
+        ["demo", "--delivery", "carrier-pigeon"],
+        ["train", "--mode", "magic"],
+        ["demo", "xor", "--preset", "huge"],
+    ):
         result = runner.invoke(app, args)
         assert result.exit_code == ExitStatus.BAD_INPUT, args
         assert "Invalid value" in result.output, args
@@ -211,7 +238,14 @@ def test_require_same_key() -> None:
 
     require_same_key("ab" * 32, "ab" * 32, what="Model m", key=Path("k.json"))
     with pytest.raises(KeyMismatchError) as caught:
-        require_same_key("ab" * 32, "cd" * 32, what="Model m", key=Path("k.json"),
-                         consequence="its verdicts would not decrypt")
-    assert str(caught.value) == (f"Model m is sealed for key {'ab' * 8}..., not for k.json ({'cd' * 8}...): "
-                                 "its verdicts would not decrypt.")
+        require_same_key(
+            "ab" * 32,
+            "cd" * 32,
+            what="Model m",
+            key=Path("k.json"),
+            consequence="its verdicts would not decrypt",
+        )
+    assert str(caught.value) == (
+        f"Model m is sealed for key {'ab' * 8}..., not for k.json ({'cd' * 8}...): "
+        "its verdicts would not decrypt."
+    )

@@ -49,7 +49,9 @@ def test_round_trip_file_and_scoring(tmp_path) -> None:
     linear = loaded.linear()
     fp = FixedPoint(loaded.manifest["scale_bits"])
     w_ints, b_int = fp.encode(W), fp.encode(0.25)
-    ev = LinearScorer(linear, mode="score").score_batch([(np.array([1, 5, 9]), np.array([1, 1, 1]))])
+    ev = LinearScorer(linear, mode="score").score_batch(
+        [(np.array([1, 5, 9]), np.array([1, 1, 1]))]
+    )
     assert decrypt_scores(SK, ev) == [b_int + w_ints[1] + w_ints[5] + w_ints[9]]
     assert model.to_bytes() == loaded.to_bytes()  # deterministic encoding
 
@@ -58,8 +60,12 @@ def test_digest_changes_with_any_content() -> None:
     model = _model()
     base = model.digest
     assert compute_digest({**model.manifest, "metadata": {"name": "other"}}, model.payload) != base
-    assert compute_digest(model.manifest, model.payload[:-1] + bytes([model.payload[-1] ^ 1])) != base
-    assert compute_digest({**model.manifest, "digest": "x"}, model.payload) == base  # digest excludes itself
+    assert (
+        compute_digest(model.manifest, model.payload[:-1] + bytes([model.payload[-1] ^ 1])) != base
+    )
+    assert (
+        compute_digest({**model.manifest, "digest": "x"}, model.payload) == base
+    )  # digest excludes itself
 
 
 def test_tampered_files_are_rejected() -> None:
@@ -88,7 +94,11 @@ def test_linear_validates_key_and_ciphertexts() -> None:
         SealedModel(wrong_key, model.payload).linear()
     # a payload whose "ciphertext" is a multiple of n is refused even with a valid digest
     width = (2 * PK.bits + 7) // 8
-    bad_payload = model.payload[: 11 + width] + int(PK.n * 3).to_bytes(width, "big") + model.payload[11 + 2 * width :]
+    bad_payload = (
+        model.payload[: 11 + width]
+        + int(PK.n * 3).to_bytes(width, "big")
+        + model.payload[11 + 2 * width :]
+    )
     manifest = {k: v for k, v in model.manifest.items() if k != "digest"}
     with pytest.raises(CorruptDataError, match="not a unit"):
         SealedModel(manifest, bad_payload).linear()

@@ -52,7 +52,13 @@ _MANIFEST_NAME = "manifest.json"
 _PAYLOAD_NAME = "weights.bin"
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _REQUIRED = (
-    "format", "format_version", "kind", "scheme", "key_fingerprint", "created_at", "metadata",
+    "format",
+    "format_version",
+    "kind",
+    "scheme",
+    "key_fingerprint",
+    "created_at",
+    "metadata",
 )
 LEGACY_XOR_FORMAT = "sealdog-xor"
 LEGACY_XOR_MESSAGE = (
@@ -324,7 +330,10 @@ def model_from_linear(
     pk = sealed.public_key
     payload = encode_ciphertexts([sealed.bias, *sealed.weights], width=ciphertext_width(pk))
     manifest = base_manifest(
-        kind="linear", scheme="paillier", key_fingerprint=pk.fingerprint, metadata=metadata,
+        kind="linear",
+        scheme="paillier",
+        key_fingerprint=pk.fingerprint,
+        metadata=metadata,
     )
     manifest.update(
         public_key=pk.to_json(),
@@ -350,4 +359,3 @@ def base_manifest(
         "metadata": dict(metadata or {}),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-

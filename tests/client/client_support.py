@@ -33,14 +33,23 @@ class Live:
     server: object
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, input: bytes | None = None,
-            cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    input: bytes | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess:
     """`sealdog ...` in a subprocess; SEALDOG_* variables come only from `env`."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SEALDOG_")}
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "sealdog.cli", *args], capture_output=True, env=full_env, input=input,
-        cwd=cwd, timeout=timeout,
+        [sys.executable, "-m", "sealdog.cli", *args],
+        capture_output=True,
+        env=full_env,
+        input=input,
+        cwd=cwd,
+        timeout=timeout,
     )
 
 

@@ -22,8 +22,14 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
     model = train_spam_model(load_samples(), workers=1, n_buckets=512)
     model.save(root / "plain.json")
     seal_spam_model(model, pk, metadata={"name": "client-tests"}).write(root / "spam.sealed")
-    return Artifacts(root, root / "k.pub.json", root / "k.key.json", root / "other.key.json",
-                     root / "plain.json", root / "spam.sealed")
+    return Artifacts(
+        root,
+        root / "k.pub.json",
+        root / "k.key.json",
+        root / "other.key.json",
+        root / "plain.json",
+        root / "spam.sealed",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -31,8 +37,12 @@ def live(artifacts: Artifacts) -> Iterator[Live]:
     from sealdog.client.http import SealdogClient
     from sealdog.client.local_server import LocalServer
 
-    server = LocalServer(artifacts.root / "server", insecure_demo=True, scoring_processes=1,
-                         extra_env={"SEALDOG_MAX_EMAILS_PER_BATCH": str(BATCH_CAP)})
+    server = LocalServer(
+        artifacts.root / "server",
+        insecure_demo=True,
+        scoring_processes=1,
+        extra_env={"SEALDOG_MAX_EMAILS_PER_BATCH": str(BATCH_CAP)},
+    )
     server.start()
     try:
         with SealdogClient(server.url, server.admin_token) as admin:
@@ -44,4 +54,3 @@ def live(artifacts: Artifacts) -> Iterator[Live]:
         yield Live(server.url, owner, submitter["token"], server.admin_token, model_id, server)
     finally:
         server.stop()
-

@@ -16,14 +16,33 @@ from sealdog.data.sample_corpus import load_samples
 
 
 def test_demo_limit_40_on_the_sample_corpus(tmp_path: Path) -> None:
-    r = run_cli("demo", "--json", "--limit", "40", "--workers", "1", "--bits", "2048",
-                env={"SEALDOG_DATA": str(tmp_path / "no-corpus-here")}, timeout=300)
+    r = run_cli(
+        "demo",
+        "--json",
+        "--limit",
+        "40",
+        "--workers",
+        "1",
+        "--bits",
+        "2048",
+        env={"SEALDOG_DATA": str(tmp_path / "no-corpus-here")},
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr.decode()[-2000:]
     err = r.stderr.decode()
     assert "built-in sample corpus" in err and "server stopped" in err
     last = r.stdout.decode().strip().splitlines()[-1]
     result = json.loads(last)
-    assert list(result) == ["demo", "n_scored", "accuracy", "fpr", "fnr", "agreement", "seconds", "corpus"]
+    assert list(result) == [
+        "demo",
+        "n_scored",
+        "accuracy",
+        "fpr",
+        "fnr",
+        "agreement",
+        "seconds",
+        "corpus",
+    ]
     assert result["demo"] == "spam" and result["corpus"] == "sample"
     assert result["n_scored"] == 10  # the sample corpus holds out 5 ham + 5 spam
     assert result["agreement"] == 1.0
@@ -58,14 +77,20 @@ def test_held_out_split_and_limit_interleave_classes() -> None:
     train, held = split_held_out(emails, 5)
     assert len(train) == 30 and len(held) == 10
     assert [e.label for e in held] == [0, 1] * 5
-    assert {e.name for e in held} == {f"ham-{k}.eml" for k in range(16, 21)} | {f"spam-{k}.eml" for k in range(16, 21)}
+    assert {e.name for e in held} == {f"ham-{k}.eml" for k in range(16, 21)} | {
+        f"spam-{k}.eml" for k in range(16, 21)
+    }
     assert not {id(e) for e in held} & {id(e) for e in train}
 
 
 def test_rates_match_hand_counts() -> None:
     r = rates([0, 0, 0, 0, 1, 1, 1], [False, True, False, False, True, True, False])
     assert (r.tp, r.tn, r.fp, r.fn) == (2, 3, 1, 1)
-    assert r.accuracy == pytest.approx(5 / 7) and r.fpr == pytest.approx(1 / 4) and r.fnr == pytest.approx(1 / 3)
+    assert (
+        r.accuracy == pytest.approx(5 / 7)
+        and r.fpr == pytest.approx(1 / 4)
+        and r.fnr == pytest.approx(1 / 3)
+    )
 
 
 def test_decryption_with_the_wrong_key_is_refused(artifacts: Artifacts) -> None:
@@ -94,8 +119,23 @@ def test_ctrl_c_during_the_demo_stops_the_server(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEALDOG_")}
     env["SEALDOG_DATA"] = str(tmp_path / "none")
     with err.open("w") as handle:
-        proc = subprocess.Popen([sys.executable, "-m", "sealdog.cli", "demo", "--limit", "10", "--workers", "1", "--bits", "2048"],
-                                stdout=subprocess.DEVNULL, stderr=handle, env=env)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sealdog.cli",
+                "demo",
+                "--limit",
+                "10",
+                "--workers",
+                "1",
+                "--bits",
+                "2048",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=handle,
+            env=env,
+        )
     deadline = time.monotonic() + 120
     while "server running at " not in err.read_text():
         assert proc.poll() is None and time.monotonic() < deadline, err.read_text()

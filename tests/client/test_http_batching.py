@@ -19,8 +19,9 @@ FAST = RetryPolicy(attempts=2, backoff=0.001, max_backoff=0.01)
 
 
 def _plan(n: int, max_count: int, max_bytes: int = 10**9, size: int = 1) -> BatchPlan[int, str]:
-    return BatchPlan(list(range(n)), wire_size=lambda _: size, max_count=max_count,
-                     max_bytes=max_bytes)
+    return BatchPlan(
+        list(range(n)), wire_size=lambda _: size, max_count=max_count, max_bytes=max_bytes
+    )
 
 
 def _drain(plan: BatchPlan[int, str], server_cap: int, *, advertise: bool = True) -> list[int]:
@@ -93,8 +94,12 @@ def test_results_before_every_batch_is_done_is_an_error() -> None:
 
 
 @settings(max_examples=80, deadline=None)
-@given(n=st.integers(1, 60), start_cap=st.integers(1, 80), server_cap=st.integers(1, 20),
-       advertise=st.booleans())
+@given(
+    n=st.integers(1, 60),
+    start_cap=st.integers(1, 80),
+    server_cap=st.integers(1, 20),
+    advertise=st.booleans(),
+)
 def test_every_item_is_sent_exactly_once_in_order(
     n: int, start_cap: int, server_cap: int, advertise: bool
 ) -> None:
@@ -132,13 +137,18 @@ def _capped_server(cap: int, sizes: list[int], *, advertise: bool = True):  # ty
         n = len(body[field])
         sizes.append(n)
         if n > cap:
-            problem = {"title": "Payload too large", "status": 413,
-                       "detail": f"batch has {n} {field}, above the server's cap of {cap}"}
+            problem = {
+                "title": "Payload too large",
+                "status": 413,
+                "detail": f"batch has {n} {field}, above the server's cap of {cap}",
+            }
             if advertise:
                 problem[f"max_{field}_per_batch"] = cap
             return httpx.Response(413, json=problem)
-        return httpx.Response(202, json={"model_id": "m", "delivery": "inbox", "count": n,
-                                         "inbox_entry": str(len(sizes))})
+        return httpx.Response(
+            202,
+            json={"model_id": "m", "delivery": "inbox", "count": n, "inbox_entry": str(len(sizes))},
+        )
 
     return handler
 
@@ -146,15 +156,20 @@ def _capped_server(cap: int, sizes: list[int], *, advertise: bool = True):  # ty
 def test_sync_and_async_score_send_the_same_batches() -> None:
     emails = [b"Subject: x\n\nhi"] * 7
     sync_sizes: list[int] = []
-    with SealdogClient("http://sealdog.test", "t", retry=FAST,
-                       transport=httpx.MockTransport(_capped_server(3, sync_sizes))) as client:
+    with SealdogClient(
+        "http://sealdog.test",
+        "t",
+        retry=FAST,
+        transport=httpx.MockTransport(_capped_server(3, sync_sizes)),
+    ) as client:
         acks = client.score("m", emails, delivery="inbox")
     async_sizes: list[int] = []
 
     async def run():  # type: ignore[no-untyped-def]
         transport = httpx.MockTransport(_capped_server(3, async_sizes))
-        async with AsyncSealdogClient("http://sealdog.test", "t", retry=FAST, concurrency=1,
-                                      transport=transport) as client:
+        async with AsyncSealdogClient(
+            "http://sealdog.test", "t", retry=FAST, concurrency=1, transport=transport
+        ) as client:
             return await client.score("m", emails, delivery="inbox"), client.batch_size
 
     async_acks, learned = asyncio.run(run())
@@ -173,13 +188,20 @@ def test_async_score_with_concurrency_adapts_and_keeps_order() -> None:
         if len(emails) > 4:
             return httpx.Response(413, json={"status": 413, "detail": "request body too large"})
         first = emails[0]["message_id"]  # the ack names the batch's first e-mail
-        return httpx.Response(202, json={"model_id": "m", "delivery": "inbox",
-                                         "count": len(emails), "inbox_entry": first})
+        return httpx.Response(
+            202,
+            json={"model_id": "m", "delivery": "inbox", "count": len(emails), "inbox_entry": first},
+        )
 
     async def run():  # type: ignore[no-untyped-def]
-        async with AsyncSealdogClient("http://sealdog.test", "t", retry=FAST, concurrency=3,
-                                      batch_size=10,
-                                      transport=httpx.MockTransport(handler)) as client:
+        async with AsyncSealdogClient(
+            "http://sealdog.test",
+            "t",
+            retry=FAST,
+            concurrency=3,
+            batch_size=10,
+            transport=httpx.MockTransport(handler),
+        ) as client:
             emails = [Email(b"x", str(i)) for i in range(25)]
             results = await client.score("m", emails, delivery="inbox", progress=seen.append)
             return results, client.batch_size
@@ -202,18 +224,32 @@ def test_a_413_without_a_cap_on_one_email_is_final_after_halving() -> None:
         emails = json.loads(request.content)["emails"]
         sizes.append(len(emails))
         if any(len(e["base64"]) > 100 for e in emails):
-            return httpx.Response(413, json={
-                "title": "Payload too large", "status": 413,
-                "detail": "emails[0] is 2,000 bytes, above the server's cap of 1,000 bytes "
-                          "per e-mail (SEALDOG_MAX_EMAIL_BYTES)"})
-        return httpx.Response(200, json={"model_id": "m", "delivery": "direct",
-                                         "count": len(emails), "message_ids": [None] * len(emails),
-                                         "verdicts": {"format": "other", "count": len(emails)}})
+            return httpx.Response(
+                413,
+                json={
+                    "title": "Payload too large",
+                    "status": 413,
+                    "detail": "emails[0] is 2,000 bytes, above the server's cap of 1,000 bytes "
+                    "per e-mail (SEALDOG_MAX_EMAIL_BYTES)",
+                },
+            )
+        return httpx.Response(
+            200,
+            json={
+                "model_id": "m",
+                "delivery": "direct",
+                "count": len(emails),
+                "message_ids": [None] * len(emails),
+                "verdicts": {"format": "other", "count": len(emails)},
+            },
+        )
 
     emails = [b"ok"] * 3 + [b"x" * 2000]
     transport = httpx.MockTransport(handler)
-    with SealdogClient("http://sealdog.test", "t", retry=FAST, transport=transport) as client, \
-            pytest.raises(PayloadTooLargeError, match="per e-mail") as info:
+    with (
+        SealdogClient("http://sealdog.test", "t", retry=FAST, transport=transport) as client,
+        pytest.raises(PayloadTooLargeError, match="per e-mail") as info,
+    ):
         client.score("m", emails)
     assert sizes == [4, 2, 2, 1, 1]  # halved twice; the lone big e-mail is refused last
     assert info.value.problem["status"] == 413
@@ -223,6 +259,7 @@ def test_an_empty_submission_sends_nothing() -> None:
     plan = _plan(0, max_count=5)
     assert plan.take() is None
     assert plan.results() == []
-    with SealdogClient("http://sealdog.test", "t",
-                       transport=httpx.MockTransport(lambda r: httpx.Response(500))) as client:
+    with SealdogClient(
+        "http://sealdog.test", "t", transport=httpx.MockTransport(lambda r: httpx.Response(500))
+    ) as client:
         assert client.score("m", []) == [] and client.score_inputs("m", []) == []

@@ -40,10 +40,19 @@ def _client(handler: Any, **options: Any) -> SealdogClient:
 
 
 def _model(**changes: Any) -> dict[str, Any]:
-    data = {"id": "abc", "kind": "linear", "scheme": "paillier", "digest": "d" * 64,
-            "key_fingerprint": "f" * 64, "key_bits": 2048, "size_bytes": 10,
-            "uploaded_at": "2026-01-01T00:00:00Z", "score_mode_enabled": False, "owner": "alice",
-            "summary": {"scale": 20}}
+    data = {
+        "id": "abc",
+        "kind": "linear",
+        "scheme": "paillier",
+        "digest": "d" * 64,
+        "key_fingerprint": "f" * 64,
+        "key_bits": 2048,
+        "size_bytes": 10,
+        "uploaded_at": "2026-01-01T00:00:00Z",
+        "score_mode_enabled": False,
+        "owner": "alice",
+        "summary": {"scale": 20},
+    }
     data.update(changes)
     return data
 
@@ -52,8 +61,15 @@ def _model(**changes: Any) -> dict[str, Any]:
 
 
 def test_api_error_fields_are_set_by_its_constructor() -> None:
-    error = api_error(413, "too many", method="POST", url="http://x/v1", title="Payload too large",
-                      problem={"max_emails_per_batch": 8}, retry_after=2.0)
+    error = api_error(
+        413,
+        "too many",
+        method="POST",
+        url="http://x/v1",
+        title="Payload too large",
+        problem={"max_emails_per_batch": 8},
+        retry_after=2.0,
+    )
     assert isinstance(error, PayloadTooLargeError)
     assert (error.status, error.detail, error.title) == (413, "too many", "Payload too large")
     assert (error.method, error.url) == ("POST", "http://x/v1")
@@ -64,8 +80,13 @@ def test_api_error_fields_are_set_by_its_constructor() -> None:
 
 
 def test_an_error_answer_carries_the_whole_problem_and_retry_after() -> None:
-    body = {"type": "about:blank", "title": "Unprocessable content", "status": 422,
-            "detail": "invalid request: emails: too short", "errors": [{"loc": ["body"]}]}
+    body = {
+        "type": "about:blank",
+        "title": "Unprocessable content",
+        "status": 422,
+        "detail": "invalid request: emails: too short",
+        "errors": [{"loc": ["body"]}],
+    }
 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(422, json=body, headers={"retry-after": "7"})
@@ -79,8 +100,10 @@ def test_an_error_answer_carries_the_whole_problem_and_retry_after() -> None:
 
 
 def test_an_error_answer_that_is_not_json_keeps_its_text() -> None:
-    with _client(lambda r: httpx.Response(404, text="nothing here")) as client, \
-            pytest.raises(NotFoundError, match="nothing here") as info:
+    with (
+        _client(lambda r: httpx.Response(404, text="nothing here")) as client,
+        pytest.raises(NotFoundError, match="nothing here") as info,
+    ):
         client.get_model("abc")
     assert info.value.problem == {}
 
@@ -107,8 +130,9 @@ def test_retry_after_sets_the_wait_between_attempts() -> None:
 
 def test_a_503_with_an_http_date_retry_after_falls_back_to_backoff() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(503, json={"detail": "down"},
-                              headers={"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"})
+        return httpx.Response(
+            503, json={"detail": "down"}, headers={"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}
+        )
 
     with _client(handler) as client, pytest.raises(ServiceUnavailableError) as info:
         client.health()
@@ -131,8 +155,10 @@ def test_a_503_with_an_http_date_retry_after_falls_back_to_backoff() -> None:
     ],
 )
 def test_a_model_answer_with_a_bad_value_is_a_clear_client_error(change: dict, field: str) -> None:
-    with _client(lambda r: httpx.Response(200, json=_model(**change))) as client, \
-            pytest.raises(ClientError, match=f"Unexpected answer.*{field}.*compatible version"):
+    with (
+        _client(lambda r: httpx.Response(200, json=_model(**change))) as client,
+        pytest.raises(ClientError, match=f"Unexpected answer.*{field}.*compatible version"),
+    ):
         client.get_model("abc")
 
 
@@ -147,25 +173,68 @@ def test_a_good_model_answer_parses() -> None:
     [
         ({"model_id": "m", "delivery": "inbox", "count": 2, "inbox_entry": "1"}, "count"),
         ({"model_id": "m", "delivery": "sideways", "count": 1}, "delivery"),
-        ({"model_id": "m", "delivery": "direct", "count": 1, "message_ids": [None, None],
-          "verdicts": {"format": "x", "count": 1}}, "message_ids"),
-        ({"model_id": "m", "delivery": "direct", "count": 1, "message_ids": [7],
-          "verdicts": {"format": "x", "count": 1}}, "message id"),
-        ({"model_id": "m", "delivery": "direct", "count": 1, "message_ids": [None],
-          "verdicts": {"format": "x", "count": 3}}, "holds 3 results"),
-        ({"model_id": "m", "delivery": "direct", "count": 1, "message_ids": [None],
-          "verdicts": []}, "verdicts"),
+        (
+            {
+                "model_id": "m",
+                "delivery": "direct",
+                "count": 1,
+                "message_ids": [None, None],
+                "verdicts": {"format": "x", "count": 1},
+            },
+            "message_ids",
+        ),
+        (
+            {
+                "model_id": "m",
+                "delivery": "direct",
+                "count": 1,
+                "message_ids": [7],
+                "verdicts": {"format": "x", "count": 1},
+            },
+            "message id",
+        ),
+        (
+            {
+                "model_id": "m",
+                "delivery": "direct",
+                "count": 1,
+                "message_ids": [None],
+                "verdicts": {"format": "x", "count": 3},
+            },
+            "holds 3 results",
+        ),
+        (
+            {
+                "model_id": "m",
+                "delivery": "direct",
+                "count": 1,
+                "message_ids": [None],
+                "verdicts": [],
+            },
+            "verdicts",
+        ),
     ],
 )
-def test_a_scoring_answer_that_does_not_fit_the_batch_is_refused(answer: dict, message: str) -> None:
-    with _client(lambda r: httpx.Response(200, json=answer)) as client, \
-            pytest.raises(ClientError, match=message):
+def test_a_scoring_answer_that_does_not_fit_the_batch_is_refused(
+    answer: dict, message: str
+) -> None:
+    with (
+        _client(lambda r: httpx.Response(200, json=answer)) as client,
+        pytest.raises(ClientError, match=message),
+    ):
         client.score_inputs("m", [[0, 1]])
 
 
 def test_inbox_pages_are_checked() -> None:
-    entry = {"cursor": "4", "model_id": "m", "created_at": "t", "mode": "verdict", "count": 1,
-             "message_ids": [None], "verdicts": {"format": "sealdog-xor-outputs", "count": 1}}
+    entry = {
+        "cursor": "4",
+        "model_id": "m",
+        "created_at": "t",
+        "mode": "verdict",
+        "count": 1,
+        "message_ids": [None],
+        "verdicts": {"format": "sealdog-xor-outputs", "count": 1},
+    }
     page = InboxPage.from_json({"entries": [entry], "next_cursor": "4"})
     assert page.entries[0].mode is Mode.VERDICT
     assert isinstance(page.entries[0].verdicts, EncryptedOutputs)
@@ -186,12 +255,25 @@ def _echo_inputs(bodies: list[dict]):  # type: ignore[no-untyped-def]
         bodies.append(body)
         n = len(body["inputs"])
         if n > 2:
-            return httpx.Response(413, json={"status": 413, "detail": "batch too big",
-                                             "max_inputs_per_batch": 2})
-        payload = {"format": "sealdog-xor-outputs", "version": 1, "count": n,
-                   "outputs": [str(row) for row in body["inputs"]]}
-        return httpx.Response(200, json={"model_id": "x", "delivery": "direct", "count": n,
-                                         "message_ids": [None] * n, "verdicts": payload})
+            return httpx.Response(
+                413, json={"status": 413, "detail": "batch too big", "max_inputs_per_batch": 2}
+            )
+        payload = {
+            "format": "sealdog-xor-outputs",
+            "version": 1,
+            "count": n,
+            "outputs": [str(row) for row in body["inputs"]],
+        }
+        return httpx.Response(
+            200,
+            json={
+                "model_id": "x",
+                "delivery": "direct",
+                "count": n,
+                "message_ids": [None] * n,
+                "verdicts": payload,
+            },
+        )
 
     return handler
 
@@ -253,8 +335,9 @@ def test_inbox_delivery_of_inputs_is_sent_once() -> None:
         calls.append(json.loads(request.content))
         if len(calls) == 1:
             raise httpx.ReadTimeout("slow", request=request)
-        return httpx.Response(202, json={"model_id": "x", "delivery": "inbox", "count": 1,
-                                         "inbox_entry": "3"})
+        return httpx.Response(
+            202, json={"model_id": "x", "delivery": "inbox", "count": 1, "inbox_entry": "3"}
+        )
 
     with _client(handler) as client:
         with pytest.raises(ClientError, match="may or may not"):

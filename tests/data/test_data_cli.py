@@ -38,7 +38,9 @@ def test_fetch_refuses_a_tampered_archive(file_server: tuple[str, Path], tmp_pat
     url, root = file_server
     (root / "enron1.tar.gz").write_bytes(b"not the real archive")
     dest = tmp_path / "dest"
-    result = runner.invoke(app, ["data", "fetch", "--dest", str(dest), "--folders", "enron1", "--base-url", url])
+    result = runner.invoke(
+        app, ["data", "fetch", "--dest", str(dest), "--folders", "enron1", "--base-url", url]
+    )
     assert result.exit_code == ExitStatus.BAD_INPUT
     assert "does not match" in result.output
     assert not any(dest.iterdir())
@@ -46,7 +48,10 @@ def test_fetch_refuses_a_tampered_archive(file_server: tuple[str, Path], tmp_pat
 
 def test_fetch_reports_http_errors(file_server: tuple[str, Path], tmp_path: Path) -> None:
     url, _ = file_server
-    result = runner.invoke(app, ["data", "fetch", "--dest", str(tmp_path / "d"), "--folders", "enron2", "--base-url", url])
+    result = runner.invoke(
+        app,
+        ["data", "fetch", "--dest", str(tmp_path / "d"), "--folders", "enron2", "--base-url", url],
+    )
     assert result.exit_code == ExitStatus.BAD_INPUT and "HTTP 404" in result.output
 
 

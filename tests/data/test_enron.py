@@ -73,7 +73,9 @@ def test_archive_and_extracted_layouts_load_identically_in_order(tmp_path: Path)
     assert [e.folder for e in load_enron(a, ["enron2"])] == ["enron2"] * 4
 
 
-def test_environment_variable_and_explicit_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_variable_and_explicit_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _make_archive(tmp_path, "enron3", FILES)
     monkeypatch.setenv("SEALDOG_DATA", str(tmp_path))
     assert locate_enron() == tmp_path
@@ -103,7 +105,9 @@ def test_default_location_relative_to_cwd(tmp_path: Path, monkeypatch: pytest.Mo
     assert locate_enron(cwd=project) == data.resolve()
 
 
-def test_missing_corpus_error_says_where_it_comes_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_corpus_error_says_where_it_comes_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for var in enron.ENV_VARS:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(enron, "_PROJECT_ROOT", tmp_path / "elsewhere")

@@ -25,8 +25,13 @@ def _client(body: bytes, status: int = 200, seen: list[str] | None = None) -> ht
 def test_verified_download_lands_atomically(tmp_path: Path) -> None:
     seen: list[str] = []
     digest = hashlib.sha256(GOOD).hexdigest()
-    path = fetch_archive(_client(GOOD, seen=seen), "enron1.tar.gz", tmp_path, base_url="https://mirror.test/x/",
-                         expected_sha256=digest)
+    path = fetch_archive(
+        _client(GOOD, seen=seen),
+        "enron1.tar.gz",
+        tmp_path,
+        base_url="https://mirror.test/x/",
+        expected_sha256=digest,
+    )
     assert path.read_bytes() == GOOD
     assert seen == ["https://mirror.test/x/enron1.tar.gz"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["enron1.tar.gz"]
@@ -37,7 +42,9 @@ def test_verified_download_lands_atomically(tmp_path: Path) -> None:
 
 def test_digest_mismatch_keeps_nothing(tmp_path: Path) -> None:
     with pytest.raises(FetchError, match="does not match"):
-        fetch_archive(_client(GOOD), "enron2.tar.gz", tmp_path)  # published digest of the real archive
+        fetch_archive(
+            _client(GOOD), "enron2.tar.gz", tmp_path
+        )  # published digest of the real archive
     assert list(tmp_path.iterdir()) == []
 
 

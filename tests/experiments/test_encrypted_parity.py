@@ -32,8 +32,13 @@ def test_folded_cell_is_the_parity_polynomial(bits: list[int]) -> None:
     assert run_plain_cell(PARITY_CELL, bits) == h == _xor(bits)
 
 
-@given(st.integers(-3, 3), st.integers(-3, 3), st.integers(-3, 3), st.integers(-3, 3),
-       st.lists(st.integers(0, 1), max_size=8))
+@given(
+    st.integers(-3, 3),
+    st.integers(-3, 3),
+    st.integers(-3, 3),
+    st.integers(-3, 3),
+    st.lists(st.integers(0, 1), max_size=8),
+)
 def test_folding_matches_any_polynomial(a: int, b: int, c: int, d: int, bits: list[int]) -> None:
     h = 0
     for x in bits:
@@ -106,7 +111,10 @@ def test_run_encrypted_parity_report_shape() -> None:
     noise = report["noise_by_step"]
     assert len(noise["measured_max_abs"]) == len(noise["tracked_bound_bits"]) == 6
     # measured noise never exceeds what the scheme tracks
-    assert all(np.log2(max(m, 1)) <= t + 0.01 for m, t in zip(noise["measured_max_abs"], noise["tracked_bound_bits"]))
+    assert all(
+        np.log2(max(m, 1)) <= t + 0.01
+        for m, t in zip(noise["measured_max_abs"], noise["tracked_bound_bits"])
+    )
     assert noise["log_q"] == sorted(noise["log_q"], reverse=True)
 
 

@@ -31,9 +31,13 @@ def test_missing_torch_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
     real = cli.importlib.util.find_spec
     monkeypatch.setattr(
-        cli.importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
+        cli.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "torch" else real(name, *a),
     )
-    result = CliRunner().invoke(app, ["experiments", "parity", "--quick", "--out", str(tmp_path / "r")])
+    result = CliRunner().invoke(
+        app, ["experiments", "parity", "--quick", "--out", str(tmp_path / "r")]
+    )
     assert result.exit_code == 2
     assert "sealdog[parity]" in result.output
     assert not (tmp_path / "r").exists()
@@ -44,14 +48,27 @@ def test_quick_json_run_end_to_end(monkeypatch: pytest.MonkeyPatch, tmp_path) ->
     from sealdog.experiments.parity import TrainConfig
 
     tiny = dataclasses.replace(
-        TrainConfig.quick(), train_strings=512, max_epochs=1, validation_per_length=2, test_per_length=2
+        TrainConfig.quick(),
+        train_strings=512,
+        max_epochs=1,
+        validation_per_length=2,
+        test_per_length=2,
     )
     monkeypatch.setattr(TrainConfig, "quick", classmethod(lambda cls: tiny))
     result = CliRunner().invoke(
-        app, [
-            "experiments", "parity", "--quick", "--json", "--threads", "1",
-            "--encrypted-strings", "2", "--out", str(tmp_path),
-        ]
+        app,
+        [
+            "experiments",
+            "parity",
+            "--quick",
+            "--json",
+            "--threads",
+            "1",
+            "--encrypted-strings",
+            "2",
+            "--out",
+            str(tmp_path),
+        ],
     )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
@@ -69,4 +86,8 @@ def test_quick_json_run_end_to_end(monkeypatch: pytest.MonkeyPatch, tmp_path) ->
         assert set(sealed["max_length_by_preset"]) == {"test"}
     else:
         assert "not available" in result.output
-    assert {p.name for p in tmp_path.iterdir()} >= {"parity.json", "parity_report.md", "parity_curves.png"}
+    assert {p.name for p in tmp_path.iterdir()} >= {
+        "parity.json",
+        "parity_report.md",
+        "parity_curves.png",
+    }

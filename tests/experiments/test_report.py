@@ -29,9 +29,19 @@ def _result(name: str, by_length: list[float]) -> SettingResult:
         accuracy_length50=by_length[-1],
         accuracy_by_length=by_length,
         curve=[
-            CurvePoint(strings_seen=256, seconds=0.1, train_loss=0.69, val_accuracy=0.5, val_accuracy_length50=0.5),
             CurvePoint(
-                strings_seen=512, seconds=0.2, train_loss=0.1, val_accuracy=0.9, val_accuracy_length50=0.8,
+                strings_seen=256,
+                seconds=0.1,
+                train_loss=0.69,
+                val_accuracy=0.5,
+                val_accuracy_length50=0.5,
+            ),
+            CurvePoint(
+                strings_seen=512,
+                seconds=0.2,
+                train_loss=0.1,
+                val_accuracy=0.9,
+                val_accuracy_length50=0.8,
                 val_accuracy_by_length=by_length,
             ),
         ],
@@ -66,23 +76,43 @@ def test_summary_json_shape() -> None:
 def test_markdown_table_has_one_row_per_setting() -> None:
     table = markdown_table(_results()).splitlines()
     assert len(table) == 2 + 3
-    assert "| end_random1_50 | 1,000 | 2.5 | 3.2 | epochs | 99.94% | 100.00% | 21 (97.00%) |" in table
+    assert (
+        "| end_random1_50 | 1,000 | 2.5 | 3.2 | epochs | 99.94% | 100.00% | 21 (97.00%) |" in table
+    )
 
 
 def test_encrypted_lines_say_not_available() -> None:
     (line,) = encrypted_summary_lines(NOT_AVAILABLE)
     assert "not available" in line and "lacks encrypt" in line
     done = {
-        "status": "ok", "strings": 1000, "correct": 998, "length": 50, "seconds": 1.5, "ms_per_step": 3.7,
-        "params": {"name": "demo", "lwe_dim": 4, "log_q": 1260, "log_w": 20, "security_bits_est": 0.58},
-        "noise_by_step": {"tracked_bound_bits": [3.5, 12.0], "measured_max_abs": [4, 85], "decrypt_limit_bits": 19},
+        "status": "ok",
+        "strings": 1000,
+        "correct": 998,
+        "length": 50,
+        "seconds": 1.5,
+        "ms_per_step": 3.7,
+        "params": {
+            "name": "demo",
+            "lwe_dim": 4,
+            "log_q": 1260,
+            "log_w": 20,
+            "security_bits_est": 0.58,
+        },
+        "noise_by_step": {
+            "tracked_bound_bits": [3.5, 12.0],
+            "measured_max_abs": [4, 85],
+            "decrypt_limit_bits": 19,
+        },
         "max_length_by_preset": {"demo": 60},
         "presets": {"demo": {"max_length": 60, "limit": "step 61: modulus chain exhausted"}},
     }
     lines = encrypted_summary_lines(done)
     assert "998/1000 strings of length 50" in lines[0] and "k=4, log q=1260" in lines[0]
     assert "2^3.5 -> 2^12.0" in lines[1] and "4 -> 85" in lines[1] and "< 2^19" in lines[1]
-    assert lines[2] == "  preset demo: longest string that decrypts correctly: 60 (step 61: modulus chain exhausted)"
+    assert (
+        lines[2]
+        == "  preset demo: longest string that decrypts correctly: 60 (step 61: modulus chain exhausted)"
+    )
 
 
 def test_write_report_writes_json_table_and_png(tmp_path) -> None:

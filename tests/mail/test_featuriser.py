@@ -49,7 +49,9 @@ def test_features_are_sorted_unique_int64_and_clipped() -> None:
 
 def test_pinned_hashing_output() -> None:
     """Changing this output breaks every sealed model already deployed: bump the spec version."""
-    spec = FeaturiserSpec(n_buckets=2**18, max_count=1, ngram_max=2, subject_terms=True, length_terms=True)
+    spec = FeaturiserSpec(
+        n_buckets=2**18, max_count=1, ngram_max=2, subject_terms=True, length_terms=True
+    )
     feats = Featuriser.from_spec(spec).featurise(TEXT)
     assert feats.indices[:6].tolist() == PINNED_FIRST_INDICES
     assert len(feats.indices) == PINNED_LENGTH
@@ -78,7 +80,9 @@ def test_parallel_corpus_features_equal_serial() -> None:
 
 
 def test_vocabulary_mode_indexes_by_position_and_ignores_unknown_terms() -> None:
-    spec = FeaturiserSpec(mode="vocabulary", vocabulary=("w:buy", "s:cheap", "w:cheap", "w:zzz"), max_count=2)
+    spec = FeaturiserSpec(
+        mode="vocabulary", vocabulary=("w:buy", "s:cheap", "w:cheap", "w:zzz"), max_count=2
+    )
     feats = Featuriser.from_spec(spec).featurise(TEXT)
     assert feats.indices.tolist() == [0, 1, 2]
     assert feats.counts.tolist() == [1, 1, 2]
@@ -137,7 +141,9 @@ def test_spec_from_non_mapping() -> None:
 @settings(max_examples=200, deadline=None)
 @given(text=st.text(max_size=400), buckets=st.integers(1, 5000), max_count=st.integers(1, 4))
 def test_any_text_gives_in_range_features(text: str, buckets: int, max_count: int) -> None:
-    f = Featuriser.from_spec(FeaturiserSpec(n_buckets=buckets, max_count=max_count, length_terms=True))
+    f = Featuriser.from_spec(
+        FeaturiserSpec(n_buckets=buckets, max_count=max_count, length_terms=True)
+    )
     feats = f.featurise(text)
     assert _digest(feats) == _digest(Featuriser.from_spec(f.spec.to_dict()).featurise(text))
     if len(feats.indices):

@@ -48,7 +48,9 @@ BASE64_BODY = (
     + base64.encodebytes("Grüße aus Zürich, wire €500 today".encode())
 )
 
-LATIN1_NO_CHARSET = b"Subject: caf\xe9 menu\n\nna\xefve r\xe9sum\xe9 for the cr\xe8me br\xfbl\xe9e\n"
+LATIN1_NO_CHARSET = (
+    b"Subject: caf\xe9 menu\n\nna\xefve r\xe9sum\xe9 for the cr\xe8me br\xfbl\xe9e\n"
+)
 
 BROKEN_HEADERS = (
     b"Subject: =?utf-8?q?unterminated\nFrom\nTo: <<<>>>\n"
@@ -179,9 +181,24 @@ def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
 @given(
     st.lists(
         st.sampled_from(
-            [b"Subject: ", b"Content-Type: ", b"multipart/mixed; boundary=x", b"--x\n", b"--x--",
-             b"text/html", b"Content-Transfer-Encoding: base64", b"quoted-printable", b"=?utf-8?b?",
-             b"charset=", b"\n", b"\r\n", b"<p>", b"\xff", b"=E9", b"message/rfc822"]
+            [
+                b"Subject: ",
+                b"Content-Type: ",
+                b"multipart/mixed; boundary=x",
+                b"--x\n",
+                b"--x--",
+                b"text/html",
+                b"Content-Transfer-Encoding: base64",
+                b"quoted-printable",
+                b"=?utf-8?b?",
+                b"charset=",
+                b"\n",
+                b"\r\n",
+                b"<p>",
+                b"\xff",
+                b"=E9",
+                b"message/rfc822",
+            ]
         ),
         max_size=60,
     )

@@ -33,7 +33,10 @@ def test_single_files_and_eml(tmp_path: Path) -> None:
     (tmp_path / "a.eml").write_bytes(A)
     (tmp_path / "b.txt").write_bytes(B)
     items = read_mail([str(tmp_path / "a.eml"), str(tmp_path / "b.txt")])
-    assert [(i.name, i.raw) for i in items] == [(str(tmp_path / "a.eml"), A), (str(tmp_path / "b.txt"), B)]
+    assert [(i.name, i.raw) for i in items] == [
+        (str(tmp_path / "a.eml"), A),
+        (str(tmp_path / "b.txt"), B),
+    ]
 
 
 def test_folder_is_walked_recursively_sorted_skipping_hidden(tmp_path: Path) -> None:
@@ -54,7 +57,9 @@ def test_mbox_by_suffix_and_by_content_with_escaped_from_lines(tmp_path: Path) -
         assert [i.name for i in items] == [f"{tmp_path / name}#1", f"{tmp_path / name}#2"]
         assert b"hello there" in items[0].raw and b"Subject: first" in items[0].raw
         assert b"the start" in items[1].raw and b"Subject: second" in items[1].raw
-        assert not items[0].raw.startswith(b"From ")  # the separator line is not part of the message
+        assert not items[0].raw.startswith(
+            b"From "
+        )  # the separator line is not part of the message
 
 
 def test_stdin_single_message_and_mbox_stream() -> None:

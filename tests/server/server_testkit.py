@@ -42,7 +42,11 @@ def featuriser_spec() -> dict:
     from sealdog.mail.featuriser import FeaturiserSpec
 
     return FeaturiserSpec(
-        mode="vocabulary", vocabulary=tuple(VOCABULARY), ngram_max=1, length_terms=False, max_count=1,
+        mode="vocabulary",
+        vocabulary=tuple(VOCABULARY),
+        ngram_max=1,
+        length_terms=False,
+        max_count=1,
     ).to_dict()
 
 
@@ -63,8 +67,13 @@ def seal(keys: Keys, *, weights=WEIGHTS, bias=BIAS, metadata=None):
     from sealdog.sealed_model import seal_model
 
     return seal_model(
-        keys.public, list(weights), bias, featuriser=featuriser_spec(), scale_bits=16,
-        max_count=1, metadata=metadata or {"name": "test-model"},
+        keys.public,
+        list(weights),
+        bias,
+        featuriser=featuriser_spec(),
+        scale_bits=16,
+        max_count=1,
+        metadata=metadata or {"name": "test-model"},
     )
 
 
@@ -76,14 +85,16 @@ def decrypt(keys: Keys, verdicts_json: dict) -> list[bool]:
 
 def make_settings(data_dir: Path, **overrides) -> ServerSettings:
     values = dict(
-        data_dir=data_dir, demo_mode=True, scoring_processes=1, max_body_bytes=256 * 1024,
-        max_email_bytes=16 * 1024, max_emails_per_batch=8, max_model_bytes=4 * 1024 * 1024,
+        data_dir=data_dir,
+        demo_mode=True,
+        scoring_processes=1,
+        max_body_bytes=256 * 1024,
+        max_email_bytes=16 * 1024,
+        max_emails_per_batch=8,
+        max_model_bytes=4 * 1024 * 1024,
     )
     values.update(overrides)
     return ServerSettings(**values)
-
-
-
 
 
 @dataclass
@@ -102,13 +113,18 @@ class Server:
 
     def upload(self, data: bytes, headers=None, **params) -> httpx.Response:
         return self.client.post(
-            "/v1/models", content=data, headers={**(headers or self.owner),
-            "Content-Type": "application/octet-stream"}, params=params,
+            "/v1/models",
+            content=data,
+            headers={**(headers or self.owner), "Content-Type": "application/octet-stream"},
+            params=params,
         )
 
     def grant(self, model_id: str) -> None:
-        r = self.client.post(f"/v1/tokens/{self.submitter_id}/grants", json={"model_id": model_id},
-                             headers=self.admin)
+        r = self.client.post(
+            f"/v1/tokens/{self.submitter_id}/grants",
+            json={"model_id": model_id},
+            headers=self.admin,
+        )
         assert r.status_code == 200, r.text
 
 
@@ -124,8 +140,9 @@ def make_server(settings: ServerSettings) -> Iterator[Server]:
     _, other = issue_token(repo, role=Role.owner, subject="bob")
     sub_rec, sub = issue_token(repo, role=Role.submitter, subject="gateway")
     with TestClient(app, raise_server_exceptions=False) as client:
-        yield Server(client, settings, bearer(admin), bearer(owner), bearer(other), bearer(sub),
-                     sub_rec.id)
+        yield Server(
+            client, settings, bearer(admin), bearer(owner), bearer(other), bearer(sub), sub_rec.id
+        )
 
 
 def free_port() -> int:
@@ -145,10 +162,28 @@ class UvicornProcess:
         self.log = data_dir.parent / f"uvicorn-{self.port}.log"
         self._log_handle = self.log.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sealdog.cli", "server", "run", "--data-dir", str(data_dir),
-             "--port", str(self.port), "--workers", str(workers), "--insecure-demo",
-             "--scoring-processes", "1", "--log-level", "warning"],
-            stdout=self._log_handle, stderr=subprocess.STDOUT, env=env, cwd=str(data_dir.parent),
+            [
+                sys.executable,
+                "-m",
+                "sealdog.cli",
+                "server",
+                "run",
+                "--data-dir",
+                str(data_dir),
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+                "--insecure-demo",
+                "--scoring-processes",
+                "1",
+                "--log-level",
+                "warning",
+            ],
+            stdout=self._log_handle,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=str(data_dir.parent),
         )
         self.wait_ready()
 

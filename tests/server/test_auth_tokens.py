@@ -11,8 +11,12 @@ from server_testkit import Server, bearer
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic dXNlcjpwYXNz"},
-     {"Authorization": "Bearer sdt_" + "A" * 43}],
+    [
+        {},
+        {"Authorization": "Bearer nope"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"Authorization": "Bearer sdt_" + "A" * 43},
+    ],
     ids=["missing", "garbage", "basic", "wrong-token"],
 )
 def test_unauthenticated_requests_get_401_problem(server: Server, headers) -> None:
@@ -35,8 +39,11 @@ def test_wrong_role_gets_403(server: Server) -> None:
 
 def test_token_lifecycle_through_the_api(server: Server) -> None:
     c = server.client
-    r = c.post("/v1/tokens", json={"role": "owner", "subject": "carol", "label": "laptop"},
-               headers=server.admin)
+    r = c.post(
+        "/v1/tokens",
+        json={"role": "owner", "subject": "carol", "label": "laptop"},
+        headers=server.admin,
+    )
     assert r.status_code == 201, r.text
     created = r.json()
     assert created["token"].startswith("sdt_") and created["subject"] == "carol"

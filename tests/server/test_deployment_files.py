@@ -35,9 +35,9 @@ def test_compose_command_and_environment_match_the_settings(compose) -> None:
     env = service["environment"]
     for name in env:
         assert name.startswith("SEALDOG_"), name
-        assert name[len("SEALDOG_"):].lower() in fields, f"{name} is not a server setting"
+        assert name[len("SEALDOG_") :].lower() in fields, f"{name} is not a server setting"
     # The values parse as the settings would parse them.
-    values = {k[len("SEALDOG_"):].lower(): v for k, v in env.items() if "${" not in str(v)}
+    values = {k[len("SEALDOG_") :].lower(): v for k, v in env.items() if "${" not in str(v)}
     settings = ServerSettings(**values)
     assert str(settings.data_dir) == "/data"
 

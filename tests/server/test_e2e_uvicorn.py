@@ -17,8 +17,21 @@ from server_testkit import HAM, SPAM, Keys, UvicornProcess, bearer, decrypt, sea
 
 def _cli_token(data_dir, *args: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "sealdog.cli", "server", "token", "create", "--data-dir", str(data_dir), *args],
-        capture_output=True, text=True, check=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "sealdog.cli",
+            "server",
+            "token",
+            "create",
+            "--data-dir",
+            str(data_dir),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     return result.stdout.strip().splitlines()[-1]
 
@@ -39,7 +52,9 @@ def test_concurrent_uploads_and_scoring(live, keys: Keys) -> None:
     blobs = [seal(keys, metadata={"n": i}).to_bytes() for i in range(3)]
     blobs.append(blobs[0])  # the same model twice, concurrently: one id
     with httpx.Client(base_url=proc.url, timeout=60) as client, ThreadPoolExecutor(4) as pool:
-        uploads = list(pool.map(lambda b: client.post("/v1/models", content=b, headers=owner), blobs))
+        uploads = list(
+            pool.map(lambda b: client.post("/v1/models", content=b, headers=owner), blobs)
+        )
         assert all(r.status_code in (200, 201) for r in uploads), [r.text for r in uploads]
         ids = [r.json()["id"] for r in uploads]
         assert len(set(ids[:3])) == 3 and ids[3] == ids[0]
@@ -47,8 +62,11 @@ def test_concurrent_uploads_and_scoring(live, keys: Keys) -> None:
         assert {m["id"] for m in listed} >= set(ids)
 
         def score(i: int) -> list[bool]:
-            r = client.post(f"/v1/models/{ids[i % 3]}/score", headers=owner,
-                            json={"emails": [{"raw": SPAM.decode()}, {"raw": HAM.decode()}]})
+            r = client.post(
+                f"/v1/models/{ids[i % 3]}/score",
+                headers=owner,
+                json={"emails": [{"raw": SPAM.decode()}, {"raw": HAM.decode()}]},
+            )
             assert r.status_code == 200, r.text
             return decrypt(keys, r.json()["verdicts"])
 
@@ -58,15 +76,18 @@ def test_concurrent_uploads_and_scoring(live, keys: Keys) -> None:
 def test_healthz_answers_while_a_big_batch_is_scored(live, keys: Keys) -> None:
     proc, _, owner, _ = live
     with httpx.Client(base_url=proc.url, timeout=120) as client:
-        model_id = client.post("/v1/models", content=seal(keys).to_bytes(), headers=owner).json()["id"]
+        model_id = client.post("/v1/models", content=seal(keys).to_bytes(), headers=owner).json()[
+            "id"
+        ]
         body = ("viagra free money meeting report winner " * 2500).encode()  # ~100 kB each
         emails = [{"raw": "Subject: x\n\n" + body.decode()} for _ in range(120)]
         done = threading.Event()
         result: dict = {}
 
         def big_batch() -> None:
-            result["response"] = client.post(f"/v1/models/{model_id}/score", headers=owner,
-                                             json={"emails": emails})
+            result["response"] = client.post(
+                f"/v1/models/{model_id}/score", headers=owner, json={"emails": emails}
+            )
             done.set()
 
         worker = threading.Thread(target=big_batch)
@@ -88,13 +109,21 @@ def test_healthz_answers_while_a_big_batch_is_scored(live, keys: Keys) -> None:
 def test_restart_serves_everything_acknowledged(live, keys: Keys) -> None:
     proc, data_dir, owner, admin = live
     with httpx.Client(base_url=proc.url, timeout=60) as client:
-        model_id = client.post("/v1/models", content=seal(keys, metadata={"r": 1}).to_bytes(),
-                               headers=owner).json()["id"]
-        r = client.post(f"/v1/models/{model_id}/score", headers=owner,
-                        json={"emails": [{"raw": SPAM.decode(), "message_id": "before"}], "delivery": "inbox"})
+        model_id = client.post(
+            "/v1/models", content=seal(keys, metadata={"r": 1}).to_bytes(), headers=owner
+        ).json()["id"]
+        r = client.post(
+            f"/v1/models/{model_id}/score",
+            headers=owner,
+            json={"emails": [{"raw": SPAM.decode(), "message_id": "before"}], "delivery": "inbox"},
+        )
         assert r.status_code == 202
-        assert client.put(f"/v1/models/{model_id}/policy", json={"score_mode_enabled": True},
-                          headers=admin).status_code == 200
+        assert (
+            client.put(
+                f"/v1/models/{model_id}/policy", json={"score_mode_enabled": True}, headers=admin
+            ).status_code
+            == 200
+        )
     proc.stop()
     restarted = UvicornProcess(data_dir)
     try:
@@ -104,8 +133,11 @@ def test_restart_serves_everything_acknowledged(live, keys: Keys) -> None:
             page = client.get(f"/v1/models/{model_id}/verdicts", headers=owner).json()
             assert [e["message_ids"] for e in page["entries"]] == [["before"]]
             assert decrypt(keys, page["entries"][0]["verdicts"]) == [True]
-            r = client.post(f"/v1/models/{model_id}/score", headers=owner,
-                            json={"emails": [{"raw": HAM.decode()}]})
+            r = client.post(
+                f"/v1/models/{model_id}/score",
+                headers=owner,
+                json={"emails": [{"raw": HAM.decode()}]},
+            )
             assert decrypt(keys, r.json()["verdicts"]) == [False]
             assert "sealdog_http_requests_total" in client.get("/metrics").text
     finally:

@@ -23,8 +23,9 @@ def test_readyz_is_503_when_the_schema_is_not_migrated(tmp_path) -> None:
 
 
 def test_readyz_is_503_when_the_database_is_unreachable(tmp_path) -> None:
-    settings = make_settings(tmp_path, auto_migrate=False,
-                             database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    settings = make_settings(
+        tmp_path, auto_migrate=False, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"
+    )
     with TestClient(create_app(settings)) as client:
         r = client.get("/readyz")
     assert r.status_code == 503 and r.json()["database"] == "unreachable"

@@ -51,7 +51,9 @@ def test_registry_names_every_kind_and_refuses_others() -> None:
     assert sorted(KINDS) == ["linear", "xor"]
     for name, kind in KINDS.items():
         assert kind.name == name and kind_for(name) is kind
-    with pytest.raises(ModelRejectedError, match=r"unknown model kind 'forest' \(this server hosts: linear, xor\)"):
+    with pytest.raises(
+        ModelRejectedError, match=r"unknown model kind 'forest' \(this server hosts: linear, xor\)"
+    ):
         kind_for("forest")
 
 
@@ -78,8 +80,11 @@ def test_dispatch_follows_the_manifest_and_parses_once(
 ) -> None:
     parses = []
     real = SealedModel.from_bytes.__func__
-    monkeypatch.setattr(SealedModel, "from_bytes",
-                        classmethod(lambda cls, data: parses.append(1) or real(cls, data)))
+    monkeypatch.setattr(
+        SealedModel,
+        "from_bytes",
+        classmethod(lambda cls, data: parses.append(1) or real(cls, data)),
+    )
     for model, kind in ((sealed, "linear"), (xor_model, "xor")):
         path = tmp_path / f"{kind}.sealed"
         model.write(path)
@@ -137,12 +142,29 @@ def test_model_info_json_is_unchanged(sealed) -> None:
     from sealdog.server.schemas import ModelInfo
     from sealdog.server.storage.repository import ModelRecord
 
-    validated = ValidatedModel(kind="linear", scheme="paillier", digest="d", key_fingerprint="f",
-                               key_bits=1024, summary={"dim": 7})
+    validated = ValidatedModel(
+        kind="linear",
+        scheme="paillier",
+        digest="d",
+        key_fingerprint="f",
+        key_bits=1024,
+        summary={"dim": 7},
+    )
     when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     record = ModelRecord.register(validated, id="m1", owner="alice", size_bytes=9, uploaded_at=when)
     assert record.score_mode_enabled is False
     info = json.loads(ModelInfo.of(record).model_dump_json())
-    assert list(info) == ["id", "kind", "scheme", "digest", "key_fingerprint", "key_bits",
-                          "size_bytes", "uploaded_at", "score_mode_enabled", "owner", "summary"]
+    assert list(info) == [
+        "id",
+        "kind",
+        "scheme",
+        "digest",
+        "key_fingerprint",
+        "key_bits",
+        "size_bytes",
+        "uploaded_at",
+        "score_mode_enabled",
+        "owner",
+        "summary",
+    ]
     assert info["uploaded_at"] == "2026-01-02T03:04:05Z" and info["summary"] == {"dim": 7}

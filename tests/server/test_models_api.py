@@ -56,13 +56,20 @@ def test_upload_list_get_and_idempotence(server: Server, sealed, sealed_bytes: b
     got = server.client.get(f"/v1/models/{info['id']}", headers=server.owner).json()
     assert got == info
     # Another owner neither lists nor sees it (404 hides existence).
-    assert info["id"] not in {m["id"] for m in server.client.get("/v1/models", headers=server.other_owner).json()["models"]}
-    assert server.client.get(f"/v1/models/{info['id']}", headers=server.other_owner).status_code == 404
+    assert info["id"] not in {
+        m["id"]
+        for m in server.client.get("/v1/models", headers=server.other_owner).json()["models"]
+    }
+    assert (
+        server.client.get(f"/v1/models/{info['id']}", headers=server.other_owner).status_code == 404
+    )
     # The admin sees every model.
     assert server.client.get(f"/v1/models/{info['id']}", headers=server.admin).status_code == 200
 
 
-def test_sealed_file_download_is_owner_only(server: Server, model_id: str, sealed_bytes: bytes) -> None:
+def test_sealed_file_download_is_owner_only(
+    server: Server, model_id: str, sealed_bytes: bytes
+) -> None:
     r = server.client.get(f"/v1/models/{model_id}/sealed", headers=server.owner)
     assert r.status_code == 200 and r.content == sealed_bytes
     for who in (server.other_owner,):
@@ -89,19 +96,33 @@ def _bad_uploads(sealed_bytes: bytes, keys: Keys):
     return {
         "garbage": (b"this is not a sealed model", "sealed model rejected"),
         "tampered-digest": (
-            _rewrite(sealed_bytes, manifest_edit=lambda m: m["metadata"].update(x=1), fix_digest=False),
+            _rewrite(
+                sealed_bytes, manifest_edit=lambda m: m["metadata"].update(x=1), fix_digest=False
+            ),
             "digest",
         ),
-        "wrong-scheme": (_rewrite(sealed_bytes, manifest_edit=lambda m: m.update(scheme="rsa")), "scheme"),
-        "unknown-kind": (_rewrite(sealed_bytes, manifest_edit=lambda m: m.update(kind="forest")), "kind"),
-        "ciphertext-out-of-range": (_rewrite(sealed_bytes, payload_edit=out_of_range), "ciphertexts"),
+        "wrong-scheme": (
+            _rewrite(sealed_bytes, manifest_edit=lambda m: m.update(scheme="rsa")),
+            "scheme",
+        ),
+        "unknown-kind": (
+            _rewrite(sealed_bytes, manifest_edit=lambda m: m.update(kind="forest")),
+            "kind",
+        ),
+        "ciphertext-out-of-range": (
+            _rewrite(sealed_bytes, payload_edit=out_of_range),
+            "ciphertexts",
+        ),
         "truncated-payload": (_rewrite(sealed_bytes, payload_edit=lambda p: p[:-7]), "ciphertexts"),
         "bad-featuriser": (
             _rewrite(sealed_bytes, manifest_edit=lambda m: m["featuriser"].update(mode="magic")),
             "featuriser",
         ),
         "featuriser-size-mismatch": (
-            _rewrite(sealed_bytes, manifest_edit=lambda m: m["featuriser"]["vocabulary"].append("w:extra")),
+            _rewrite(
+                sealed_bytes,
+                manifest_edit=lambda m: m["featuriser"]["vocabulary"].append("w:extra"),
+            ),
             "features",
         ),
         "bad-public-key": (
@@ -117,11 +138,22 @@ def _bad_uploads(sealed_bytes: bytes, keys: Keys):
 
 @pytest.mark.parametrize(
     "case",
-    ["garbage", "tampered-digest", "wrong-scheme", "unknown-kind", "ciphertext-out-of-range",
-     "truncated-payload", "bad-featuriser", "featuriser-size-mismatch", "bad-public-key",
-     "manifest-not-json-object"],
+    [
+        "garbage",
+        "tampered-digest",
+        "wrong-scheme",
+        "unknown-kind",
+        "ciphertext-out-of-range",
+        "truncated-payload",
+        "bad-featuriser",
+        "featuriser-size-mismatch",
+        "bad-public-key",
+        "manifest-not-json-object",
+    ],
 )
-def test_invalid_uploads_are_422_and_leave_nothing(server: Server, sealed_bytes, keys, case) -> None:
+def test_invalid_uploads_are_422_and_leave_nothing(
+    server: Server, sealed_bytes, keys, case
+) -> None:
     before_files = _blob_dir_files(server)
     before_models = len(server.repo.list_models())
     data, needle = _bad_uploads(sealed_bytes, keys)[case]
@@ -164,12 +196,23 @@ def test_delete_removes_model_blob_and_inbox(server: Server, keys: Keys) -> None
     model = server.upload(data).json()
     path = server.settings.blob_dir / f"{model['id']}.sealed"
     assert path.is_file()
-    r = server.client.post(f"/v1/models/{model['id']}/score", headers=server.owner,
-                           json={"emails": [{"raw": "hi"}], "delivery": "inbox"})
+    r = server.client.post(
+        f"/v1/models/{model['id']}/score",
+        headers=server.owner,
+        json={"emails": [{"raw": "hi"}], "delivery": "inbox"},
+    )
     assert r.status_code == 202
-    assert server.client.delete(f"/v1/models/{model['id']}", headers=server.other_owner).status_code == 404
-    assert server.client.delete(f"/v1/models/{model['id']}", headers=server.submitter).status_code == 403
-    assert server.client.delete(f"/v1/models/{model['id']}", headers=server.owner).status_code == 204
+    assert (
+        server.client.delete(f"/v1/models/{model['id']}", headers=server.other_owner).status_code
+        == 404
+    )
+    assert (
+        server.client.delete(f"/v1/models/{model['id']}", headers=server.submitter).status_code
+        == 403
+    )
+    assert (
+        server.client.delete(f"/v1/models/{model['id']}", headers=server.owner).status_code == 204
+    )
     assert not path.exists()
     assert server.client.get(f"/v1/models/{model['id']}", headers=server.owner).status_code == 404
     assert server.repo.list_verdicts(model["id"], after=0, limit=10) == []
@@ -200,6 +243,9 @@ def test_a_2048_bit_model_outside_demo_mode(tmp_path) -> None:
         r = server.upload(seal(keys).to_bytes())
         assert r.status_code == 201, r.text
         assert r.json()["key_bits"] == 2048
-        r = server.client.post(f"/v1/models/{r.json()['id']}/score", headers=server.owner,
-                               json={"emails": [{"raw": SPAM.decode()}]})
+        r = server.client.post(
+            f"/v1/models/{r.json()['id']}/score",
+            headers=server.owner,
+            json={"emails": [{"raw": SPAM.decode()}]},
+        )
         assert decrypt(keys, r.json()["verdicts"]) == [True]

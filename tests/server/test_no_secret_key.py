@@ -118,34 +118,64 @@ def _sealed_xor_bytes() -> bytes:
     return seal_xor_network(net, generate_secret_key(PRESETS["test"], 1, rng), rng).to_bytes()
 
 
-def test_full_api_flow_with_secret_key_code_booby_trapped(tmp_path: Path, sealed_bytes: bytes) -> None:
+def test_full_api_flow_with_secret_key_code_booby_trapped(
+    tmp_path: Path, sealed_bytes: bytes
+) -> None:
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(TRAP)
     # Guarded: the scoring pool uses spawn, which re-imports the main script.
-    flow = "def main():\n" + textwrap.indent(FLOW, "    ") + "\nif __name__ == '__main__':\n    main()\n"
+    flow = (
+        "def main():\n"
+        + textwrap.indent(FLOW, "    ")
+        + "\nif __name__ == '__main__':\n    main()\n"
+    )
     (tmp_path / "flow.py").write_text(flow)
     model = tmp_path / "model.sealed"
     model.write_bytes(sealed_bytes)
     xor_model = tmp_path / "xor.sealed"
     xor_model.write_bytes(_sealed_xor_bytes())
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(site), str(REPO_ROOT / "src"), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(site), str(REPO_ROOT / "src"), env.get("PYTHONPATH", "")]
+    )
     result = subprocess.run(
-        [sys.executable, str(tmp_path / "flow.py"), str(model), str(tmp_path / "data"), str(xor_model)],
-        capture_output=True, text=True, env=env, timeout=120,
+        [
+            sys.executable,
+            str(tmp_path / "flow.py"),
+            str(model),
+            str(tmp_path / "data"),
+            str(xor_model),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "TRAP-ARMED" in result.stdout and "FLOW-OK" in result.stdout
     assert "secret-key code path reached" not in result.stderr
 
 
-FORBIDDEN_NAMES = {"SecretKey", "load_secret_key", "save_secret_key", "generate_keypair",
-                   "decrypt_verdicts", "decrypt_scores", "PaillierPrivateKey",
-                   "generate_paillier_keypair",
-                   # the integer-vector (VHE) scheme
-                   "generate_secret_key", "decode_secret_key", "encode_secret_key", "decrypt_real",
-                   "decrypt_numerators", "decrypt_outputs", "decrypt_xor_outputs", "decrypt_net"}
+FORBIDDEN_NAMES = {
+    "SecretKey",
+    "load_secret_key",
+    "save_secret_key",
+    "generate_keypair",
+    "decrypt_verdicts",
+    "decrypt_scores",
+    "PaillierPrivateKey",
+    "generate_paillier_keypair",
+    # the integer-vector (VHE) scheme
+    "generate_secret_key",
+    "decode_secret_key",
+    "encode_secret_key",
+    "decrypt_real",
+    "decrypt_numerators",
+    "decrypt_outputs",
+    "decrypt_xor_outputs",
+    "decrypt_net",
+}
 
 
 def test_no_server_module_imports_secret_key_names() -> None:
@@ -196,8 +226,12 @@ def test_request_bodies_have_no_key_fields() -> None:
         return out
 
     all_fields = set().union(*(fields(n, set()) for n in request_schemas))
-    suspicious = {f for f in all_fields if any(w in f for w in ("secret", "private", "sk", "lambda", "passphrase"))
-                  or f in {"p", "q", "key"}}
+    suspicious = {
+        f
+        for f in all_fields
+        if any(w in f for w in ("secret", "private", "sk", "lambda", "passphrase"))
+        or f in {"p", "q", "key"}
+    }
     assert suspicious == set(), suspicious
 
 

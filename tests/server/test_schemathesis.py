@@ -27,8 +27,13 @@ def test_no_input_causes_a_server_error(server: Server, model_id: str) -> None:
             strategy = operation.as_strategy(generation_mode=mode)
 
             @given(case=strategy)
-            @settings(max_examples=6, deadline=None, derandomize=True, database=None,
-                      suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=6,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
             def run(case) -> None:
                 path = operation.path
                 admin_only = path.startswith("/v1/tokens") or path.endswith("/policy")
@@ -38,10 +43,13 @@ def test_no_input_causes_a_server_error(server: Server, model_id: str) -> None:
                 response = server.client.request(**kwargs)
                 statuses.append(response.status_code)
                 if response.status_code >= 500:
-                    failures.append(f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:200]}")
+                    failures.append(
+                        f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:200]}"
+                    )
                 elif response.status_code >= 400:
-                    assert response.headers["content-type"].startswith("application/problem+json"), (
-                        case.method, case.formatted_path, response.headers["content-type"])
+                    assert response.headers["content-type"].startswith(
+                        "application/problem+json"
+                    ), (case.method, case.formatted_path, response.headers["content-type"])
 
             try:
                 run()

@@ -11,13 +11,17 @@ from server_testkit import HAM, NEUTRAL, SPAM, Keys, Server, decrypt, expected_s
 
 
 def _emails(*raws: bytes) -> list[dict]:
-    return [{"base64": base64.b64encode(r).decode(), "message_id": f"<m{i}@test>"} for i, r in enumerate(raws)]
+    return [
+        {"base64": base64.b64encode(r).decode(), "message_id": f"<m{i}@test>"}
+        for i, r in enumerate(raws)
+    ]
 
 
 def test_direct_verdicts_match_plaintext_model(server: Server, model_id: str, keys: Keys) -> None:
     raws = [SPAM, HAM, NEUTRAL, SPAM]
-    r = server.client.post(f"/v1/models/{model_id}/score", headers=server.submitter,
-                           json={"emails": _emails(*raws)})
+    r = server.client.post(
+        f"/v1/models/{model_id}/score", headers=server.submitter, json={"emails": _emails(*raws)}
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["delivery"] == "direct" and body["count"] == 4
@@ -30,8 +34,12 @@ def test_direct_verdicts_match_plaintext_model(server: Server, model_id: str, ke
 
 def test_raw_text_emails_and_rerandomisation(server: Server, model_id: str, keys: Keys) -> None:
     req = {"emails": [{"raw": SPAM.decode()}, {"raw": HAM.decode()}]}
-    first = server.client.post(f"/v1/models/{model_id}/score", headers=server.owner, json=req).json()
-    second = server.client.post(f"/v1/models/{model_id}/score", headers=server.owner, json=req).json()
+    first = server.client.post(
+        f"/v1/models/{model_id}/score", headers=server.owner, json=req
+    ).json()
+    second = server.client.post(
+        f"/v1/models/{model_id}/score", headers=server.owner, json=req
+    ).json()
     assert decrypt(keys, first["verdicts"]) == decrypt(keys, second["verdicts"]) == [True, False]
     # Same e-mails, fresh randomness: the ciphertexts never repeat.
     assert first["verdicts"]["ciphertexts"] != second["verdicts"]["ciphertexts"]
@@ -42,22 +50,30 @@ def test_inbox_delivery_and_cursor_paging(server: Server, model_id: str, keys: K
     start = c.get(f"/v1/models/{model_id}/verdicts", headers=server.owner).json()
     cursor = start["next_cursor"]
     while True:  # drain what earlier tests left
-        page = c.get(f"/v1/models/{model_id}/verdicts", params={"after": cursor}, headers=server.owner).json()
+        page = c.get(
+            f"/v1/models/{model_id}/verdicts", params={"after": cursor}, headers=server.owner
+        ).json()
         if not page["entries"]:
             break
         cursor = page["next_cursor"]
     batches = [[SPAM], [HAM, SPAM], [NEUTRAL]]
     for batch in batches:
-        r = c.post(f"/v1/models/{model_id}/score", headers=server.submitter,
-                   json={"emails": _emails(*batch), "delivery": "inbox"})
+        r = c.post(
+            f"/v1/models/{model_id}/score",
+            headers=server.submitter,
+            json={"emails": _emails(*batch), "delivery": "inbox"},
+        )
         assert r.status_code == 202, r.text
         ack = r.json()
         assert set(ack) == {"model_id", "delivery", "count", "inbox_entry"}  # no ciphertexts
         assert ack["count"] == len(batch)
     seen = []
     for _ in range(3):
-        page = c.get(f"/v1/models/{model_id}/verdicts", params={"after": cursor, "limit": 2},
-                     headers=server.owner).json()
+        page = c.get(
+            f"/v1/models/{model_id}/verdicts",
+            params={"after": cursor, "limit": 2},
+            headers=server.owner,
+        ).json()
         for entry in page["entries"]:
             assert entry["model_id"] == model_id and entry["mode"] == "verdict"
             seen.append((entry["message_ids"], decrypt(keys, entry["verdicts"])))
@@ -67,8 +83,18 @@ def test_inbox_delivery_and_cursor_paging(server: Server, model_id: str, keys: K
     # The submitter and other owners cannot read the inbox.
     assert c.get(f"/v1/models/{model_id}/verdicts", headers=server.submitter).status_code == 403
     assert c.get(f"/v1/models/{model_id}/verdicts", headers=server.other_owner).status_code == 404
-    assert c.get(f"/v1/models/{model_id}/verdicts", params={"after": "abc"}, headers=server.owner).status_code == 422
-    assert c.get(f"/v1/models/{model_id}/verdicts", params={"limit": 0}, headers=server.owner).status_code == 422
+    assert (
+        c.get(
+            f"/v1/models/{model_id}/verdicts", params={"after": "abc"}, headers=server.owner
+        ).status_code
+        == 422
+    )
+    assert (
+        c.get(
+            f"/v1/models/{model_id}/verdicts", params={"limit": 0}, headers=server.owner
+        ).status_code
+        == 422
+    )
 
 
 def test_score_mode_needs_the_operator(server: Server, model_id: str, keys: Keys) -> None:
@@ -79,9 +105,15 @@ def test_score_mode_needs_the_operator(server: Server, model_id: str, keys: Keys
     r = c.post(f"/v1/models/{model_id}/score", headers=server.owner, json=req)
     assert r.status_code == 403 and "operator" in r.json()["detail"]
     # Owners cannot grant themselves exact scores; the admin (operator) can.
-    assert c.put(f"/v1/models/{model_id}/policy", json={"score_mode_enabled": True},
-                 headers=server.owner).status_code == 403
-    r = c.put(f"/v1/models/{model_id}/policy", json={"score_mode_enabled": True}, headers=server.admin)
+    assert (
+        c.put(
+            f"/v1/models/{model_id}/policy", json={"score_mode_enabled": True}, headers=server.owner
+        ).status_code
+        == 403
+    )
+    r = c.put(
+        f"/v1/models/{model_id}/policy", json={"score_mode_enabled": True}, headers=server.admin
+    )
     assert r.status_code == 200 and r.json()["score_mode_enabled"] is True
     try:
         r = c.post(f"/v1/models/{model_id}/score", headers=server.owner, json=req)
@@ -89,20 +121,35 @@ def test_score_mode_needs_the_operator(server: Server, model_id: str, keys: Keys
         ev = EncryptedVerdicts.from_json(r.json()["verdicts"])
         assert ev.mode == "score"
         scale = 2**16
-        assert decrypt_scores(keys.secret, ev) == [round(expected_score(SPAM) * scale),
-                                                    round(expected_score(HAM) * scale)]
+        assert decrypt_scores(keys.secret, ev) == [
+            round(expected_score(SPAM) * scale),
+            round(expected_score(HAM) * scale),
+        ]
     finally:
-        c.put(f"/v1/models/{model_id}/policy", json={"score_mode_enabled": False}, headers=server.admin)
+        c.put(
+            f"/v1/models/{model_id}/policy",
+            json={"score_mode_enabled": False},
+            headers=server.admin,
+        )
 
 
 def test_who_may_score(server: Server, model_id: str) -> None:
     c = server.client
     req = {"emails": [{"raw": "hello"}]}
     assert c.post(f"/v1/models/{model_id}/score", headers=server.admin, json=req).status_code == 403
-    assert c.post(f"/v1/models/{model_id}/score", headers=server.other_owner, json=req).status_code == 404
+    assert (
+        c.post(f"/v1/models/{model_id}/score", headers=server.other_owner, json=req).status_code
+        == 404
+    )
     assert c.post(f"/v1/models/{model_id}/score", json=req).status_code == 401
-    assert c.post("/v1/models/" + "f" * 32 + "/score", headers=server.owner, json=req).status_code == 404
-    assert c.post("/v1/models/../../etc/passwd/score", headers=server.owner, json=req).status_code == 404
+    assert (
+        c.post("/v1/models/" + "f" * 32 + "/score", headers=server.owner, json=req).status_code
+        == 404
+    )
+    assert (
+        c.post("/v1/models/../../etc/passwd/score", headers=server.owner, json=req).status_code
+        == 404
+    )
     r = c.post("/v1/tokens", json={"role": "submitter"}, headers=server.admin).json()
     ungranted = {"Authorization": f"Bearer {r['token']}"}
     assert c.post(f"/v1/models/{model_id}/score", headers=ungranted, json=req).status_code == 404
@@ -120,10 +167,24 @@ def test_who_may_score(server: Server, model_id: str) -> None:
         ({"emails": [{"raw": "a"}], "secret_key": "x"}, 422, "secret_key"),
         ({"emails": [{"raw": "a"}] * 9}, 413, "cap of 8"),
         ({"emails": [{"raw": "x" * (16 * 1024 + 1)}]}, 413, "per e-mail"),
-        ({"emails": [{"base64": base64.b64encode(b"y" * (16 * 1024 + 1)).decode()}]}, 413, "per e-mail"),
+        (
+            {"emails": [{"base64": base64.b64encode(b"y" * (16 * 1024 + 1)).decode()}]},
+            413,
+            "per e-mail",
+        ),
     ],
-    ids=["bad-base64", "both", "neither", "empty-batch", "bad-delivery", "bad-mode",
-         "unknown-field", "too-many", "raw-too-big", "b64-too-big"],
+    ids=[
+        "bad-base64",
+        "both",
+        "neither",
+        "empty-batch",
+        "bad-delivery",
+        "bad-mode",
+        "unknown-field",
+        "too-many",
+        "raw-too-big",
+        "b64-too-big",
+    ],
 )
 def test_score_input_errors(server: Server, model_id: str, payload, status, needle) -> None:
     r = server.client.post(f"/v1/models/{model_id}/score", headers=server.owner, json=payload)
@@ -136,15 +197,19 @@ def test_score_input_errors(server: Server, model_id: str, payload, status, need
 
 def test_batch_cap_is_machine_readable(server: Server, model_id: str) -> None:
     """Clients split batches by the advertised cap instead of parsing the message."""
-    r = server.client.post(f"/v1/models/{model_id}/score", headers=server.owner,
-                           json={"emails": [{"raw": "a"}] * 9})
+    r = server.client.post(
+        f"/v1/models/{model_id}/score", headers=server.owner, json={"emails": [{"raw": "a"}] * 9}
+    )
     assert r.status_code == 413
     assert r.json()["max_emails_per_batch"] == 8
 
 
 def test_lone_surrogate_in_raw_text_is_scored(server: Server, model_id: str) -> None:
-    r = server.client.post(f"/v1/models/{model_id}/score", content=b'{"emails":[{"raw":"\\ud800 hi"}]}',
-                           headers={**server.owner, "Content-Type": "application/json"})
+    r = server.client.post(
+        f"/v1/models/{model_id}/score",
+        content=b'{"emails":[{"raw":"\\ud800 hi"}]}',
+        headers={**server.owner, "Content-Type": "application/json"},
+    )
     assert r.status_code == 200, r.text
 
 
@@ -170,8 +235,15 @@ def test_malformed_json_and_oversized_body(server: Server, model_id: str) -> Non
 
 
 def test_scoring_metrics(server: Server, model_id: str) -> None:
-    server.client.post(f"/v1/models/{model_id}/score", headers=server.owner, json={"emails": _emails(HAM)})
+    server.client.post(
+        f"/v1/models/{model_id}/score", headers=server.owner, json={"emails": _emails(HAM)}
+    )
     text = server.client.get("/metrics").text
-    line = next(l for l in text.splitlines()
-                if l.startswith('sealdog_emails_scored_total{delivery="direct",kind="linear",mode="verdict"}'))
+    line = next(
+        l
+        for l in text.splitlines()
+        if l.startswith(
+            'sealdog_emails_scored_total{delivery="direct",kind="linear",mode="verdict"}'
+        )
+    )
     assert float(line.split()[-1]) >= 1

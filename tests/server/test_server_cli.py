@@ -13,8 +13,9 @@ from sealdog.server.settings import ServerSettings
 def test_token_create_list_revoke(tmp_path) -> None:
     runner = CliRunner()
     d = str(tmp_path)
-    r = runner.invoke(app, ["server", "token", "create", "--role", "owner", "--subject", "alice",
-                            "--data-dir", d])
+    r = runner.invoke(
+        app, ["server", "token", "create", "--role", "owner", "--subject", "alice", "--data-dir", d]
+    )
     assert r.exit_code == 0, r.output
     token = r.stdout.strip().splitlines()[-1]
     repo, _ = prepare_storage(ServerSettings(data_dir=tmp_path))
@@ -24,14 +25,18 @@ def test_token_create_list_revoke(tmp_path) -> None:
     listed = runner.invoke(app, ["server", "token", "list", "--data-dir", d])
     assert record.id in listed.stdout and token not in listed.stdout
 
-    assert runner.invoke(app, ["server", "token", "revoke", record.id, "--data-dir", d]).exit_code == 0
+    assert (
+        runner.invoke(app, ["server", "token", "revoke", record.id, "--data-dir", d]).exit_code == 0
+    )
     assert authenticate(repo, token) is None
     assert runner.invoke(app, ["server", "token", "revoke", "nope", "--data-dir", d]).exit_code == 2
 
     bad = runner.invoke(app, ["server", "token", "create", "--role", "root", "--data-dir", d])
     assert bad.exit_code != 0
-    bad = runner.invoke(app, ["server", "token", "create", "--role", "submitter", "--model", "x" * 32,
-                              "--data-dir", d])
+    bad = runner.invoke(
+        app,
+        ["server", "token", "create", "--role", "submitter", "--model", "x" * 32, "--data-dir", d],
+    )
     assert bad.exit_code == 2 and "unknown model" in bad.output
 
 
@@ -41,13 +46,17 @@ def test_score_mode_command(tmp_path, sealed_bytes) -> None:
     for server in make_server(make_settings(tmp_path)):
         model_id = server.upload(sealed_bytes).json()["id"]
     runner = CliRunner()
-    r = runner.invoke(app, ["server", "model", "score-mode", model_id, "--enable", "--data-dir", str(tmp_path)])
+    r = runner.invoke(
+        app, ["server", "model", "score-mode", model_id, "--enable", "--data-dir", str(tmp_path)]
+    )
     assert r.exit_code == 0, r.output
     repo, _ = prepare_storage(ServerSettings(data_dir=tmp_path))
     assert repo.get_model(model_id).score_mode_enabled  # type: ignore[union-attr]
     listed = runner.invoke(app, ["server", "model", "list", "--data-dir", str(tmp_path)])
     assert model_id in listed.stdout and "score+verdict" in listed.stdout
-    r = runner.invoke(app, ["server", "model", "score-mode", "0" * 32, "--disable", "--data-dir", str(tmp_path)])
+    r = runner.invoke(
+        app, ["server", "model", "score-mode", "0" * 32, "--disable", "--data-dir", str(tmp_path)]
+    )
     assert r.exit_code == 2
 
 
@@ -68,17 +77,35 @@ def test_run_logs_ready_once_and_one_line_per_request(tmp_path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEALDOG_")}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "sealdog.cli", "server", "run", "--data-dir", str(tmp_path / "data"),
-             "--port", str(port), "--workers", "2", "--scoring-processes", "1"],
-            stdout=log, stderr=subprocess.STDOUT, env=env,
+            [
+                sys.executable,
+                "-m",
+                "sealdog.cli",
+                "server",
+                "run",
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+                "--scoring-processes",
+                "1",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
     try:
         deadline = time.monotonic() + 90
         while "ready on" not in log_path.read_text():
             assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.2)
-        r = httpx.get(f"http://127.0.0.1:{port}/v1/models?secret=query",
-                      headers={"Authorization": "Bearer sdt_not_a_real_token"}, timeout=10)
+        r = httpx.get(
+            f"http://127.0.0.1:{port}/v1/models?secret=query",
+            headers={"Authorization": "Bearer sdt_not_a_real_token"},
+            timeout=10,
+        )
         assert r.status_code == 401
         deadline = time.monotonic() + 10
         while "GET /v1/models 401" not in log_path.read_text():

@@ -54,9 +54,17 @@ def repo(database_url: str) -> Iterator[Repository]:
 
 def _model(model_id: str, owner: str = "alice", digest: str = "d1") -> ModelRecord:
     return ModelRecord(
-        id=model_id, owner=owner, kind="linear", scheme="paillier", digest=digest,
-        key_fingerprint="f" * 64, key_bits=3072, size_bytes=123, summary={"metadata": {"a": 1}},
-        uploaded_at=datetime.now(UTC), score_mode_enabled=False,
+        id=model_id,
+        owner=owner,
+        kind="linear",
+        scheme="paillier",
+        digest=digest,
+        key_fingerprint="f" * 64,
+        key_bits=3072,
+        size_bytes=123,
+        summary={"metadata": {"a": 1}},
+        uploaded_at=datetime.now(UTC),
+        score_mode_enabled=False,
     )
 
 
@@ -93,8 +101,12 @@ def test_repository_round_trip(repo: Repository) -> None:
     assert repo.revoke_token(record.id) and not repo.get_token(record.id).active  # type: ignore[union-attr]
     assert not repo.revoke_token("missing")
 
-    ids = [repo.add_verdicts(model_id=m1, mode="verdict", count=1, message_ids=[f"<{i}>"],
-                             payload='{"x": %d}' % i).id for i in range(5)]
+    ids = [
+        repo.add_verdicts(
+            model_id=m1, mode="verdict", count=1, message_ids=[f"<{i}>"], payload='{"x": %d}' % i
+        ).id
+        for i in range(5)
+    ]
     assert ids == sorted(ids)
     page = repo.list_verdicts(m1, after=0, limit=3)
     assert [v.message_ids for v in page] == [["<0>"], ["<1>"], ["<2>"]]
@@ -107,13 +119,17 @@ def test_repository_round_trip(repo: Repository) -> None:
     assert repo.get_token(record.id).model_ids == (m2,)  # type: ignore[union-attr]
 
 
-def test_api_on_this_database_survives_a_restart(database_url: str, tmp_path, sealed_bytes, keys: Keys) -> None:
+def test_api_on_this_database_survives_a_restart(
+    database_url: str, tmp_path, sealed_bytes, keys: Keys
+) -> None:
     settings = make_settings(tmp_path / "data", database_url=database_url)
     for server in make_server(settings):
         model_id = server.upload(sealed_bytes).json()["id"]
-        r = server.client.post(f"/v1/models/{model_id}/score", headers=server.owner,
-                               json={"emails": [{"raw": SPAM.decode(), "message_id": "m1"}],
-                                     "delivery": "inbox"})
+        r = server.client.post(
+            f"/v1/models/{model_id}/score",
+            headers=server.owner,
+            json={"emails": [{"raw": SPAM.decode(), "message_id": "m1"}], "delivery": "inbox"},
+        )
         assert r.status_code == 202
         _, owner_token = issue_token(server.repo, role=Role.owner, subject="alice")
     # A new app on the same database and data dir: everything acknowledged is served.
@@ -123,8 +139,9 @@ def test_api_on_this_database_survives_a_restart(database_url: str, tmp_path, se
         page = server.client.get(f"/v1/models/{model_id}/verdicts", headers=owner).json()
         assert [e["message_ids"] for e in page["entries"]] == [["m1"]]
         assert decrypt(keys, page["entries"][0]["verdicts"]) == [True]
-        r = server.client.post(f"/v1/models/{model_id}/score", headers=owner,
-                               json={"emails": [{"raw": SPAM.decode()}]})
+        r = server.client.post(
+            f"/v1/models/{model_id}/score", headers=owner, json={"emails": [{"raw": SPAM.decode()}]}
+        )
         assert decrypt(keys, r.json()["verdicts"]) == [True]
 
 
@@ -147,14 +164,18 @@ def test_inbox_inserts_for_one_model_commit_in_cursor_order() -> None:
         done = threading.Event()
 
         def insert() -> None:
-            repo.add_verdicts(model_id=model_id, mode="verdict", count=1, message_ids=["<m>"], payload="{}")
+            repo.add_verdicts(
+                model_id=model_id, mode="verdict", count=1, message_ids=["<m>"], payload="{}"
+            )
             done.set()
 
         with engine.connect() as conn:
             holder = conn.begin()
             # FOR NO KEY UPDATE: it does not block the foreign-key check (FOR KEY SHARE) an
             # insert makes anyway, only an explicit FOR UPDATE of the model's row.
-            conn.execute(select(ModelRow.id).where(ModelRow.id == model_id).with_for_update(key_share=True))
+            conn.execute(
+                select(ModelRow.id).where(ModelRow.id == model_id).with_for_update(key_share=True)
+            )
             writer = threading.Thread(target=insert)
             writer.start()
             assert not done.wait(1.0), "the insert did not wait for the model's row lock"

@@ -13,7 +13,9 @@ from sealdog.mail.featuriser import FeaturiserSpec
 from sealdog.trainer.training import TrainingConfig, train
 
 REAL = Path(__file__).resolve().parents[2] / "../shared/datasets/enron-spam"
-pytestmark = pytest.mark.skipif(not (REAL / "enron1.tar.gz").is_file(), reason="Enron-Spam corpus not present")
+pytestmark = pytest.mark.skipif(
+    not (REAL / "enron1.tar.gz").is_file(), reason="Enron-Spam corpus not present"
+)
 
 
 def test_enron1_subset_trains_a_good_detector() -> None:
@@ -21,8 +23,12 @@ def test_enron1_subset_trains_a_good_detector() -> None:
     subset = emails[::2]  # 2,586 e-mails; every 4th of them is a test e-mail
     train_set = [e for i, e in enumerate(subset) if i % 4]
     test_set = subset[::4]
-    config = TrainingConfig(featuriser=FeaturiserSpec(n_buckets=2**14), c_grid=(0.3,), target_fpr=0.01,
-                            validation_per_class=150)
+    config = TrainingConfig(
+        featuriser=FeaturiserSpec(n_buckets=2**14),
+        c_grid=(0.3,),
+        target_fpr=0.01,
+        validation_per_class=150,
+    )
     model, report = train([e.raw for e in train_set], [e.label for e in train_set], config)
     f = model.make_featuriser()
     scores = np.array([model.score(f.featurise_email(e.raw)) for e in test_set])

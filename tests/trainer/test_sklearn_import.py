@@ -115,5 +115,7 @@ def test_cli_import(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     _assert_same_scores(pipeline, LinearModel.load(out))
     (tmp_path / "junk.pkl").write_bytes(b"not a pickle")
-    result = CliRunner().invoke(app, ["import-sklearn", str(tmp_path / "junk.pkl"), "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["import-sklearn", str(tmp_path / "junk.pkl"), "--out", str(out)]
+    )
     assert result.exit_code == ExitStatus.BAD_INPUT and "cannot load" in result.output

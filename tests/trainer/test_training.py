@@ -26,7 +26,9 @@ from sealdog.trainer.training import (
     train,
 )
 
-SMALL = TrainingConfig(featuriser=FeaturiserSpec(n_buckets=2**12, ngram_max=1, max_count=2), c_grid=(0.3, 1.0, 3.0))
+SMALL = TrainingConfig(
+    featuriser=FeaturiserSpec(n_buckets=2**12, ngram_max=1, max_count=2), c_grid=(0.3, 1.0, 3.0)
+)
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +95,11 @@ def test_unseen_sample_like_mail(sample_model) -> None:
 
 def test_vocabulary_mode_fits_on_training_mail_only() -> None:
     samples = load_samples()
-    config = replace(SMALL, featuriser=FeaturiserSpec(mode="vocabulary", vocabulary=("w:x",), ngram_max=1), min_df=2)
+    config = replace(
+        SMALL,
+        featuriser=FeaturiserSpec(mode="vocabulary", vocabulary=("w:x",), ngram_max=1),
+        min_df=2,
+    )
     model, _ = train([s.raw for s in samples], [s.label for s in samples], config)
     vocab = model.featuriser.vocabulary
     assert "w:free" in vocab and "w:x" not in vocab
@@ -125,8 +131,17 @@ def test_bad_model_files(tmp_path: Path) -> None:
     with pytest.raises(ModelFileError, match="not valid JSON"):
         LinearModel.load(tmp_path / "bad.json")
     spec = FeaturiserSpec(n_buckets=3).to_dict()
-    (tmp_path / "short.json").write_text(json.dumps(
-        {"format": "sealdog-plaintext-model", "version": 1, "bias": 0, "weights": [1, 2], "featuriser": spec}))
+    (tmp_path / "short.json").write_text(
+        json.dumps(
+            {
+                "format": "sealdog-plaintext-model",
+                "version": 1,
+                "bias": 0,
+                "weights": [1, 2],
+                "featuriser": spec,
+            }
+        )
+    )
     with pytest.raises(ModelFileError, match="2 weights"):
         LinearModel.load(tmp_path / "short.json")
 
@@ -142,7 +157,9 @@ def test_encrypted_path_agrees_with_plaintext_on_samples(sample_model) -> None:
     model, _ = sample_model
     f = model.make_featuriser()
     feats = [f.featurise_email(s.raw) for s in load_samples()]
-    check = encrypted_agreement(model, [(x.indices, x.counts) for x in feats], key_bits=512, insecure=True)
+    check = encrypted_agreement(
+        model, [(x.indices, x.counts) for x in feats], key_bits=512, insecure=True
+    )
     assert check.agreement == 1.0 and check.agreement_fixed_point == 1.0 and check.n_scored == 40
 
 
@@ -155,7 +172,9 @@ def test_metrics_and_splits() -> None:
     labels = np.array([0, 1, 0, 0, 1, 1, 0])
     posts = make_split("posts", folders, labels, holdout=1)
     assert np.flatnonzero(posts.test).tolist() == [5, 6]
-    assert make_split("e1_e2", folders, labels).test.tolist() == [False] * 3 + [True] * 2 + [False] * 2
+    assert (
+        make_split("e1_e2", folders, labels).test.tolist() == [False] * 3 + [True] * 2 + [False] * 2
+    )
     assert make_split("e123_e456", folders, labels).test.sum() == 2
     with pytest.raises(KeyError):
         make_split("nope", folders, labels)

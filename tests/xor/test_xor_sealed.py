@@ -49,8 +49,11 @@ def test_round_trip_through_the_container(keyed, tmp_path) -> None:
 def test_only_xor_containers_decode_and_framing_is_checked(keyed) -> None:
     _, _, sealed = keyed
     model = sealed.to_model()
-    linear_like = {**{k: v for k, v in model.manifest.items() if k != "digest"},
-                   "kind": "linear", "scheme": "paillier"}
+    linear_like = {
+        **{k: v for k, v in model.manifest.items() if k != "digest"},
+        "kind": "linear",
+        "scheme": "paillier",
+    }
     with pytest.raises(SealedModelError, match="not xor/vhe"):
         SealedXor.from_model(SealedModel(linear_like, model.payload))
     assert split_blobs(join_blobs([b"a", b"", b"bcd"])) == [b"a", b"", b"bcd"]

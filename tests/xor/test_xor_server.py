@@ -84,8 +84,12 @@ def live(tmp_path_factory):
     repo, _ = prepare_storage(ServerSettings(data_dir=data_dir))
     tokens = {
         name: issue_token(repo, role=role, subject=subject)
-        for name, role, subject in (("owner", Role.owner, "alice"), ("other", Role.owner, "bob"),
-                                    ("submitter", Role.submitter, "gateway"), ("admin", Role.admin, "ops"))
+        for name, role, subject in (
+            ("owner", Role.owner, "alice"),
+            ("other", Role.owner, "bob"),
+            ("submitter", Role.submitter, "gateway"),
+            ("admin", Role.admin, "ops"),
+        )
     }
     repo.engine.dispose()
     proc = UvicornProcess(data_dir)  # --insecure-demo: research-grade kinds allowed
@@ -139,10 +143,23 @@ def test_xor_end_to_end_over_uvicorn(live, net) -> None:
     with SealdogClient(proc.url, tokens["other"][1]) as other, pytest.raises(NotFoundError) as exc:
         other.score_inputs(model_id, FOUR)
     assert exc.value.status == 404
-    assert httpx.get(f"{proc.url}/v1/models/{model_id}/verdicts", headers=bearer(submitter)).status_code == 403
-    assert httpx.delete(f"{proc.url}/v1/models/{model_id}", headers=bearer(submitter)).status_code == 403
-    assert httpx.get(f"{proc.url}/v1/models/{model_id}", headers=bearer(submitter)).json()["kind"] == "xor"
-    assert httpx.delete(f"{proc.url}/v1/models/{model_id}", headers=bearer(owner)).status_code == 204
+    assert (
+        httpx.get(
+            f"{proc.url}/v1/models/{model_id}/verdicts", headers=bearer(submitter)
+        ).status_code
+        == 403
+    )
+    assert (
+        httpx.delete(f"{proc.url}/v1/models/{model_id}", headers=bearer(submitter)).status_code
+        == 403
+    )
+    assert (
+        httpx.get(f"{proc.url}/v1/models/{model_id}", headers=bearer(submitter)).json()["kind"]
+        == "xor"
+    )
+    assert (
+        httpx.delete(f"{proc.url}/v1/models/{model_id}", headers=bearer(owner)).status_code == 204
+    )
     with SealdogClient(proc.url, owner) as client, pytest.raises(NotFoundError) as exc:
         client.score_inputs(model_id, FOUR)
     assert exc.value.status == 404
@@ -166,7 +183,9 @@ def test_xor_end_to_end_over_uvicorn(live, net) -> None:
     ],
 )
 def test_bad_inputs_are_clear_422s(server, xor_id, inputs, message) -> None:
-    r = server.client.post(f"/v1/models/{xor_id}/score", headers=server.owner, json={"inputs": inputs})
+    r = server.client.post(
+        f"/v1/models/{xor_id}/score", headers=server.owner, json={"inputs": inputs}
+    )
     assert r.status_code == 422, r.text
     assert message in r.json()["detail"]
 
@@ -190,8 +209,9 @@ def test_linear_model_refuses_inputs(server) -> None:
     pk, sk = generate_keypair(1024, insecure=True)
     r = server.upload(seal(Keys(pk, sk)).to_bytes())
     assert r.status_code == 201, r.text
-    r = server.client.post(f"/v1/models/{r.json()['id']}/score", headers=server.owner,
-                           json={"inputs": [[0, 1]]})
+    r = server.client.post(
+        f"/v1/models/{r.json()['id']}/score", headers=server.owner, json={"inputs": [[0, 1]]}
+    )
     assert r.status_code == 422 and "e-mails" in r.json()["detail"]
 
 
@@ -203,11 +223,22 @@ def test_in_process_scoring_matches_plaintext_and_auth(server, xor_id, sealed_te
     outputs = decrypt_xor_outputs(sk, r.json())
     np.testing.assert_allclose(outputs, net.predict(INPUTS), atol=OUTPUT_TOLERANCE)
     assert xor_bits(outputs) == [0, 1, 1, 0]
-    assert c.post(f"/v1/models/{xor_id}/score", headers=server.other_owner,
-                  json={"inputs": FOUR}).status_code == 404
-    assert c.post(f"/v1/models/{xor_id}/score", headers=server.admin, json={"inputs": FOUR}).status_code == 403
+    assert (
+        c.post(
+            f"/v1/models/{xor_id}/score", headers=server.other_owner, json={"inputs": FOUR}
+        ).status_code
+        == 404
+    )
+    assert (
+        c.post(
+            f"/v1/models/{xor_id}/score", headers=server.admin, json={"inputs": FOUR}
+        ).status_code
+        == 403
+    )
     assert c.post(f"/v1/models/{xor_id}/score", json={"inputs": FOUR}).status_code == 401
-    r = c.post(f"/v1/models/{xor_id}/score", headers=server.owner, json={"inputs": FOUR, "mode": "score"})
+    r = c.post(
+        f"/v1/models/{xor_id}/score", headers=server.owner, json={"inputs": FOUR, "mode": "score"}
+    )
     assert r.status_code == 403  # exact-score policy applies to every kind
     assert c.get(f"/v1/models/{xor_id}/sealed", headers=server.submitter).status_code == 403
     assert SealedXor.from_bytes(c.get(f"/v1/models/{xor_id}/sealed", headers=server.owner).content)
@@ -276,10 +307,14 @@ def test_upload_validation_rejects_bad_networks(server, sealed_test, net) -> Non
     # key-holder-side check, the server's dry run refuses it (never a wrong answer).
     rng = random.Random(4)
     huge = XorNet(w1=net.w1 * 2.0**45, w2=net.w2, act=net.act)
-    bad = SealedXor(network=encrypt_net(huge, sk, sealed.network.product_key, rng), public_key=sealed.public_key)
+    bad = SealedXor(
+        network=encrypt_net(huge, sk, sealed.network.product_key, rng), public_key=sealed.public_key
+    )
     rejected(bad.to_bytes(), "noise budget too small")
 
-    rejected(_rebuilt(sealed, manifest_edit=lambda m: m.update(preset="shallow")), "unknown VHE preset")
+    rejected(
+        _rebuilt(sealed, manifest_edit=lambda m: m.update(preset="shallow")), "unknown VHE preset"
+    )
     rejected(_rebuilt(sealed, manifest_edit=lambda m: m.update(preset="demo")), "does not match")
     rejected(_rebuilt(sealed, manifest_edit=lambda m: m.update(hidden=10**6)), "'hidden'")
     rejected(_rebuilt(sealed, manifest_edit=lambda m: m.update(hidden=1)), "blobs")
@@ -287,11 +322,14 @@ def test_upload_validation_rejects_bad_networks(server, sealed_test, net) -> Non
     future["digest"] = compute_digest(future, sealed.to_model().payload)
     rejected(_zip(future, sealed.to_model().payload), "version")
     rejected(_rebuilt(sealed, manifest_edit=lambda m: m.update(scheme="ckks")), "scheme")
-    rejected(_rebuilt(sealed, manifest_edit=lambda m: m.update(key_fingerprint="0" * 64)),
-             "fingerprint")
+    rejected(
+        _rebuilt(sealed, manifest_edit=lambda m: m.update(key_fingerprint="0" * 64)), "fingerprint"
+    )
     rejected(_rebuilt(sealed, blobs_edit=lambda b: [b[0], b[1][:-5], *b[2:]]), "malformed")
     rejected(_rebuilt(sealed, blobs_edit=lambda b: b[:-1]), "blobs")
-    rejected(_rebuilt(sealed, manifest_edit=lambda m: m["activation"].update(c3=1e300)), "activation")
+    rejected(
+        _rebuilt(sealed, manifest_edit=lambda m: m["activation"].update(c3=1e300)), "activation"
+    )
     rejected(_rebuilt(sealed, manifest_edit=lambda m: m.update(activation="cubic")), "activation")
     rejected(b"{not json", "not a sealed-model file")
     # Tampered after sealing (a ciphertext byte flipped, digest not recomputed).
@@ -308,8 +346,18 @@ def test_upload_validation_rejects_bad_networks(server, sealed_test, net) -> Non
 
 def test_old_json_files_are_refused_with_how_to_reseal(server, sealed_test) -> None:
     """XOR networks used to be a JSON file of their own; the server names it and the fix."""
-    legacy = json.dumps({"format": "sealdog-xor", "version": 1, "preset": "test", "hidden": 2,
-                         "w1": [], "w2": [], "product_key": "", "public_key": ""}).encode()
+    legacy = json.dumps(
+        {
+            "format": "sealdog-xor",
+            "version": 1,
+            "preset": "test",
+            "hidden": 2,
+            "w1": [],
+            "w2": [],
+            "product_key": "",
+            "public_key": "",
+        }
+    ).encode()
     r = server.upload(legacy)
     assert r.status_code == 422, r.text
     detail = r.json()["detail"]
@@ -325,8 +373,9 @@ def test_a_stored_old_json_file_is_a_clear_409(server, net) -> None:
     model_id = r.json()["id"]
     blob = server.settings.blob_dir / f"{model_id}.sealed"
     blob.write_bytes(json.dumps({"format": "sealdog-xor", "version": 1}).encode())
-    r = server.client.post(f"/v1/models/{model_id}/score", headers=server.owner,
-                           json={"inputs": FOUR})
+    r = server.client.post(
+        f"/v1/models/{model_id}/score", headers=server.owner, json={"inputs": FOUR}
+    )
     assert r.status_code == 409, r.text
     assert "old JSON format" in r.json()["detail"] and "upload it again" in r.json()["detail"]
 
@@ -341,9 +390,15 @@ def test_research_grade_opt_in(tmp_path, sealed_test) -> None:
         r = srv.upload(data)
         assert r.status_code == 201, r.text
         model_id = r.json()["id"]
-        assert srv.client.post(f"/v1/models/{model_id}/score", headers=srv.owner,
-                               json={"inputs": FOUR}).status_code == 200
+        assert (
+            srv.client.post(
+                f"/v1/models/{model_id}/score", headers=srv.owner, json={"inputs": FOUR}
+            ).status_code
+            == 200
+        )
     # Restarted without the opt-in: the stored model is no longer scored.
     for srv in make_server(strict):
-        r = srv.client.post(f"/v1/models/{model_id}/score", headers=srv.owner, json={"inputs": FOUR})
+        r = srv.client.post(
+            f"/v1/models/{model_id}/score", headers=srv.owner, json={"inputs": FOUR}
+        )
         assert r.status_code == 403 and "research grade" in r.json()["detail"]

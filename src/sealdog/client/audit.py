@@ -78,10 +78,16 @@ def _model_info(model: SealedModel) -> dict[str, Any]:
     pk = model.public_key()
     spec = model.featuriser
     return {
-        "digest": model.digest, "key_fingerprint": model.key_fingerprint, "key_bits": pk.bits,
-        "insecure_key": pk.insecure, "dim": int(model.manifest["dim"]), "scale_bits": int(model.manifest["scale_bits"]),
-        "featuriser_mode": spec.get("mode"), "n_features": spec.get("n_buckets") or len(spec.get("vocabulary", [])),
-        "created_at": model.manifest.get("created_at"), "metadata": model.metadata,
+        "digest": model.digest,
+        "key_fingerprint": model.key_fingerprint,
+        "key_bits": pk.bits,
+        "insecure_key": pk.insecure,
+        "dim": int(model.manifest["dim"]),
+        "scale_bits": int(model.manifest["scale_bits"]),
+        "featuriser_mode": spec.get("mode"),
+        "n_features": spec.get("n_buckets") or len(spec.get("vocabulary", [])),
+        "created_at": model.manifest.get("created_at"),
+        "metadata": model.metadata,
     }
 
 
@@ -89,7 +95,9 @@ def _same_featuriser(model: SealedModel, plain: LinearModel) -> None:
     from sealdog.mail.featuriser import FeaturiserSpec
 
     if FeaturiserSpec.from_dict(model.featuriser) != plain.featuriser:
-        raise AuditError("The plaintext model's featuriser spec differs from the sealed model's: not the same model.")
+        raise AuditError(
+            "The plaintext model's featuriser spec differs from the sealed model's: not the same model."
+        )
 
 
 def run_audit(
@@ -119,45 +127,79 @@ def run_audit(
             )
         if plain is not None:
             expected = expected_plaintexts(model, plain.weights, plain.bias)
-            ok = check_with_secret_key(secret_key, model, expected, workers=workers, progress=progress)
+            ok = check_with_secret_key(
+                secret_key, model, expected, workers=workers, progress=progress
+            )
             check = "key holder: every ciphertext decrypts to the plaintext model (batched test, error <= 2^-128)"
-            result = AuditResult("key holder", check, ok, None if ok else
-                                 "The sealed model does NOT decrypt to the plaintext model.", info)
+            result = AuditResult(
+                "key holder",
+                check,
+                ok,
+                None if ok else "The sealed model does NOT decrypt to the plaintext model.",
+                info,
+            )
             weights, bias = plain.weights, plain.bias
         else:
             values = decrypt_all(secret_key, model, workers=workers, progress=progress)
             fp = FixedPoint(int(model.manifest["scale_bits"]))
             bias, weights = fp.decode(values[0]), np.array([fp.decode(v) for v in values[1:]])
-            result = AuditResult("key holder", "key holder: every weight decrypted", True, None, info)
+            result = AuditResult(
+                "key holder", "key holder: every weight decrypted", True, None, info
+            )
     else:
         if openings_path is None or plain is None:
-            raise AuditError("Auditor mode needs --openings and the plaintext model (--model) from the key holder.")
+            raise AuditError(
+                "Auditor mode needs --openings and the plaintext model (--model) from the key holder."
+            )
         openings = read_openings(openings_path)
         expected = expected_plaintexts(model, plain.weights, plain.bias)
         exact = method == "exact" or (method == "auto" and len(expected) <= EXACT_LIMIT)
         if exact:
             bad = verify_exact(model, openings, expected, workers=workers, progress=progress)
             check = f"auditor: all {len(expected):,} ciphertexts re-encrypted from plaintext + openings and compared"
-            failure = (f"{len(bad)} ciphertext(s) do not match the plaintext model (first: "
-                       f"{'bias' if bad[0] == 0 else f'weight {bad[0] - 1}'}).") if bad else None
+            failure = (
+                (
+                    f"{len(bad)} ciphertext(s) do not match the plaintext model (first: "
+                    f"{'bias' if bad[0] == 0 else f'weight {bad[0] - 1}'})."
+                )
+                if bad
+                else None
+            )
             result = AuditResult("auditor", check, not bad, failure, info, mismatches=bad[:50])
         else:
             ok = verify_batched(model, openings, expected, workers=workers, progress=progress)
-            check = (f"auditor: batched re-encryption test over all {len(expected):,} ciphertexts "
-                     "(error <= 2^-128; --method exact compares one by one)")
-            result = AuditResult("auditor", check, ok, None if ok else
-                                 "The sealed model does NOT match the plaintext model and openings.", info)
+            check = (
+                f"auditor: batched re-encryption test over all {len(expected):,} ciphertexts "
+                "(error <= 2^-128; --method exact compares one by one)"
+            )
+            result = AuditResult(
+                "auditor",
+                check,
+                ok,
+                None if ok else "The sealed model does NOT match the plaintext model and openings.",
+                info,
+            )
         weights, bias = plain.weights, plain.bias
     if not result.passed:
         return result
-    _describe(result, model, np.asarray(weights, dtype=np.float64), float(bias), data, folders, limit, top)
+    _describe(
+        result, model, np.asarray(weights, dtype=np.float64), float(bias), data, folders, limit, top
+    )
     return result
 
 
-def _describe(result: AuditResult, model: SealedModel, weights: np.ndarray, bias: float, data: Path | None,
-              folders: Sequence[str] | None, limit: int | None, top: int) -> None:
-    from sealdog.trainer.corpus import corpus_terms, index_corpus
+def _describe(
+    result: AuditResult,
+    model: SealedModel,
+    weights: np.ndarray,
+    bias: float,
+    data: Path | None,
+    folders: Sequence[str] | None,
+    limit: int | None,
+    top: int,
+) -> None:
     from sealdog.mail.featuriser import Featuriser, FeaturiserSpec
+    from sealdog.trainer.corpus import corpus_terms, index_corpus
 
     spec = FeaturiserSpec.from_dict(model.featuriser)
     featuriser = Featuriser(spec)
@@ -165,8 +207,12 @@ def _describe(result: AuditResult, model: SealedModel, weights: np.ndarray, bias
     terms = corpus_terms([e.raw for e in emails], spec)
     names = _feature_names(spec, featuriser, terms)
     order = np.argsort(weights)
-    result.top_spam = [(names.get(int(i), f"#{i}"), float(weights[i])) for i in order[::-1][:top] if weights[i] > 0]
-    result.top_ham = [(names.get(int(i), f"#{i}"), float(weights[i])) for i in order[:top] if weights[i] < 0]
+    result.top_spam = [
+        (names.get(int(i), f"#{i}"), float(weights[i])) for i in order[::-1][:top] if weights[i] > 0
+    ]
+    result.top_ham = [
+        (names.get(int(i), f"#{i}"), float(weights[i])) for i in order[:top] if weights[i] < 0
+    ]
     matrix = index_corpus(featuriser, terms)
     scores = np.asarray(matrix @ weights + bias).reshape(-1)
     labels = np.asarray([e.label for e in emails])
@@ -188,11 +234,13 @@ def _evaluation_set(data: Path | None, folders: Sequence[str] | None, limit: int
         ham = [e for e in emails if e.label == 0]
         spam = [e for e in emails if e.label == 1]
         k = max(1, limit // 2)
-        emails = ham[-k:] + spam[-(limit - min(k, len(ham))):] if limit > k else ham[-k:]
+        emails = ham[-k:] + spam[-(limit - min(k, len(ham))) :] if limit > k else ham[-k:]
     return emails, source
 
 
-def _feature_names(spec: Any, featuriser: Any, term_lists: Sequence[Sequence[str]]) -> dict[int, str]:
+def _feature_names(
+    spec: Any, featuriser: Any, term_lists: Sequence[Sequence[str]]
+) -> dict[int, str]:
     """Index -> term. Vocabulary mode: the vocabulary. Hashing mode: the terms of the
     evaluation data that land in each bucket (most frequent first), since a hash has no names."""
     if spec.mode == "vocabulary":
@@ -220,9 +268,20 @@ def evaluate(labels: np.ndarray, scores: np.ndarray, source: str) -> Evaluation:
     fp, fn = int(np.sum(~y & pred)), int(np.sum(y & ~pred))
     both = len(set(y.tolist())) == 2
     auc = float(roc_auc_score(y, scores)) if both else None
-    roc_fpr, roc_tpr = (roc_curve(y, scores)[:2]) if both else (np.array([0.0, 1.0]), np.array([0.0, 1.0]))
-    return Evaluation(len(y), (tp + tn) / max(1, len(y)), fp / max(1, fp + tn), fn / max(1, fn + tp), auc,
-                      [[tn, fp], [fn, tp]], roc_fpr.tolist(), roc_tpr.tolist(), source)
+    roc_fpr, roc_tpr = (
+        (roc_curve(y, scores)[:2]) if both else (np.array([0.0, 1.0]), np.array([0.0, 1.0]))
+    )
+    return Evaluation(
+        len(y),
+        (tp + tn) / max(1, len(y)),
+        fp / max(1, fp + tn),
+        fn / max(1, fn + tp),
+        auc,
+        [[tn, fp], [fn, tp]],
+        roc_fpr.tolist(),
+        roc_tpr.tolist(),
+        source,
+    )
 
 
 # --- output ---------------------------------------------------------------------------------
@@ -235,7 +294,7 @@ def _svg(fig: Any) -> str:
     fig.savefig(buf, format="svg", bbox_inches="tight")
     plt.close(fig)
     text = buf.getvalue()
-    return text[text.find("<svg"):]
+    return text[text.find("<svg") :]
 
 
 def charts(result: AuditResult) -> dict[str, str]:
@@ -249,15 +308,23 @@ def charts(result: AuditResult) -> dict[str, str]:
     terms = result.top_spam[:15][::-1] + result.top_ham[:15]
     if terms:
         fig, ax = plt.subplots(figsize=(7, max(3, 0.28 * len(terms))))
-        ax.barh([t for t, _ in terms], [w for _, w in terms],
-                color=["#c0392b" if w > 0 else "#2471a3" for _, w in terms])
+        ax.barh(
+            [t for t, _ in terms],
+            [w for _, w in terms],
+            color=["#c0392b" if w > 0 else "#2471a3" for _, w in terms],
+        )
         ax.set_xlabel("weight (positive: spam, negative: ham)")
         ax.tick_params(axis="y", labelsize=8)
         out["terms"] = _svg(fig)
     ev = result.evaluation
     if ev is not None:
         fig, ax = plt.subplots(figsize=(4.5, 4.5))
-        ax.plot(ev.roc_fpr, ev.roc_tpr, color="#c0392b", label=f"AUC {ev.auc:.4f}" if ev.auc is not None else None)
+        ax.plot(
+            ev.roc_fpr,
+            ev.roc_tpr,
+            color="#c0392b",
+            label=f"AUC {ev.auc:.4f}" if ev.auc is not None else None,
+        )
         ax.plot([0, 1], [0, 1], linestyle="--", color="grey")
         ax.set_xlabel("false-positive rate")
         ax.set_ylabel("true-positive rate")
@@ -281,7 +348,10 @@ def write_report(path: str | os.PathLike[str], result: AuditResult) -> None:
 
     from sealdog.fileio import atomic_write_text
 
-    env = Environment(loader=PackageLoader("sealdog.client", "templates"), autoescape=select_autoescape(["html", "j2"]))
+    env = Environment(
+        loader=PackageLoader("sealdog.client", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+    )
     html = env.get_template("audit_report.html.j2").render(r=result, charts=charts(result))
     atomic_write_text(path, html)
 
@@ -296,8 +366,10 @@ def print_summary(result: AuditResult) -> None:
     if result.failure:
         console.print(f"[bold red]{result.failure}[/bold red]")
     info = result.model_info
-    console.print(f"model {info['digest'][:16]}...  {info['key_bits']}-bit key {info['key_fingerprint'][:16]}...  "
-                  f"{info['dim']:,} sealed weights ({info['featuriser_mode']})")
+    console.print(
+        f"model {info['digest'][:16]}...  {info['key_bits']}-bit key {info['key_fingerprint'][:16]}...  "
+        f"{info['dim']:,} sealed weights ({info['featuriser_mode']})"
+    )
     if result.top_spam or result.top_ham:
         table = Table(title="most indicative terms")
         table.add_column("spam term")
@@ -307,10 +379,17 @@ def print_summary(result: AuditResult) -> None:
         for k in range(max(len(result.top_spam), len(result.top_ham))):
             s = result.top_spam[k] if k < len(result.top_spam) else ("", None)
             h = result.top_ham[k] if k < len(result.top_ham) else ("", None)
-            table.add_row(s[0], "" if s[1] is None else f"{s[1]:+.3f}", h[0], "" if h[1] is None else f"{h[1]:+.3f}")
+            table.add_row(
+                s[0],
+                "" if s[1] is None else f"{s[1]:+.3f}",
+                h[0],
+                "" if h[1] is None else f"{h[1]:+.3f}",
+            )
         console.print(table)
     ev = result.evaluation
     if ev is not None:
         auc = f"{ev.auc:.4f}" if ev.auc is not None else "n/a"
-        console.print(f"evaluation on {count(ev.n, 'e-mail')} ({ev.source}): accuracy {100 * ev.accuracy:.2f}%, "
-                      f"FPR {100 * ev.fpr:.2f}%, FNR {100 * ev.fnr:.2f}%, ROC AUC {auc}")
+        console.print(
+            f"evaluation on {count(ev.n, 'e-mail')} ({ev.source}): accuracy {100 * ev.accuracy:.2f}%, "
+            f"FPR {100 * ev.fpr:.2f}%, FNR {100 * ev.fnr:.2f}%, ROC AUC {auc}"
+        )

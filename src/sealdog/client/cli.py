@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from sealdog.client.http import SealdogClient
     from sealdog.crypto.paillier import SecretKey
 
+
 class OutputFormat(StrEnum):
     """How a command prints its rows: a table for people, JSON or CSV for programs."""
 
@@ -50,14 +51,24 @@ class AuditMethod(StrEnum):
     batched = "batched"
 
 
-UrlOption = typer.Option("http://127.0.0.1:8000", "--url", envvar="SEALDOG_URL", help="Server URL [env SEALDOG_URL].")
-TokenOption = typer.Option(None, "--token", envvar="SEALDOG_TOKEN", help="API token [env SEALDOG_TOKEN].")
+UrlOption = typer.Option(
+    "http://127.0.0.1:8000", "--url", envvar="SEALDOG_URL", help="Server URL [env SEALDOG_URL]."
+)
+TokenOption = typer.Option(
+    None, "--token", envvar="SEALDOG_TOKEN", help="API token [env SEALDOG_TOKEN]."
+)
 TimeoutOption = typer.Option(120.0, "--timeout", help="Seconds to wait for each HTTP answer.")
-SecretKeyOption = typer.Option(Path("sealdog.key.json"), "--secret-key", "-k", help="Secret-key file (0600).")
-FormatOption = typer.Option(OutputFormat.table, "--format", "-f", help="Output format (--json is short for --format json).")
+SecretKeyOption = typer.Option(
+    Path("sealdog.key.json"), "--secret-key", "-k", help="Secret-key file (0600)."
+)
+FormatOption = typer.Option(
+    OutputFormat.table, "--format", "-f", help="Output format (--json is short for --format json)."
+)
 JsonOption = typer.Option(False, "--json", help="Print JSON (the same as --format json).")
 
-models_app = typer.Typer(help="Your models on a server: list, delete.", no_args_is_help=True, rich_markup_mode=None)
+models_app = typer.Typer(
+    help="Your models on a server: list, delete.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -83,7 +94,9 @@ def _client(url: str, token: str | None, timeout: float) -> SealdogClient:
     from sealdog.client.http import SealdogClient
 
     if not token:
-        raise SealdogError("No API token: pass --token or set SEALDOG_TOKEN (an owner token from the server's operator).")
+        raise SealdogError(
+            "No API token: pass --token or set SEALDOG_TOKEN (an owner token from the server's operator)."
+        )
     return SealdogClient(url, token, timeout=timeout)
 
 
@@ -103,7 +116,9 @@ def _secret_key(path: Path) -> SecretKey:
         raise SealdogError(f"{exc} (or set {PASSPHRASE_ENV}).") from exc
 
 
-def require_same_key(sealed_for: str, key_fingerprint: str, *, what: str, key: Path, consequence: str = "") -> None:
+def require_same_key(
+    sealed_for: str, key_fingerprint: str, *, what: str, key: Path, consequence: str = ""
+) -> None:
     """Refuse a key that is not the one `what` (a model, a file) was sealed with.
 
     `sealed_for` and `key_fingerprint` are key fingerprints; the message names both.
@@ -119,8 +134,13 @@ def _output_format(fmt: OutputFormat, as_json: bool) -> OutputFormat:
     return OutputFormat.json if as_json else fmt
 
 
-def _emit_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: OutputFormat, title: str,
-               table: tuple[Sequence[dict[str, Any]], Sequence[str]] | None = None) -> None:
+def _emit_rows(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    fmt: OutputFormat,
+    title: str,
+    table: tuple[Sequence[dict[str, Any]], Sequence[str]] | None = None,
+) -> None:
     """Rows as JSON, CSV or a table (`table`: other rows and columns for the table form).
 
     In a table no value is ever cut: an `id` column never wraps, the others fold.
@@ -129,7 +149,9 @@ def _emit_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: Outp
         typer.echo(json.dumps(list(rows), indent=None))
     elif fmt is OutputFormat.csv:
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+        writer = csv.DictWriter(
+            buf, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n"
+        )
         writer.writeheader()
         writer.writerows(rows)
         typer.echo(buf.getvalue(), nl=False)
@@ -153,11 +175,23 @@ def _emit_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: Outp
 
 @handles_errors
 def keygen(
-    public_key: Path = typer.Option(Path("sealdog.pub.json"), "--public-key", "-p", help="Public-key file to write."),
-    secret_key: Path = typer.Option(Path("sealdog.key.json"), "--secret-key", "-k", help="Secret-key file to write (0600)."),
-    bits: int = typer.Option(3072, "--bits", help="Paillier modulus size (3072 default; 2048 is the floor)."),
-    insecure: bool = typer.Option(False, "--insecure", help="Allow keys under 2048 bits (tests and demos only)."),
-    passphrase: bool = typer.Option(False, "--passphrase", help="Protect the secret key with a passphrase (prompted, or $SEALDOG_PASSPHRASE)."),
+    public_key: Path = typer.Option(
+        Path("sealdog.pub.json"), "--public-key", "-p", help="Public-key file to write."
+    ),
+    secret_key: Path = typer.Option(
+        Path("sealdog.key.json"), "--secret-key", "-k", help="Secret-key file to write (0600)."
+    ),
+    bits: int = typer.Option(
+        3072, "--bits", help="Paillier modulus size (3072 default; 2048 is the floor)."
+    ),
+    insecure: bool = typer.Option(
+        False, "--insecure", help="Allow keys under 2048 bits (tests and demos only)."
+    ),
+    passphrase: bool = typer.Option(
+        False,
+        "--passphrase",
+        help="Protect the secret key with a passphrase (prompted, or $SEALDOG_PASSPHRASE).",
+    ),
     force: bool = typer.Option(False, "--force", help="Overwrite existing key files."),
 ) -> None:
     """Generate a Paillier key pair: a public key to seal models with, a secret key for verdicts."""
@@ -178,11 +212,19 @@ def keygen(
             "Passphrase for the secret key", hide_input=True, confirmation_prompt=True
         )
     with Progress(f"generating a {bits}-bit Paillier key pair"):
-        pk, _ = write_keypair(public_key, secret_key, bits=bits, insecure=insecure, passphrase=secret, force=force)
+        pk, _ = write_keypair(
+            public_key, secret_key, bits=bits, insecure=insecure, passphrase=secret, force=force
+        )
     if pk.insecure:
-        typer.secho(f"WARNING: {bits}-bit key is INSECURE (below 2048 bits): tests and demos only.",
-                    fg=typer.colors.RED, err=True)
-    typer.echo(f"public key  {public_key}\nsecret key  {secret_key} (mode 0600{', passphrase-protected' if secret else ''})", err=True)
+        typer.secho(
+            f"WARNING: {bits}-bit key is INSECURE (below 2048 bits): tests and demos only.",
+            fg=typer.colors.RED,
+            err=True,
+        )
+    typer.echo(
+        f"public key  {public_key}\nsecret key  {secret_key} (mode 0600{', passphrase-protected' if secret else ''})",
+        err=True,
+    )
     typer.echo("fingerprint:", err=True)
     typer.echo(pk.fingerprint)
 
@@ -193,7 +235,9 @@ def keygen(
 @handles_errors
 def deploy(
     sealed_model: Path = typer.Argument(..., help="Sealed-model file (from `sealdog seal`)."),
-    public_key: Path = typer.Option(None, "--public-key", "-p", help="Check the model was sealed with this public key."),
+    public_key: Path = typer.Option(
+        None, "--public-key", "-p", help="Check the model was sealed with this public key."
+    ),
     url: str = UrlOption,
     token: str = TokenOption,
     timeout: float = TimeoutOption,
@@ -206,40 +250,82 @@ def deploy(
     model = SealedModel.read(sealed_model)
     if public_key is not None:
         pk = open_public_key(public_key)
-        require_same_key(model.key_fingerprint, pk.fingerprint, what=str(sealed_model), key=public_key)
+        require_same_key(
+            model.key_fingerprint, pk.fingerprint, what=str(sealed_model), key=public_key
+        )
     with _client(url, token, timeout) as client:
         info = client.deploy(model)
     if as_json:
-        typer.echo(json.dumps({"id": info.id, "digest": info.digest, "key_fingerprint": info.key_fingerprint,
-                               "key_bits": info.key_bits, "kind": info.kind}))
+        typer.echo(
+            json.dumps(
+                {
+                    "id": info.id,
+                    "digest": info.digest,
+                    "key_fingerprint": info.key_fingerprint,
+                    "key_bits": info.key_bits,
+                    "kind": info.kind,
+                }
+            )
+        )
     else:
-        typer.echo(f"deployed {sealed_model} (digest {info.digest[:16]}..., {info.key_bits}-bit key)", err=True)
+        typer.echo(
+            f"deployed {sealed_model} (digest {info.digest[:16]}..., {info.key_bits}-bit key)",
+            err=True,
+        )
         typer.echo(info.id)
 
 
 @models_app.command("list")
 @handles_errors
-def models_list(url: str = UrlOption, token: str = TokenOption, timeout: float = TimeoutOption,
-                fmt: OutputFormat = FormatOption, as_json: bool = JsonOption) -> None:
+def models_list(
+    url: str = UrlOption,
+    token: str = TokenOption,
+    timeout: float = TimeoutOption,
+    fmt: OutputFormat = FormatOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Models visible to this token (the table shows the essentials; JSON and CSV every field)."""
     fmt = _output_format(fmt, as_json)
     with _client(url, token, timeout) as client:
         models = client.list_models()
-    rows = [{"id": m.id, "kind": m.kind, "key_bits": m.key_bits, "key": m.key_fingerprint[:16],
-             "digest": m.digest[:16], "uploaded_at": m.uploaded_at, "score_mode": m.score_mode_enabled}
-            for m in models]
+    rows = [
+        {
+            "id": m.id,
+            "kind": m.kind,
+            "key_bits": m.key_bits,
+            "key": m.key_fingerprint[:16],
+            "digest": m.digest[:16],
+            "uploaded_at": m.uploaded_at,
+            "score_mode": m.score_mode_enabled,
+        }
+        for m in models
+    ]
     # The table fits 80 columns with the whole id: the fingerprint's start, the upload date.
-    brief = [{"id": m.id, "kind": m.kind, "bits": m.key_bits, "key": m.key_fingerprint[:8],
-              "uploaded": str(m.uploaded_at)[:10], "scores": "yes" if m.score_mode_enabled else "no"}
-             for m in models]
-    _emit_rows(rows, ["id", "kind", "key_bits", "key", "digest", "uploaded_at", "score_mode"], fmt, "models",
-               table=(brief, ["id", "kind", "bits", "key", "uploaded", "scores"]))
+    brief = [
+        {
+            "id": m.id,
+            "kind": m.kind,
+            "bits": m.key_bits,
+            "key": m.key_fingerprint[:8],
+            "uploaded": str(m.uploaded_at)[:10],
+            "scores": "yes" if m.score_mode_enabled else "no",
+        }
+        for m in models
+    ]
+    _emit_rows(
+        rows,
+        ["id", "kind", "key_bits", "key", "digest", "uploaded_at", "score_mode"],
+        fmt,
+        "models",
+        table=(brief, ["id", "kind", "bits", "key", "uploaded", "scores"]),
+    )
 
 
 @models_app.command("delete")
 @handles_errors
-def models_delete(model_id: str, url: str = UrlOption, token: str = TokenOption,
-                  timeout: float = TimeoutOption) -> None:
+def models_delete(
+    model_id: str, url: str = UrlOption, token: str = TokenOption, timeout: float = TimeoutOption
+) -> None:
     """Delete one of your models (and its verdict inbox)."""
     with _client(url, token, timeout) as client:
         client.delete_model(model_id)
@@ -250,15 +336,25 @@ def models_delete(model_id: str, url: str = UrlOption, token: str = TokenOption,
 
 
 def _verdict_rows(verdicts: Sequence[Any]) -> list[dict[str, Any]]:
-    return [{"message": v.message_id, "verdict": v.label, "cursor": v.cursor or ""} for v in verdicts]
+    return [
+        {"message": v.message_id, "verdict": v.label, "cursor": v.cursor or ""} for v in verdicts
+    ]
 
 
 @handles_errors
 def score(
-    paths: list[str] = typer.Argument(..., help="E-mail files, folders, mbox files, .eml files, or - for stdin."),
+    paths: list[str] = typer.Argument(
+        ..., help="E-mail files, folders, mbox files, .eml files, or - for stdin."
+    ),
     model: str = typer.Option(..., "--model", "-m", help="Model id (from `sealdog deploy`)."),
-    secret_key: Path = typer.Option(None, "--secret-key", "-k", help="Decrypt the verdicts with this key (direct delivery)."),
-    delivery: Delivery | None = typer.Option(None, "--delivery", help="direct (verdicts come back; default with --secret-key) or inbox (stored for the key holder; default without)."),
+    secret_key: Path = typer.Option(
+        None, "--secret-key", "-k", help="Decrypt the verdicts with this key (direct delivery)."
+    ),
+    delivery: Delivery | None = typer.Option(
+        None,
+        "--delivery",
+        help="direct (verdicts come back; default with --secret-key) or inbox (stored for the key holder; default without).",
+    ),
     url: str = UrlOption,
     token: str = TokenOption,
     timeout: float = TimeoutOption,
@@ -279,38 +375,59 @@ def score(
     fmt = _output_format(fmt, as_json)
     delivery = delivery or (Delivery.direct if secret_key else Delivery.inbox)
     if delivery is Delivery.direct and secret_key is None:
-        raise typer.BadParameter("direct delivery returns encrypted verdicts: give --secret-key to decrypt them")
-    sk = _secret_key(secret_key) if secret_key else None  # fail on a bad key before sending anything
+        raise typer.BadParameter(
+            "direct delivery returns encrypted verdicts: give --secret-key to decrypt them"
+        )
+    sk = (
+        _secret_key(secret_key) if secret_key else None
+    )  # fail on a bad key before sending anything
     items = read_mail(paths)
     emails = [Email(item.raw, item.name) for item in items]
     wire: Literal["direct", "inbox"] = "direct" if delivery is Delivery.direct else "inbox"
     with _client(url, token, timeout) as client:
         if sk is not None:
             info = client.get_model(model)
-            require_same_key(info.key_fingerprint, sk.public_key.fingerprint, what=f"Model {model}",
-                             key=secret_key, consequence="its verdicts would not decrypt")
+            require_same_key(
+                info.key_fingerprint,
+                sk.public_key.fingerprint,
+                what=f"Model {model}",
+                key=secret_key,
+                consequence="its verdicts would not decrypt",
+            )
         with Progress("scoring", total=len(emails)) as progress:
             results = client.score(model, emails, delivery=wire, progress=progress.advance)
     if delivery is Delivery.direct:
         assert sk is not None
         verdicts = decrypt_direct(sk, [r for r in results if isinstance(r, DirectResult)])
-        _emit_rows(_verdict_rows(verdicts), ["message", "verdict"], fmt, f"verdicts of model {model}")
+        _emit_rows(
+            _verdict_rows(verdicts), ["message", "verdict"], fmt, f"verdicts of model {model}"
+        )
         spam = sum(v.positive for v in verdicts)
-        typer.echo(f"{len(verdicts):,} scored: {spam:,} spam, {len(verdicts) - spam:,} ham", err=True)
+        typer.echo(
+            f"{len(verdicts):,} scored: {spam:,} spam, {len(verdicts) - spam:,} ham", err=True
+        )
     else:
         acks = [r for r in results if isinstance(r, InboxAck)]
         rows = [{"inbox_entry": a.inbox_entry, "count": a.count} for a in acks]
         _emit_rows(rows, ["inbox_entry", "count"], fmt, f"submitted to the inbox of model {model}")
-        typer.echo(f"{count(sum(a.count for a in acks), 'e-mail')} scored; verdicts wait in the key holder's inbox",
-                   err=True)
+        typer.echo(
+            f"{count(sum(a.count for a in acks), 'e-mail')} scored; verdicts wait in the key holder's inbox",
+            err=True,
+        )
 
 
 @handles_errors
 def verdicts(
     model: str = typer.Option(..., "--model", "-m", help="Model id."),
     secret_key: Path = SecretKeyOption,
-    after: str = typer.Option(None, "--after", help="Start after this cursor (default: the cursor file's, else 0)."),
-    cursor_file: Path = typer.Option(None, "--cursor-file", help="Read the start cursor from, and save the next one to, this file."),
+    after: str = typer.Option(
+        None, "--after", help="Start after this cursor (default: the cursor file's, else 0)."
+    ),
+    cursor_file: Path = typer.Option(
+        None,
+        "--cursor-file",
+        help="Read the start cursor from, and save the next one to, this file.",
+    ),
     url: str = UrlOption,
     token: str = TokenOption,
     timeout: float = TimeoutOption,
@@ -333,17 +450,27 @@ def verdicts(
     start = start or "0"
     with _client(url, token, timeout) as client:
         info = client.get_model(model)
-        require_same_key(info.key_fingerprint, sk.public_key.fingerprint, what=f"Model {model}",
-                         key=secret_key, consequence="its verdicts would not decrypt")
+        require_same_key(
+            info.key_fingerprint,
+            sk.public_key.fingerprint,
+            what=f"Model {model}",
+            key=secret_key,
+            consequence="its verdicts would not decrypt",
+        )
         entries = list(client.iter_inbox(model, after=start))
     results = decrypt_inbox(sk, entries)
-    _emit_rows(_verdict_rows(results), ["message", "verdict", "cursor"], fmt, f"inbox of model {model}")
+    _emit_rows(
+        _verdict_rows(results), ["message", "verdict", "cursor"], fmt, f"inbox of model {model}"
+    )
     next_cursor = entries[-1].cursor if entries else start
     if cursor_file is not None:
         atomic_write_text(cursor_file, next_cursor + "\n")
     spam = sum(v.positive for v in results)
-    typer.echo(f"{count(len(results), 'verdict')} ({spam:,} spam) in {count(len(entries), 'entry', 'entries')}; "
-               f"next cursor {next_cursor}", err=True)
+    typer.echo(
+        f"{count(len(results), 'verdict')} ({spam:,} spam) in {count(len(entries), 'entry', 'entries')}; "
+        f"next cursor {next_cursor}",
+        err=True,
+    )
 
 
 # --- audit ------------------------------------------------------------------------------
@@ -353,7 +480,12 @@ def verdicts(
 def export_openings(
     sealed_model: Path = typer.Argument(..., help="The sealed-model file to open for an auditor."),
     secret_key: Path = SecretKeyOption,
-    out: Path = typer.Option(..., "--out", "-o", help="Openings file to write (give it to the auditor with the plaintext model)."),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        help="Openings file to write (give it to the auditor with the plaintext model).",
+    ),
     workers: int = typer.Option(0, "--workers", help="Processes (0 = all cores)."),
 ) -> None:
     """Key holder: export a sealed model's openings for an auditor.
@@ -369,22 +501,43 @@ def export_openings(
     with Progress("opening ciphertexts") as progress:
         openings = recover_openings(sk, model, workers=workers or None, progress=progress.update)
     write_openings(out, openings, sk.public_key.bits)
-    typer.echo(f"wrote {out}: openings of {count(len(openings.values), 'ciphertext')} of model "
-               f"{model.digest[:16]}...", err=True)
+    typer.echo(
+        f"wrote {out}: openings of {count(len(openings.values), 'ciphertext')} of model "
+        f"{model.digest[:16]}...",
+        err=True,
+    )
 
 
 @handles_errors
 def audit(
     sealed_model: Path = typer.Argument(..., help="The sealed-model file (as deployed)."),
-    plain_model: Path = typer.Option(None, "--model", help="The plaintext model it should match (from `sealdog train`)."),
-    secret_key: Path = typer.Option(None, "--secret-key", "-k", help="Key holder mode: decrypt the sealed model."),
-    openings: Path = typer.Option(None, "--openings", help="Auditor mode: verify every ciphertext from these openings."),
-    data: Path = typer.Option(None, "--data", help="Labelled data set to evaluate on (Enron-Spam folder)."),
-    folders: str = typer.Option(None, "--folders", help="Enron folders to evaluate on, e.g. enron2,enron3 (default: the sample corpus if --data is absent)."),
+    plain_model: Path = typer.Option(
+        None, "--model", help="The plaintext model it should match (from `sealdog train`)."
+    ),
+    secret_key: Path = typer.Option(
+        None, "--secret-key", "-k", help="Key holder mode: decrypt the sealed model."
+    ),
+    openings: Path = typer.Option(
+        None, "--openings", help="Auditor mode: verify every ciphertext from these openings."
+    ),
+    data: Path = typer.Option(
+        None, "--data", help="Labelled data set to evaluate on (Enron-Spam folder)."
+    ),
+    folders: str = typer.Option(
+        None,
+        "--folders",
+        help="Enron folders to evaluate on, e.g. enron2,enron3 (default: the sample corpus if --data is absent).",
+    ),
     limit: int = typer.Option(0, "--limit", help="Evaluate on at most N e-mails (0 = all)."),
-    report: Path = typer.Option(Path("sealdog-audit.html"), "--report", help="HTML report to write."),
+    report: Path = typer.Option(
+        Path("sealdog-audit.html"), "--report", help="HTML report to write."
+    ),
     top: int = typer.Option(20, "--top", help="Terms to show per class."),
-    method: AuditMethod = typer.Option(AuditMethod.auto, "--method", help="Auditor check: exact (one ciphertext at a time), batched (2^-128-sound, fast) or auto (exact up to 5,000 ciphertexts)."),
+    method: AuditMethod = typer.Option(
+        AuditMethod.auto,
+        "--method",
+        help="Auditor check: exact (one ciphertext at a time), batched (2^-128-sound, fast) or auto (exact up to 5,000 ciphertexts).",
+    ),
     workers: int = typer.Option(0, "--workers", help="Processes (0 = all cores)."),
 ) -> None:
     """Audit a sealed model against its plaintext model; write an HTML report.
@@ -398,13 +551,22 @@ def audit(
     from sealdog.client import audit as audit_mod
 
     if (secret_key is None) == (openings is None):
-        raise typer.BadParameter("give exactly one of --secret-key (key holder) or --openings (auditor)")
+        raise typer.BadParameter(
+            "give exactly one of --secret-key (key holder) or --openings (auditor)"
+        )
     with Progress("checking ciphertexts") as progress:
         result = audit_mod.run_audit(
-            sealed_path=sealed_model, plain_path=plain_model,
+            sealed_path=sealed_model,
+            plain_path=plain_model,
             secret_key=_secret_key(secret_key) if secret_key else None,
-            openings_path=openings, data=data, folders=folders.split(",") if folders else None,
-            limit=limit or None, top=top, workers=workers or None, method=method.value, progress=progress.update,
+            openings_path=openings,
+            data=data,
+            folders=folders.split(",") if folders else None,
+            limit=limit or None,
+            top=top,
+            workers=workers or None,
+            method=method.value,
+            progress=progress.update,
         )
     audit_mod.write_report(report, result)
     audit_mod.print_summary(result)
@@ -423,10 +585,20 @@ def demo(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="End with one JSON line of results."),
     limit: int = typer.Option(0, "--limit", help="Score only N held-out e-mails (0 = all)."),
-    data: Path = typer.Option(None, "--data", help="Enron-Spam folder (default: ../shared/datasets/enron-spam, $SEALDOG_DATA)."),
-    bits: int = typer.Option(3072, "--bits", help="Paillier key size (3072 default; 2048 is the secure floor)."),
-    workers: int = typer.Option(0, "--workers", help="Processes for parsing and the server's scoring (0 = all cores)."),
-    delivery: Delivery = typer.Option(Delivery.inbox, "--delivery", help="inbox (verdicts collected from the inbox) or direct."),
+    data: Path = typer.Option(
+        None,
+        "--data",
+        help="Enron-Spam folder (default: ../shared/datasets/enron-spam, $SEALDOG_DATA).",
+    ),
+    bits: int = typer.Option(
+        3072, "--bits", help="Paillier key size (3072 default; 2048 is the secure floor)."
+    ),
+    workers: int = typer.Option(
+        0, "--workers", help="Processes for parsing and the server's scoring (0 = all cores)."
+    ),
+    delivery: Delivery = typer.Option(
+        Delivery.inbox, "--delivery", help="inbox (verdicts collected from the inbox) or direct."
+    ),
 ) -> None:
     """The spam demo, end to end on this machine.
 
@@ -437,7 +609,14 @@ def demo(
         return
     from sealdog.client.demo import DemoOptions, run_spam_demo
 
-    result = run_spam_demo(DemoOptions(data=data, limit=limit or None, bits=bits,
-                                       workers=workers or None, delivery=delivery.value))
+    result = run_spam_demo(
+        DemoOptions(
+            data=data,
+            limit=limit or None,
+            bits=bits,
+            workers=workers or None,
+            delivery=delivery.value,
+        )
+    )
     if as_json:
         typer.echo(json.dumps(result.to_json()))

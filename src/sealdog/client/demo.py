@@ -69,9 +69,16 @@ class DemoResult:
     corpus: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"demo": "spam", "n_scored": self.n_scored, "accuracy": round(self.accuracy, 6),
-                "fpr": round(self.fpr, 6), "fnr": round(self.fnr, 6), "agreement": round(self.agreement, 6),
-                "seconds": round(self.seconds, 2), "corpus": self.corpus}
+        return {
+            "demo": "spam",
+            "n_scored": self.n_scored,
+            "accuracy": round(self.accuracy, 6),
+            "fpr": round(self.fpr, 6),
+            "fnr": round(self.fnr, 6),
+            "agreement": round(self.agreement, 6),
+            "seconds": round(self.seconds, 2),
+            "corpus": self.corpus,
+        }
 
 
 @dataclass(frozen=True)
@@ -95,7 +102,9 @@ def rates(labels: Sequence[int], predicted: Sequence[bool]) -> Rates:
     return Rates((tp + tn) / total, fp / max(1, fp + tn), fn / max(1, fn + tp), tp, tn, fp, fn)
 
 
-def split_held_out(emails: Sequence[LabelledEmail], per_class: int) -> tuple[list[LabelledEmail], list[LabelledEmail]]:
+def split_held_out(
+    emails: Sequence[LabelledEmail], per_class: int
+) -> tuple[list[LabelledEmail], list[LabelledEmail]]:
     """(train, held-out): the last `per_class` ham and spam in corpus order are held out."""
     ham = [i for i, e in enumerate(emails) if e.label == 0]
     spam = [i for i, e in enumerate(emails) if e.label == 1]
@@ -117,8 +126,10 @@ def load_demo_corpus(data: Path | None, console: Console) -> tuple[str, list[Lab
         if data is not None:
             raise
         console.print(f"[yellow]Enron-Spam corpus not found ({exc})[/yellow]")
-        console.print("[yellow]Using the built-in sample corpus instead: 40 hand-written e-mails "
-                      "(20 ham, 20 spam). Figures on it are a smoke test, not a measurement.[/yellow]")
+        console.print(
+            "[yellow]Using the built-in sample corpus instead: 40 hand-written e-mails "
+            "(20 ham, 20 spam). Figures on it are a smoke test, not a measurement.[/yellow]"
+        )
         return "sample", load_samples(), SAMPLE_HELD_OUT_PER_CLASS
     with Progress(f"reading Enron-Spam from {root}", console=console):
         emails = load_enron(root)
@@ -143,7 +154,9 @@ def _sigterm_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def run_spam_demo(options: DemoOptions, *, console: Console | None = None, out: Console | None = None) -> DemoResult:
+def run_spam_demo(
+    options: DemoOptions, *, console: Console | None = None, out: Console | None = None
+) -> DemoResult:
     """Run the demo; progress goes to `console` (stderr), the result table to `out` (stdout)."""
     with _sigterm_as_exit():
         return _run_spam_demo(options, console or Console(stderr=True), out or Console())
@@ -153,16 +166,21 @@ def _run_spam_demo(options: DemoOptions, console: Console, out: Console) -> Demo
     started = time.perf_counter()
     insecure = options.bits < MIN_SECURE_BITS
     if insecure:
-        console.print(f"[bold red]insecure demo key: {options.bits} bits is below the {MIN_SECURE_BITS}-bit "
-                      "floor; anyone can factor it. The local server runs in demo mode.[/bold red]")
+        console.print(
+            f"[bold red]insecure demo key: {options.bits} bits is below the {MIN_SECURE_BITS}-bit "
+            "floor; anyone can factor it. The local server runs in demo mode.[/bold red]"
+        )
     with tempfile.TemporaryDirectory(prefix="sealdog-demo-") as tmp:
         work = Path(tmp)
         # 1. keys
         with Progress(f"1/7 generating a {options.bits}-bit Paillier key pair", console=console):
-            pk, sk = write_keypair(work / "demo.pub.json", work / "demo.key.json", bits=options.bits,
-                                   insecure=insecure)
-        console.print(f"1/7 keys: {options.bits}-bit Paillier, fingerprint {pk.fingerprint[:16]}..., "
-                      "secret key written 0600 (it never leaves this process)")
+            pk, sk = write_keypair(
+                work / "demo.pub.json", work / "demo.key.json", bits=options.bits, insecure=insecure
+            )
+        console.print(
+            f"1/7 keys: {options.bits}-bit Paillier, fingerprint {pk.fingerprint[:16]}..., "
+            "secret key written 0600 (it never leaves this process)"
+        )
 
         # 2. corpus and training
         corpus, emails, per_class = load_demo_corpus(options.data, console)
@@ -173,31 +191,46 @@ def _run_spam_demo(options: DemoOptions, console: Console, out: Console) -> Demo
             raise SealdogError("Nothing to score: --limit must be at least 1.")
         with Progress("2/7 training", console=console) as progress:
             model = train_spam_model(
-                train, workers=options.workers, progress=progress.advance,
+                train,
+                workers=options.workers,
+                progress=progress.advance,
                 stage=lambda what, total: progress.stage(f"2/7 training: {what}", total),
             )
         spec = model.featuriser
-        console.print(f"2/7 trained on {count(len(train), 'e-mail')}: {model.metadata.get('learner', 'linear')} "
-                      f"model over {spec.n_features:,} {spec.mode} features (C={model.metadata.get('c')}, "
-                      f"threshold folded into the bias)")
+        console.print(
+            f"2/7 trained on {count(len(train), 'e-mail')}: {model.metadata.get('learner', 'linear')} "
+            f"model over {spec.n_features:,} {spec.mode} features (C={model.metadata.get('c')}, "
+            f"threshold folded into the bias)"
+        )
 
         # 3. seal
-        with Progress(f"3/7 sealing {spec.n_features + 1:,} weights under the public key", console=console):
-            sealed = seal_spam_model(model, pk, metadata={"name": "sealdog-demo-spam", "corpus": corpus})
+        with Progress(
+            f"3/7 sealing {spec.n_features + 1:,} weights under the public key", console=console
+        ):
+            sealed = seal_spam_model(
+                model, pk, metadata={"name": "sealdog-demo-spam", "corpus": corpus}
+            )
             sealed_path = work / "spam.sealed"
             sealed.write(sealed_path)
-        console.print(f"3/7 sealed model: {sealed_path.stat().st_size / 1e6:.1f} MB, digest {sealed.digest[:16]}...")
+        console.print(
+            f"3/7 sealed model: {sealed_path.stat().st_size / 1e6:.1f} MB, digest {sealed.digest[:16]}..."
+        )
 
-        with Progress(f"3/7 plaintext verdicts of the {count(len(held_out), 'held-out e-mail')}",
-                      console=console):
+        with Progress(
+            f"3/7 plaintext verdicts of the {count(len(held_out), 'held-out e-mail')}",
+            console=console,
+        ):
             plain = plaintext_verdicts(model, [e.raw for e in held_out], workers=options.workers)
 
         # 4. server
         with Progress("4/7 starting a Sealdog server on 127.0.0.1", console=console):
-            server = LocalServer(work / "server", insecure_demo=insecure,
-                                 scoring_processes=options.workers or 0).start()
+            server = LocalServer(
+                work / "server", insecure_demo=insecure, scoring_processes=options.workers or 0
+            ).start()
         try:
-            console.print(f"4/7 server running at {server.url} (pid-owned subprocess, data in a temp folder)")
+            console.print(
+                f"4/7 server running at {server.url} (pid-owned subprocess, data in a temp folder)"
+            )
             verdicts = _serve_and_score(server, sealed_path, sk, held_out, options, console)
         finally:
             with Progress("stopping the server", console=console):
@@ -210,13 +243,21 @@ def _run_spam_demo(options: DemoOptions, console: Console, out: Console) -> Demo
     plain_rates = rates(labels, plain)
     agreement = float(np.mean(np.asarray(encrypted) == np.asarray(plain)))
     seconds = time.perf_counter() - started
-    result = DemoResult(len(held_out), enc_rates.accuracy, enc_rates.fpr, enc_rates.fnr, agreement, seconds, corpus)
+    result = DemoResult(
+        len(held_out), enc_rates.accuracy, enc_rates.fpr, enc_rates.fnr, agreement, seconds, corpus
+    )
     _print_table(out, result, enc_rates, plain_rates)
     return result
 
 
-def _serve_and_score(server: LocalServer, sealed_path: Path, sk: SecretKey, held_out: Sequence[LabelledEmail],
-                     options: DemoOptions, console: Console) -> dict[str, bool]:
+def _serve_and_score(
+    server: LocalServer,
+    sealed_path: Path,
+    sk: SecretKey,
+    held_out: Sequence[LabelledEmail],
+    options: DemoOptions,
+    console: Console,
+) -> dict[str, bool]:
     with SealdogClient(server.url, server.admin_token, timeout=300) as admin:
         owner_token = admin.create_token("owner", subject="key-holder")
         submitter = admin.create_token("submitter", subject="mail-gateway")
@@ -224,22 +265,34 @@ def _serve_and_score(server: LocalServer, sealed_path: Path, sk: SecretKey, held
             with Progress("5/7 deploying the sealed model", console=console):
                 info = owner.deploy(sealed_path)
             admin.grant(submitter["id"], info.id)
-            console.print(f"5/7 deployed model {info.id} ({info.key_bits}-bit key); tokens: owner "
-                          "(key holder), submitter (mail gateway)")
+            console.print(
+                f"5/7 deployed model {info.id} ({info.key_bits}-bit key); tokens: owner "
+                "(key holder), submitter (mail gateway)"
+            )
             emails = [Email(e.raw, f"{e.folder}/{e.name}#{k}") for k, e in enumerate(held_out)]
-            delivery: Literal["direct", "inbox"] = "inbox" if options.delivery == "inbox" else "direct"
-            with (SealdogClient(server.url, submitter["token"], timeout=300) as gateway,
-                  Progress(f"6/7 scoring over HTTP ({delivery})", total=len(emails), console=console) as progress):
+            delivery: Literal["direct", "inbox"] = (
+                "inbox" if options.delivery == "inbox" else "direct"
+            )
+            with (
+                SealdogClient(server.url, submitter["token"], timeout=300) as gateway,
+                Progress(
+                    f"6/7 scoring over HTTP ({delivery})", total=len(emails), console=console
+                ) as progress,
+            ):
                 client = gateway if delivery == "inbox" else owner
-                results = client.score(info.id, emails, delivery=delivery, progress=progress.advance)
+                results = client.score(
+                    info.id, emails, delivery=delivery, progress=progress.advance
+                )
             t0 = time.perf_counter()
             if options.delivery == "inbox":
                 entries = list(owner.iter_inbox(info.id))
                 decrypted = decrypt_inbox(sk, entries)
             else:
                 decrypted = decrypt_direct(sk, [r for r in results if isinstance(r, DirectResult)])
-            console.print(f"6/7 decrypted {count(len(decrypted), 'verdict')} in {time.perf_counter() - t0:.2f} s "
-                          "(only the key holder can)")
+            console.print(
+                f"6/7 decrypted {count(len(decrypted), 'verdict')} in {time.perf_counter() - t0:.2f} s "
+                "(only the key holder can)"
+            )
     verdicts = {v.message_id: v.positive for v in decrypted if v.message_id is not None}
     missing = [e.message_id for e in emails if e.message_id not in verdicts]
     if missing:
@@ -248,13 +301,17 @@ def _serve_and_score(server: LocalServer, sealed_path: Path, sk: SecretKey, held
 
 
 def _print_table(out: Console, result: DemoResult, enc: Rates, plain: Rates) -> None:
-    table = Table(title=f"Sealdog spam demo ({result.corpus}, {result.n_scored:,} held-out e-mails)")
+    table = Table(
+        title=f"Sealdog spam demo ({result.corpus}, {result.n_scored:,} held-out e-mails)"
+    )
     table.add_column("")
     table.add_column("encrypted (server)", justify="right")
     table.add_column("plaintext model", justify="right")
-    for name, a, b in (("accuracy", enc.accuracy, plain.accuracy),
-                       ("false-positive rate (ham called spam)", enc.fpr, plain.fpr),
-                       ("false-negative rate (spam missed)", enc.fnr, plain.fnr)):
+    for name, a, b in (
+        ("accuracy", enc.accuracy, plain.accuracy),
+        ("false-positive rate (ham called spam)", enc.fpr, plain.fpr),
+        ("false-negative rate (spam missed)", enc.fnr, plain.fnr),
+    ):
         table.add_row(name, f"{100 * a:.2f}%", f"{100 * b:.2f}%")
     table.add_row("spam caught / ham passed", f"{enc.tp} / {enc.tn}", f"{plain.tp} / {plain.tn}")
     table.add_row("agreement encrypted vs plaintext", f"{100 * result.agreement:.2f}%", "")

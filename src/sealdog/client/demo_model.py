@@ -42,20 +42,30 @@ def train_spam_model(
     if n_buckets is None:
         n_buckets = SMALL_CORPUS_BUCKETS if len(emails) < SMALL_CORPUS else DEMO_BUCKETS
     base = TrainingConfig(workers=workers)
-    spec = replace(base.featuriser, mode="hashing", n_buckets=n_buckets, max_count=DEMO_MAX_COUNT,
-                   ngram_max=DEMO_NGRAM)
+    spec = replace(
+        base.featuriser,
+        mode="hashing",
+        n_buckets=n_buckets,
+        max_count=DEMO_MAX_COUNT,
+        ngram_max=DEMO_NGRAM,
+    )
     config = replace(base, featuriser=spec)
-    model, _ = train([e.raw for e in emails], [e.label for e in emails], config, progress=progress,
-                     stage=stage)
+    model, _ = train(
+        [e.raw for e in emails], [e.label for e in emails], config, progress=progress, stage=stage
+    )
     return model
 
 
-def plaintext_verdicts(model: LinearModel, raws: Sequence[bytes], *, workers: int | None = None) -> list[bool]:
+def plaintext_verdicts(
+    model: LinearModel, raws: Sequence[bytes], *, workers: int | None = None
+) -> list[bool]:
     """The plaintext model's verdicts (spam iff score >= 0), featurised exactly as the server does."""
     featuriser = model.make_featuriser()
     matrix = index_corpus(featuriser, corpus_terms(raws, model.featuriser, workers=workers))
     return [bool(v) for v in np.asarray(model.predict(matrix)).reshape(-1)]
 
 
-def seal_spam_model(model: LinearModel, pk: PublicKey, *, metadata: dict[str, Any] | None = None) -> SealedModel:
+def seal_spam_model(
+    model: LinearModel, pk: PublicKey, *, metadata: dict[str, Any] | None = None
+) -> SealedModel:
     return seal_plaintext_model(model, pk, metadata=metadata)  # `sealdog seal`'s default scale

@@ -110,7 +110,12 @@ def api_error(
     """The most specific `ApiError` subclass for an HTTP status."""
     cls = _BY_STATUS.get(status, ApiError)
     return cls(
-        status, detail, method=method, url=url, title=title, problem=problem,
+        status,
+        detail,
+        method=method,
+        url=url,
+        title=title,
+        problem=problem,
         retry_after=retry_after,
     )
 

@@ -66,7 +66,9 @@ def write_keypair(
 def open_secret_key(path: Path, passphrase: str | None = None) -> SecretKey:
     """Load a secret key; a protected file takes `passphrase` or $SEALDOG_PASSPHRASE."""
     if not path.exists():
-        raise KeyFileError(f"No secret-key file at {path}. Create one with `sealdog keygen`, or pass --secret-key.")
+        raise KeyFileError(
+            f"No secret-key file at {path}. Create one with `sealdog keygen`, or pass --secret-key."
+        )
     if _is_public_key_file(path):
         raise KeyFileError(
             f"{path} is a public key, not a secret key: pass the secret-key file (`sealdog keygen` "
@@ -95,5 +97,7 @@ def _is_public_key_file(path: Path) -> bool:
 
 def open_public_key(path: Path) -> PublicKey:
     if not path.exists():
-        raise KeyFileError(f"No public-key file at {path}. Create one with `sealdog keygen`, or pass --public-key.")
+        raise KeyFileError(
+            f"No public-key file at {path}. Create one with `sealdog keygen`, or pass --public-key."
+        )
     return load_public_key(path)

@@ -72,18 +72,38 @@ class LocalServer:
         self.admin_token = issue_admin_token(self.data_dir)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [sys.executable, "-m", "sealdog.cli", "server", "run", "--host", "127.0.0.1",
-               "--port", str(self.port), "--data-dir", str(self.data_dir),
-               "--workers", str(self.workers), "--scoring-processes", str(self.scoring_processes),
-               "--log-level", "warning"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "sealdog.cli",
+            "server",
+            "run",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            "--workers",
+            str(self.workers),
+            "--scoring-processes",
+            str(self.scoring_processes),
+            "--log-level",
+            "warning",
+        ]
         if self.insecure_demo:
             cmd.append("--insecure-demo")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SEALDOG_") and k != "DATABASE_URL"}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("SEALDOG_") and k != "DATABASE_URL"
+        }
         env.update(self.extra_env)
         with self.log_path.open("wb") as log:
             # Own session: a Ctrl-C in the terminal reaches us, and we stop the server ourselves.
-            self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                          start_new_session=True)
+            self._proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
         try:
             self._wait_ready()
         except BaseException:
@@ -96,14 +116,18 @@ class LocalServer:
         deadline = time.monotonic() + self.ready_timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise ClientError(f"The local server exited at start (status {self._proc.returncode}):\n{self.log_tail()}")
+                raise ClientError(
+                    f"The local server exited at start (status {self._proc.returncode}):\n{self.log_tail()}"
+                )
             try:
                 if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.15)
-        raise ClientError(f"The local server did not become ready within {self.ready_timeout:.0f} s:\n{self.log_tail()}")
+        raise ClientError(
+            f"The local server did not become ready within {self.ready_timeout:.0f} s:\n{self.log_tail()}"
+        )
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -148,6 +172,10 @@ class LocalServer:
     def __enter__(self) -> LocalServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()

@@ -21,8 +21,12 @@ data_app = typer.Typer(
 @handles_errors
 def fetch(
     dest: Path = typer.Option(Path("data/enron-spam"), "--dest", help="Folder to download into."),
-    folders: str = typer.Option("enron1,enron2,enron3,enron4,enron5,enron6", help="Comma-separated enronN list."),
-    base_url: str = typer.Option(None, "--base-url", help="Mirror to download from (default: the official site)."),
+    folders: str = typer.Option(
+        "enron1,enron2,enron3,enron4,enron5,enron6", help="Comma-separated enronN list."
+    ),
+    base_url: str = typer.Option(
+        None, "--base-url", help="Mirror to download from (default: the official site)."
+    ),
 ) -> None:
     """Download the Enron-Spam archives and verify each by its published SHA-256."""
     from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
@@ -32,8 +36,9 @@ def fetch(
     chosen = [f.strip() for f in folders.split(",") if f.strip()]
     with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn()) as bar:
         task = bar.add_task("downloading", total=None)
-        paths = fetch_enron(dest, chosen, base_url=base_url or BASE_URL,
-                            progress=lambda n: bar.advance(task, n))
+        paths = fetch_enron(
+            dest, chosen, base_url=base_url or BASE_URL, progress=lambda n: bar.advance(task, n)
+        )
     for path in paths:
         typer.echo(f"verified {path}")
     typer.echo(f"use it with --data {dest} or SEALDOG_DATA={dest}")
@@ -42,7 +47,9 @@ def fetch(
 @data_app.command("info")
 @handles_errors
 def info(
-    data: Path = typer.Option(None, "--data", help="Corpus folder (default: SEALDOG_DATA, then the usual places)."),
+    data: Path = typer.Option(
+        None, "--data", help="Corpus folder (default: SEALDOG_DATA, then the usual places)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Show where the Enron-Spam corpus is and how many e-mails each folder holds."""
@@ -51,7 +58,14 @@ def info(
     root = locate_enron(data)
     counts = {f: count_labels(load_folder(root, f)) for f in available_folders(root)}
     if as_json:
-        typer.echo(json.dumps({"root": str(root), "folders": {f: {"ham": h, "spam": s} for f, (h, s) in counts.items()}}))
+        typer.echo(
+            json.dumps(
+                {
+                    "root": str(root),
+                    "folders": {f: {"ham": h, "spam": s} for f, (h, s) in counts.items()},
+                }
+            )
+        )
         return
     typer.echo(f"Enron-Spam at {root}")
     for folder, (ham, spam) in counts.items():

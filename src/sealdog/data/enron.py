@@ -110,7 +110,9 @@ def available_folders(root: Path) -> list[str]:
 def load_folder(root: Path, folder: str) -> list[LabelledEmail]:
     """All e-mails of one mailbox, ham and spam, in deterministic order."""
     if folder not in ENRON_FOLDERS:
-        raise CorpusFormatError(f"unknown Enron-Spam folder {folder!r}; expected one of {ENRON_FOLDERS}")
+        raise CorpusFormatError(
+            f"unknown Enron-Spam folder {folder!r}; expected one of {ENRON_FOLDERS}"
+        )
     extracted = root / folder
     archive = root / f"{folder}.tar.gz"
     if (extracted / "ham").is_dir():
@@ -118,7 +120,9 @@ def load_folder(root: Path, folder: str) -> list[LabelledEmail]:
     elif archive.is_file():
         items = _read_archive(archive, folder)
     else:
-        raise CorpusNotFoundError(_not_found_message(f"{root} (no {folder}.tar.gz or {folder}/ham)"))
+        raise CorpusNotFoundError(
+            _not_found_message(f"{root} (no {folder}.tar.gz or {folder}/ham)")
+        )
     if not items:
         raise CorpusFormatError(f"{folder} under {root} holds no ham/*.txt or spam/*.txt files")
     items.sort(key=lambda e: (e.label, e.name))
@@ -162,7 +166,9 @@ def _read_archive(archive: Path, folder: str) -> list[LabelledEmail]:
                 label = 1 if match.group(2) == "spam" else 0
                 out.append(LabelledEmail(folder, match.group(3), label, handle.read()))
     except (tarfile.TarError, OSError, EOFError) as exc:
-        raise CorpusFormatError(f"cannot read {archive}: {exc}; re-download it (`sealdog data fetch`)") from exc
+        raise CorpusFormatError(
+            f"cannot read {archive}: {exc}; re-download it (`sealdog data fetch`)"
+        ) from exc
     return out
 
 

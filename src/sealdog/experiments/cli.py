@@ -44,12 +44,19 @@ def parity_command(
     ),
     quick: bool = typer.Option(False, "--quick", help="Small data and budget (under a minute)."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed for data and weights."),
-    threads: int = typer.Option(1, "--threads", min=1, help="torch.set_num_threads(N); 1 is fastest for these tiny LSTMs, and robust to a busy machine."),
+    threads: int = typer.Option(
+        1,
+        "--threads",
+        min=1,
+        help="torch.set_num_threads(N); 1 is fastest for these tiny LSTMs, and robust to a busy machine.",
+    ),
     encrypted: bool = typer.Option(
         True, "--encrypted/--no-encrypted", help="Also run parity on the encrypted recurrent cell."
     ),
     encrypted_strings: int | None = typer.Option(
-        None, "--encrypted-strings", min=1,
+        None,
+        "--encrypted-strings",
+        min=1,
         help="Strings for the encrypted cell (default 1000; 10 with --quick).",
     ),
 ) -> None:

@@ -39,8 +39,17 @@ PARITY_POLYNOMIAL = (1, 1, -2, 0)  # (a, b, c, d) in h' = a h + b x + c h x + d
 
 # What the cell needs from the scheme; checked before anything runs.
 REQUIRED_VHE_NAMES: tuple[str, ...] = (
-    "VheParams", "PRESETS", "NoiseBudgetExhausted", "generate_secret_key", "encrypt", "decrypt",
-    "add", "inner_product", "make_product_key", "make_public_key", "rerandomise",
+    "VheParams",
+    "PRESETS",
+    "NoiseBudgetExhausted",
+    "generate_secret_key",
+    "encrypt",
+    "decrypt",
+    "add",
+    "inner_product",
+    "make_product_key",
+    "make_public_key",
+    "rerandomise",
 )
 
 # Presets whose product key would exceed this many big integers are not scanned.
@@ -112,7 +121,9 @@ def seal_cell(sk: Any, cell: CellCoefficients = PARITY_CELL, rng: Any = None) ->
     """Key holder: encrypt the coefficients and make the product and public keys."""
     vhe = vhe_capabilities()
     if sk.dim != 1:
-        raise EncryptedParityUnavailable("the parity cell has a scalar state: use a key of dimension 1")
+        raise EncryptedParityUnavailable(
+            "the parity cell has a scalar state: use a key of dimension 1"
+        )
 
     def enc(value: int) -> Any:
         return vhe.encrypt(sk, [value], rng)
@@ -153,7 +164,9 @@ def depth_sized_params(length: int) -> Any:
     """The demo preset with a modulus chain of exactly `length` products (one per bit)."""
     vhe = vhe_capabilities()
     demo = vhe.PRESETS["demo"]
-    return dataclasses.replace(demo, name=f"demo-depth{length}", log_q=demo.min_log_q + length * demo.log_w)
+    return dataclasses.replace(
+        demo, name=f"demo-depth{length}", log_q=demo.min_log_q + length * demo.log_w
+    )
 
 
 def main_run_params(length: int) -> Any:
@@ -169,14 +182,19 @@ def product_key_entries(params: Any) -> int:
     return n * n * n * params.digits(params.log_q)
 
 
-def max_decryptable_length(params: Any, rng_bits: np.random.Generator, limit: int = 10_000) -> dict[str, Any]:
+def max_decryptable_length(
+    params: Any, rng_bits: np.random.Generator, limit: int = 10_000
+) -> dict[str, Any]:
     """Run one random string until the re-randomised state stops decrypting to its parity.
 
     Returns the longest correct length, why it stopped and the noise bound per step.
     """
     vhe = vhe_capabilities()
     entries = product_key_entries(params)
-    base = {"security_bits_est": round(float(params.security.bits), 2), "product_levels": params.product_levels}
+    base = {
+        "security_bits_est": round(float(params.security.bits), 2),
+        "product_levels": params.product_levels,
+    }
     if entries > MAX_PRODUCT_KEY_ENTRIES:
         return {
             **base,
@@ -274,8 +292,11 @@ def run_encrypted_parity(
         "length": length,
         "cell": PARITY_CELL.as_dict(),
         "params": {
-            "name": params.name, "lwe_dim": params.lwe_dim, "log_q": params.log_q,
-            "log_w": params.log_w, "decomposition_bits": params.decomposition_bits,
+            "name": params.name,
+            "lwe_dim": params.lwe_dim,
+            "log_q": params.log_q,
+            "log_w": params.log_w,
+            "decomposition_bits": params.decomposition_bits,
             "security_bits_est": round(float(params.security.bits), 2),
         },
         "seconds": round(setup_seconds + eval_seconds, 2),

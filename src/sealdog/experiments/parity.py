@@ -141,7 +141,9 @@ def loss_on_batch(
 
 
 @torch.no_grad()
-def predict_end_parity(model: ParityLSTM, strings: BitStrings, batch_size: int = 4096) -> np.ndarray:
+def predict_end_parity(
+    model: ParityLSTM, strings: BitStrings, batch_size: int = 4096
+) -> np.ndarray:
     """The model's parity verdict after each string's last bit (0/1 per string)."""
     model.eval()
     out = np.empty(len(strings), dtype=np.uint8)
@@ -255,4 +257,3 @@ def run_parity_experiments(
             log(f"training {setting.name}: {setting.description}")
         results.append(train_setting(setting, config, seed, log=log))
     return results
-

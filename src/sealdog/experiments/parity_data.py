@@ -58,7 +58,9 @@ def random_bit_strings(
         raise ParityDataError("lengths must be a non-empty 1-D array of string lengths")
     top = int(lengths.max()) if max_length is None else int(max_length)
     if int(lengths.min()) < 1 or int(lengths.max()) > top:
-        raise ParityDataError(f"every length must lie in 1..{top}, got {lengths.min()}..{lengths.max()}")
+        raise ParityDataError(
+            f"every length must lie in 1..{top}, got {lengths.min()}..{lengths.max()}"
+        )
     bits = rng.integers(0, 2, size=(lengths.size, top), dtype=np.uint8)
     bits[np.arange(top)[None, :] >= lengths[:, None]] = 0
     return BitStrings(bits=bits, lengths=lengths)
@@ -79,7 +81,9 @@ def random_length_strings(rng: np.random.Generator, count: int, max_length: int)
     return random_bit_strings(rng, lengths, max_length)
 
 
-def strings_of_each_length(rng: np.random.Generator, per_length: int, max_length: int) -> BitStrings:
+def strings_of_each_length(
+    rng: np.random.Generator, per_length: int, max_length: int
+) -> BitStrings:
     """`per_length` strings of every length 1..max_length: the held-out evaluation grid."""
     _check_count(per_length)
     lengths = np.repeat(np.arange(1, max_length + 1, dtype=np.int64), per_length)

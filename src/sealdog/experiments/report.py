@@ -81,7 +81,11 @@ def summary_json(
         if with_curves:
             entry["curve"] = [asdict(p) for p in r.curve]
         settings[r.setting] = entry
-    report: dict[str, Any] = {"experiment": "parity", "settings": settings, "encrypted": dict(encrypted)}
+    report: dict[str, Any] = {
+        "experiment": "parity",
+        "settings": settings,
+        "encrypted": dict(encrypted),
+    }
     if run:
         report["run"] = dict(run)
     return report
@@ -107,8 +111,11 @@ def encrypted_summary_lines(encrypted: Mapping[str, Any]) -> list[str]:
     """Human-readable lines for the encrypted-cell part (or why it did not run)."""
     if encrypted.get("status") == "not available":
         reason = encrypted.get("reason", "")
-        return [f"encrypted recurrent cell: not available ({reason})" if reason else
-                "encrypted recurrent cell: not available"]
+        return [
+            f"encrypted recurrent cell: not available ({reason})"
+            if reason
+            else "encrypted recurrent cell: not available"
+        ]
     if encrypted.get("status") == "skipped":
         return ["encrypted recurrent cell: skipped (--no-encrypted)"]
     params = encrypted.get("params", {})
@@ -144,9 +151,15 @@ def learning_curve_png(results: Iterable[SettingResult]) -> bytes:
     acc_ax, loss_ax, map_ax = figure.subplots(1, 3)
     for r in results:
         seen = [p.strings_seen for p in r.curve]
-        (line,) = acc_ax.plot(seen, [p.val_accuracy for p in r.curve], label=f"{r.setting} (len 1-50)")
+        (line,) = acc_ax.plot(
+            seen, [p.val_accuracy for p in r.curve], label=f"{r.setting} (len 1-50)"
+        )
         acc_ax.plot(
-            seen, [p.val_accuracy_length50 for p in r.curve], linestyle=":", color=line.get_color(), alpha=0.5,
+            seen,
+            [p.val_accuracy_length50 for p in r.curve],
+            linestyle=":",
+            color=line.get_color(),
+            alpha=0.5,
             label=f"{r.setting} (len 50)",
         )
         loss_ax.plot(seen, [p.train_loss for p in r.curve], label=r.setting)
@@ -175,14 +188,21 @@ def _length_heatmap(ax: Any, results: list[SettingResult]) -> None:
 
     It shows the curriculum at work: short strings are solved first, then long ones.
     """
-    chosen = next((r for r in results if r.setting == "end_random1_50"), results[0] if results else None)
+    chosen = next(
+        (r for r in results if r.setting == "end_random1_50"), results[0] if results else None
+    )
     points = [p for p in chosen.curve if p.val_accuracy_by_length] if chosen else []
     if not points:
         ax.set_axis_off()
         return
     grid = [p.val_accuracy_by_length for p in points]
     image = ax.imshow(
-        list(map(list, zip(*grid))), aspect="auto", origin="lower", vmin=0.3, vmax=1.0, cmap="viridis",
+        list(map(list, zip(*grid))),
+        aspect="auto",
+        origin="lower",
+        vmin=0.3,
+        vmax=1.0,
+        cmap="viridis",
         extent=(0.5, len(points) + 0.5, 0.5, len(grid[0]) + 0.5),
     )
     ax.set_xlabel("evaluation point (training strings seen, in order)")

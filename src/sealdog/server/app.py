@@ -106,7 +106,12 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             log.warning(RESEARCH_SCHEMES_WARNING)
         await run_in_threadpool(engine.warm_up)
         n = engine.processes
-        log.info("sealdog server %s: worker ready (%d scoring process%s)", __version__, n, "" if n == 1 else "es")
+        log.info(
+            "sealdog server %s: worker ready (%d scoring process%s)",
+            __version__,
+            n,
+            "" if n == 1 else "es",
+        )
         try:
             yield
         finally:
@@ -123,8 +128,14 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.services = services
     app.state.metrics = server_metrics
     install_problem_handlers(app)
-    for router in (health.router, metrics.router, models.router, scoring.router,
-                   verdicts.router, tokens.router):
+    for router in (
+        health.router,
+        metrics.router,
+        models.router,
+        scoring.router,
+        verdicts.router,
+        tokens.router,
+    ):
         app.include_router(router)
     app.add_middleware(
         BodyLimitMiddleware,

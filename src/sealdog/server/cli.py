@@ -32,10 +32,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("sealdog.server")
 
 server_app = typer.Typer(
-    help="The Sealdog server (the deploying party's service).", no_args_is_help=True, rich_markup_mode=None
+    help="The Sealdog server (the deploying party's service).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
-token_app = typer.Typer(help="API tokens (stored hashed; shown once).", no_args_is_help=True, rich_markup_mode=None)
-model_app = typer.Typer(help="Operator actions on hosted models.", no_args_is_help=True, rich_markup_mode=None)
+token_app = typer.Typer(
+    help="API tokens (stored hashed; shown once).", no_args_is_help=True, rich_markup_mode=None
+)
+model_app = typer.Typer(
+    help="Operator actions on hosted models.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 class TokenRole(StrEnum):
@@ -56,6 +62,8 @@ class LogLevel(StrEnum):
     info = "info"
     debug = "debug"
     trace = "trace"
+
+
 server_app.add_typer(token_app, name="token")
 server_app.add_typer(model_app, name="model")
 
@@ -91,19 +99,25 @@ def run(
     port: int = typer.Option(None, help="Port [env SEALDOG_PORT, default 8000]."),
     workers: int = typer.Option(None, help="uvicorn worker processes [env SEALDOG_WORKERS]."),
     scoring_processes: int = typer.Option(
-        None, help="Scoring processes per worker; 0 = CPUs / workers [env SEALDOG_SCORING_PROCESSES]."
+        None,
+        help="Scoring processes per worker; 0 = CPUs / workers [env SEALDOG_SCORING_PROCESSES].",
     ),
     data_dir: Path = DataDir,
     database_url: str = DatabaseUrl,
     insecure_demo: bool = typer.Option(
-        False, "--insecure-demo", help="Accept keys under 2048 bits (demos/tests only) [env SEALDOG_DEMO_MODE]."
+        False,
+        "--insecure-demo",
+        help="Accept keys under 2048 bits (demos/tests only) [env SEALDOG_DEMO_MODE].",
     ),
     allow_research_schemes: bool = typer.Option(
-        False, "--allow-research-schemes",
+        False,
+        "--allow-research-schemes",
         help="Host research-grade xor networks (integer-vector scheme, NOT confidential) "
         "[env SEALDOG_ALLOW_RESEARCH_SCHEMES].",
     ),
-    log_level: LogLevel | None = typer.Option(None, help="Log level [env SEALDOG_LOG_LEVEL, default info]."),
+    log_level: LogLevel | None = typer.Option(
+        None, help="Log level [env SEALDOG_LOG_LEVEL, default info]."
+    ),
 ) -> None:
     """Start the HTTP server (uvicorn)."""
     import uvicorn
@@ -111,8 +125,13 @@ def run(
     from sealdog.server.app import DEMO_MODE_WARNING, RESEARCH_SCHEMES_WARNING, prepare_storage
 
     settings = _settings(
-        host=host, port=port, workers=workers, scoring_processes=scoring_processes,
-        data_dir=data_dir, database_url=database_url, demo_mode=True if insecure_demo else None,
+        host=host,
+        port=port,
+        workers=workers,
+        scoring_processes=scoring_processes,
+        data_dir=data_dir,
+        database_url=database_url,
+        demo_mode=True if insecure_demo else None,
         allow_research_schemes=True if allow_research_schemes else None,
         log_level=log_level.value if log_level else None,
     )
@@ -150,7 +169,11 @@ def _log_config(level: str) -> dict[str, Any]:
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["sealdog"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    config["loggers"]["sealdog"] = {
+        "handlers": ["default"],
+        "level": level.upper(),
+        "propagate": False,
+    }
     return config
 
 
@@ -189,10 +212,16 @@ def migrate_command(data_dir: Path = DataDir, database_url: str = DatabaseUrl) -
 @token_app.command("create")
 @handles_errors
 def token_create(
-    role: TokenRole = typer.Option(..., help="owner (uploads models, reads their verdicts), submitter (scores) or admin."),
-    subject: str = typer.Option(None, help="Who the token acts for (owners sharing models share it)."),
+    role: TokenRole = typer.Option(
+        ..., help="owner (uploads models, reads their verdicts), submitter (scores) or admin."
+    ),
+    subject: str = typer.Option(
+        None, help="Who the token acts for (owners sharing models share it)."
+    ),
     label: str = typer.Option(None, help="A note for the token list."),
-    model: list[str] = typer.Option(None, "--model", help="Model a submitter may use (repeatable)."),
+    model: list[str] = typer.Option(
+        None, "--model", help="Model a submitter may use (repeatable)."
+    ),
     data_dir: Path = DataDir,
     database_url: str = DatabaseUrl,
 ) -> None:
@@ -204,7 +233,9 @@ def token_create(
         raise typer.BadParameter("--model applies to submitter tokens only")
     repo = _repository(data_dir, database_url)
     try:
-        record, token = issue_token(repo, role=Role(role.value), subject=subject, label=label, model_ids=model or [])
+        record, token = issue_token(
+            repo, role=Role(role.value), subject=subject, label=label, model_ids=model or []
+        )
     except KeyError as exc:
         raise SealdogError(f"unknown model(s): {exc.args[0]}") from None
     typer.echo(f"token id {record.id}, role {record.role}, subject {record.subject}", err=True)
@@ -219,7 +250,9 @@ def token_list(data_dir: Path = DataDir, database_url: str = DatabaseUrl) -> Non
     for t in repo.list_tokens():
         state = "revoked" if t.revoked_at else "active"
         models = ",".join(t.model_ids) or "-"
-        typer.echo(f"{t.id}  {t.role:<9}  {t.subject:<24}  {state:<7}  models={models}  {t.label or ''}")
+        typer.echo(
+            f"{t.id}  {t.role:<9}  {t.subject:<24}  {state:<7}  models={models}  {t.label or ''}"
+        )
 
 
 @token_app.command("revoke")
@@ -239,14 +272,18 @@ def model_list(data_dir: Path = DataDir, database_url: str = DatabaseUrl) -> Non
     repo = _repository(data_dir, database_url)
     for m in repo.list_models():
         policy = "score+verdict" if m.score_mode_enabled else "verdict-only"
-        typer.echo(f"{m.id}  {m.owner:<20}  {m.kind:<7} {m.key_bits}-bit {m.key_fingerprint[:16]}  {policy}")
+        typer.echo(
+            f"{m.id}  {m.owner:<20}  {m.kind:<7} {m.key_bits}-bit {m.key_fingerprint[:16]}  {policy}"
+        )
 
 
 @model_app.command("score-mode")
 @handles_errors
 def model_score_mode(
     model_id: str,
-    enable: bool = typer.Option(..., "--enable/--disable", help="Allow exact scores for this model."),
+    enable: bool = typer.Option(
+        ..., "--enable/--disable", help="Allow exact scores for this model."
+    ),
     data_dir: Path = DataDir,
     database_url: str = DatabaseUrl,
 ) -> None:

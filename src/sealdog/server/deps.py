@@ -31,7 +31,9 @@ def services(request: Request) -> Services:
     return found
 
 
-_bearer = HTTPBearer(auto_error=False, description="An API token from `sealdog server token create`.")
+_bearer = HTTPBearer(
+    auto_error=False, description="An API token from `sealdog server token create`."
+)
 
 
 async def principal(
@@ -40,7 +42,9 @@ async def principal(
 ) -> TokenRecord:
     challenge = {"WWW-Authenticate": 'Bearer realm="sealdog"'}
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Problem(401, "missing bearer token: send 'Authorization: Bearer <token>'", headers=challenge)
+        raise Problem(
+            401, "missing bearer token: send 'Authorization: Bearer <token>'", headers=challenge
+        )
     repo = services(request).repo
     record = await run_in_threadpool(authenticate, repo, credentials.credentials)
     if record is None:

@@ -26,20 +26,29 @@ class ServerMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
-            "sealdog_http_requests", "HTTP requests handled.",
-            ["method", "route", "status"], registry=self.registry,
+            "sealdog_http_requests",
+            "HTTP requests handled.",
+            ["method", "route", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "sealdog_http_request_duration_seconds", "HTTP request latency.",
-            ["method", "route"], buckets=LATENCY_BUCKETS, registry=self.registry,
+            "sealdog_http_request_duration_seconds",
+            "HTTP request latency.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.emails_scored = Counter(
-            "sealdog_emails_scored", "E-mails scored with a sealed model.",
-            ["kind", "mode", "delivery"], registry=self.registry,
+            "sealdog_emails_scored",
+            "E-mails scored with a sealed model.",
+            ["kind", "mode", "delivery"],
+            registry=self.registry,
         )
         self.errors = Counter(
-            "sealdog_http_errors", "HTTP responses with status >= 400.",
-            ["route", "status"], registry=self.registry,
+            "sealdog_http_errors",
+            "HTTP responses with status >= 400.",
+            ["route", "status"],
+            registry=self.registry,
         )
 
     def exposition(self) -> tuple[bytes, str]:

@@ -95,7 +95,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(
-            exc.status, exc.detail, title=exc.title, headers=exc.headers, extra=exc.extra,
+            exc.status,
+            exc.detail,
+            title=exc.title,
+            headers=exc.headers,
+            extra=exc.extra,
             instance=request.url.path,
         )
 
@@ -103,7 +107,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return problem_response(
-            exc.status_code, detail, headers=getattr(exc, "headers", None),
+            exc.status_code,
+            detail,
+            headers=getattr(exc, "headers", None),
             instance=request.url.path,
         )
 
@@ -114,7 +120,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         where = ".".join(str(p) for p in first["loc"])
         return problem_response(
             422,
-            f"invalid request: {where}: {first['msg']}" if where else f"invalid request: {first['msg']}",
+            f"invalid request: {where}: {first['msg']}"
+            if where
+            else f"invalid request: {first['msg']}",
             extra={"errors": errors},
             instance=request.url.path,
         )
@@ -127,8 +135,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled error on %s %s: %r", request.method, request.url.path, exc, exc_info=exc)
+        log.error(
+            "unhandled error on %s %s: %r", request.method, request.url.path, exc, exc_info=exc
+        )
         return problem_response(
-            500, "internal server error; the operator can find details in the server log",
+            500,
+            "internal server error; the operator can find details in the server log",
             instance=request.url.path,
         )

@@ -41,7 +41,8 @@ class ScoreRequest(BaseModel):
         default=None, min_length=1, description="The batch (capped by the server); linear models."
     )
     inputs: list[list[Literal[0, 1]]] | None = Field(
-        default=None, min_length=1,
+        default=None,
+        min_length=1,
         description="Plaintext bit rows, e.g. [[0, 1], [1, 1]] (capped by the server); xor models.",
     )
     delivery: Literal["direct", "inbox"] = Field(
@@ -62,7 +63,7 @@ class ScoreRequest(BaseModel):
             for i, row in enumerate(value):
                 if not isinstance(row, list):
                     # ValueError, not TypeError: pydantic turns only ValueError into a 422.
-                    raise ValueError(f"inputs[{i}] must be a list of bits, e.g. [0, 1]")  # noqa: TRY004
+                    raise ValueError(f"inputs[{i}] must be a list of bits, e.g. [0, 1]")
                 for j, v in enumerate(row):
                     if isinstance(v, bool) or not isinstance(v, int) or v not in (0, 1):
                         raise ValueError(f"inputs[{i}][{j}] is {v!r}; inputs must be bits, 0 or 1")
@@ -71,7 +72,9 @@ class ScoreRequest(BaseModel):
     @model_validator(mode="after")
     def _emails_or_inputs(self) -> ScoreRequest:
         if (self.emails is None) == (self.inputs is None):
-            raise ValueError("give exactly one of 'emails' (linear models) or 'inputs' (xor models)")
+            raise ValueError(
+                "give exactly one of 'emails' (linear models) or 'inputs' (xor models)"
+            )
         return self
 
 
@@ -148,7 +151,10 @@ class TokenCreate(BaseModel):
 
     role: Role
     subject: str | None = Field(
-        default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@:-]+$",
+        default=None,
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_.@:-]+$",
         description="Who the token acts for; owner tokens with the same subject share models.",
     )
     label: str | None = Field(default=None, max_length=200)

@@ -61,7 +61,8 @@ class ScoringEngine:
         except BrokenProcessPool as exc:
             self._reset()
             raise Problem(
-                503, "a scoring process died (out of memory?); retry the request",
+                503,
+                "a scoring process died (out of memory?); retry the request",
                 headers={"Retry-After": "1"},
             ) from exc
 

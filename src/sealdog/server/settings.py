@@ -90,5 +90,7 @@ class ServerSettings(BaseSettings):
         for name, value in self.model_dump().items():
             if value is None:
                 continue
-            env[f"SEALDOG_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+            env[f"SEALDOG_{name.upper()}"] = (
+                str(value).lower() if isinstance(value, bool) else str(value)
+            )
         return env

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from sealdog.mail.message import DEFAULT_MAX_EMAIL_BYTES
 from sealdog.mail.featuriser import Featuriser, FeaturiserSpec, SparseFeatures
+from sealdog.mail.message import DEFAULT_MAX_EMAIL_BYTES
 
 ProgressCallback = Callable[[int], None]
 """Called with the number of e-mails just finished."""

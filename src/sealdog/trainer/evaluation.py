@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from sealdog.data.enron import LabelledEmail
-from sealdog.trainer.corpus import ProgressCallback, corpus_terms, index_corpus
 from sealdog.mail.featuriser import Featuriser, fit_vocabulary
+from sealdog.trainer.corpus import ProgressCallback, corpus_terms, index_corpus
 from sealdog.trainer.model import LinearModel
 from sealdog.trainer.training import PreparedCorpus, TrainingConfig, train_prepared
 
@@ -41,7 +41,9 @@ class Split:
     test: np.ndarray
 
 
-def make_split(name: str, folders: np.ndarray, labels: np.ndarray, holdout: int = POSTS_HOLDOUT) -> Split:
+def make_split(
+    name: str, folders: np.ndarray, labels: np.ndarray, holdout: int = POSTS_HOLDOUT
+) -> Split:
     """One of the three named splits; raises KeyError for an unknown name."""
     if name == "posts":
         test = np.zeros(len(labels), dtype=bool)
@@ -137,8 +139,12 @@ def encrypted_agreement(
     pk, sk = keypair if keypair is not None else generate_keypair(key_bits, insecure=insecure)
     t0 = time.perf_counter()
     sealed = seal_model(
-        pk, model.weights, model.bias, featuriser=model.featuriser.to_dict(),
-        scale_bits=scale_bits, max_count=model.featuriser.max_count,
+        pk,
+        model.weights,
+        model.bias,
+        featuriser=model.featuriser.to_dict(),
+        scale_bits=scale_bits,
+        max_count=model.featuriser.max_count,
     )
     seconds_seal = time.perf_counter() - t0
     scorer = LinearScorer(sealed.linear())
@@ -152,7 +158,10 @@ def encrypted_agreement(
     w_int = [int(v) for v in fp.encode(model.weights)]
     b_int = int(fp.encode(float(model.bias)))
     plain = [model.bias + float(np.dot(model.weights[i], c)) >= 0 for i, c in features]
-    exact = [b_int + sum(w_int[j] * int(x) for j, x in zip(i.tolist(), c.tolist())) >= 0 for i, c in features]
+    exact = [
+        b_int + sum(w_int[j] * int(x) for j, x in zip(i.tolist(), c.tolist())) >= 0
+        for i, c in features
+    ]
     n = max(1, len(features))
     return EncryptedCheck(
         agreement=sum(a == b for a, b in zip(encrypted, plain)) / n,
@@ -196,7 +205,10 @@ class SplitResult:
         m, enc = self.metrics, self.encrypted
         return {
             "n_train": self.n_train,
-            "tp": m["tp"], "fp": m["fp"], "tn": m["tn"], "fn": m["fn"],
+            "tp": m["tp"],
+            "fp": m["fp"],
+            "tn": m["tn"],
+            "fn": m["fn"],
             "chosen_c": self.chosen_c,
             "threshold": self.threshold,
             "train_seconds": self.train_seconds,
@@ -241,11 +253,15 @@ def evaluate(
         spec = config.featuriser
         train_idx, test_idx = np.flatnonzero(split.train), np.flatnonzero(split.test)
         if spec.mode == "vocabulary":
-            vocab = fit_vocabulary((terms[i] for i in train_idx), min_df=config.min_df, max_terms=config.max_terms)
+            vocab = fit_vocabulary(
+                (terms[i] for i in train_idx), min_df=config.min_df, max_terms=config.max_terms
+            )
             spec = replace(spec, vocabulary=vocab)
         featuriser = Featuriser.from_spec(spec)
         X_train = index_corpus(featuriser, [terms[i] for i in train_idx])
-        model, report = train_prepared(PreparedCorpus(featuriser, X_train, labels[train_idx]), config)
+        model, report = train_prepared(
+            PreparedCorpus(featuriser, X_train, labels[train_idx]), config
+        )
         train_seconds = time.perf_counter() - t0
         test_rows = [featuriser.index_terms(terms[i]) for i in test_idx]
         X_test = index_corpus(featuriser, [terms[i] for i in test_idx])
@@ -257,13 +273,22 @@ def evaluate(
         encrypted = None
         if keypair is not None:
             encrypted = encrypted_agreement(
-                model, [(r.indices, r.counts) for r in test_rows],
-                key_bits=keypair[0].bits, insecure=insecure_key, keypair=keypair,
+                model,
+                [(r.indices, r.counts) for r in test_rows],
+                key_bits=keypair[0].bits,
+                insecure=insecure_key,
+                keypair=keypair,
             )
         result = SplitResult(
-            name=name, metrics=metrics, n_train=len(train_idx), n_test=len(test_idx),
-            chosen_c=report.chosen_c, threshold=report.threshold, train_seconds=train_seconds,
-            emails_per_second=rate, encrypted=encrypted,
+            name=name,
+            metrics=metrics,
+            n_train=len(train_idx),
+            n_test=len(test_idx),
+            chosen_c=report.chosen_c,
+            threshold=report.threshold,
+            train_seconds=train_seconds,
+            emails_per_second=rate,
+            encrypted=encrypted,
             extra={"unthresholded": {k: at_zero[k] for k in ("accuracy", "fpr", "fnr")}},
         )
         if log:

@@ -87,9 +87,13 @@ class LinearModel:
     @classmethod
     def from_dict(cls, data: Any) -> LinearModel:
         if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
-            raise ModelFileError(f"not a Sealdog plaintext model (expected format {MODEL_FORMAT!r})")
+            raise ModelFileError(
+                f"not a Sealdog plaintext model (expected format {MODEL_FORMAT!r})"
+            )
         if data.get("version") != MODEL_VERSION:
-            raise ModelFileError(f"unsupported model version {data.get('version')!r} (expected {MODEL_VERSION})")
+            raise ModelFileError(
+                f"unsupported model version {data.get('version')!r} (expected {MODEL_VERSION})"
+            )
         try:
             spec = FeaturiserSpec.from_dict(data["featuriser"])
             weights = np.asarray(data["weights"], dtype=np.float64)
@@ -110,7 +114,9 @@ class LinearModel:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except FileNotFoundError as exc:
-            raise ModelFileError(f"no model file at {path}; create one with `sealdog train`") from exc
+            raise ModelFileError(
+                f"no model file at {path}; create one with `sealdog train`"
+            ) from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise ModelFileError(f"cannot read model file {path}: {exc}") from exc
         try:

@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from sealdog.errors import SealdogError
-from sealdog.mail.message import DEFAULT_MAX_EMAIL_BYTES, email_parts
 from sealdog.mail.featuriser import FeaturiserSpec
+from sealdog.mail.message import DEFAULT_MAX_EMAIL_BYTES, email_parts
 from sealdog.trainer.model import LinearModel
 
 SKLEARN_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
@@ -127,7 +127,9 @@ def _vectoriser_spec(vectoriser: Any, max_count: int | None) -> tuple[Featuriser
     column_weights = np.ones(len(vocabulary), dtype=np.float64)
     if isinstance(vectoriser, TfidfVectorizer):
         if vectoriser.norm is not None:
-            problems.append(f"norm={vectoriser.norm!r} (needs None: per-e-mail normalisation is not linear)")
+            problems.append(
+                f"norm={vectoriser.norm!r} (needs None: per-e-mail normalisation is not linear)"
+            )
         if vectoriser.sublinear_tf:
             problems.append("sublinear_tf=True")
         if vectoriser.use_idf:

@@ -63,7 +63,9 @@ class TrainingConfig:
 
     def validate(self) -> TrainingConfig:
         if self.learner not in LEARNERS:
-            raise TrainingError(f"learner must be one of {', '.join(LEARNERS)}, got {self.learner!r}")
+            raise TrainingError(
+                f"learner must be one of {', '.join(LEARNERS)}, got {self.learner!r}"
+            )
         if not self.c_grid or any(c <= 0 for c in self.c_grid):
             raise TrainingError("the C grid needs at least one positive value")
         if self.target_fpr is not None and not 0.0 <= self.target_fpr < 1.0:
@@ -123,7 +125,9 @@ def prepare(
     if spec.mode == "vocabulary":
         vocabulary = fit_vocabulary(terms, min_df=min_df, max_terms=max_terms)
         if not vocabulary:
-            raise TrainingError(f"no term occurs in {min_df} or more e-mails: lower --min-df or add e-mails")
+            raise TrainingError(
+                f"no term occurs in {min_df} or more e-mails: lower --min-df or add e-mails"
+            )
         spec = replace(spec, vocabulary=vocabulary)
     featuriser = Featuriser.from_spec(spec)
     return PreparedCorpus(featuriser, index_corpus(featuriser, terms), y), terms
@@ -184,7 +188,9 @@ def nb_log_count_ratio(X: sp.csr_matrix, y: np.ndarray, *, alpha: float = 1.0) -
     return np.log(p / p.sum()) - np.log(q / q.sum())
 
 
-def error_at_fpr(scores: np.ndarray, y: np.ndarray, target_fpr: float | None) -> tuple[float, float]:
+def error_at_fpr(
+    scores: np.ndarray, y: np.ndarray, target_fpr: float | None
+) -> tuple[float, float]:
     """(threshold, error rate) on a labelled set when the threshold is set for target_fpr."""
     threshold = 0.0 if target_fpr is None else threshold_for_fpr(scores[y == 0], target_fpr)
     predicted = scores >= threshold
@@ -216,11 +222,15 @@ def train_prepared(
         for k, c in enumerate(config.c_grid, 1):
             if stage:
                 stage(f"choosing C: fitting C={c:g} ({k} of {len(config.c_grid)})", None)
-            w, b = fit_linear(X[~val], y[~val], c=c, learner=config.learner, nb_alpha=config.nb_alpha)
+            w, b = fit_linear(
+                X[~val], y[~val], c=c, learner=config.learner, nb_alpha=config.nb_alpha
+            )
             scores = np.asarray(X[val] @ w).ravel() + b
             thr, err = error_at_fpr(scores, y[val], config.target_fpr)
             auc = float(roc_auc_score(y[val], scores))
-            validation["grid"].append({"c": c, "error_at_target": err, "auc": auc, "threshold": thr})
+            validation["grid"].append(
+                {"c": c, "error_at_target": err, "auc": auc, "threshold": thr}
+            )
             if log:
                 log(f"C={c:g}: validation error {err:.4f} at target FPR, AUC {auc:.5f}")
             if best is None or (err, -auc) < best:
@@ -229,7 +239,9 @@ def train_prepared(
     t0 = time.perf_counter()
     if stage:
         stage(f"final fit with C={chosen_c:g} on {len(y):,} e-mails", None)
-    weights, intercept = fit_linear(X, y, c=chosen_c, learner=config.learner, nb_alpha=config.nb_alpha)
+    weights, intercept = fit_linear(
+        X, y, c=chosen_c, learner=config.learner, nb_alpha=config.nb_alpha
+    )
     seconds["final_fit"] = time.perf_counter() - t0
     if not np.isfinite(threshold):
         threshold = 0.0
@@ -241,7 +253,9 @@ def train_prepared(
         "n_train": len(y),
         "n_train_spam": int(np.sum(y == 1)),
     }
-    model = LinearModel(weights, intercept, corpus.featuriser.spec, metadata).with_threshold(threshold)
+    model = LinearModel(weights, intercept, corpus.featuriser.spec, metadata).with_threshold(
+        threshold
+    )
     report = TrainingReport(
         n_train=len(y),
         n_features=corpus.featuriser.n_features,

@@ -19,9 +19,14 @@ class Preset(StrEnum):
 
 @handles_errors
 def xor_demo_command(
-    preset: Preset = typer.Option(Preset.demo, help="VHE preset: demo (fast), large, or test (unit tests: too shallow for many iterations)."),
+    preset: Preset = typer.Option(
+        Preset.demo,
+        help="VHE preset: demo (fast), large, or test (unit tests: too shallow for many iterations).",
+    ),
     seed: int = typer.Option(32, help="Seed of the initial weights."),
-    iterations: int = typer.Option(10, help="Encrypted gradient steps (bounded by the preset's depth)."),
+    iterations: int = typer.Option(
+        10, help="Encrypted gradient steps (bounded by the preset's depth)."
+    ),
     json_output: bool = typer.Option(False, "--json", help="End with one JSON line."),
 ) -> None:
     """Train an XOR network whose weights stay encrypted the whole time (research/demo grade)."""

@@ -38,7 +38,9 @@ def run_xor_demo(
     config = TrainingConfig(seed=seed, iterations=iterations)
     console = console or Console(stderr=json_output)
     est = params.security
-    console.print(f"[bold]Encrypted XOR training[/] preset={params.name} k={params.lwe_dim} log2 q={params.log_q}")
+    console.print(
+        f"[bold]Encrypted XOR training[/] preset={params.name} k={params.lwe_dim} log2 q={params.log_q}"
+    )
     console.print(f"security estimate: {est.label}")
     console.print(WARNING)
     if seed == TrainingConfig.seed and iterations == TrainingConfig.iterations:
@@ -58,8 +60,11 @@ def run_xor_demo(
     for (a, b), target, p in zip(INPUTS.astype(int), TARGETS, predictions):
         console.print(f"  {a} XOR {b} -> {p:+.3f} (target {target:.0f})")
     summary = {
-        "demo": "xor", "iterations": result.iterations, "seconds": round(seconds, 2),
-        "predictions": [round(p, 4) for p in predictions], "preset": params.name,
+        "demo": "xor",
+        "iterations": result.iterations,
+        "seconds": round(seconds, 2),
+        "predictions": [round(p, 4) for p in predictions],
+        "preset": params.name,
     }
     if json_output:
         print(json.dumps(summary))

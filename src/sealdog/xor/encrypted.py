@@ -33,7 +33,9 @@ from sealdog.xor.network import EncryptedXor, hidden_layer, output
 from sealdog.xor.network import sum_ciphertexts as _sum
 from sealdog.xor.plaintext import INPUTS, TARGETS, TrainingConfig, XorNet
 
-WEIGHT_BOUND = 64.0  # asserted bound on every weight after each update (see fixed_point.assume_bound)
+WEIGHT_BOUND = (
+    64.0  # asserted bound on every weight after each update (see fixed_point.assume_bound)
+)
 PRODUCTS_PER_ITERATION = 5
 
 
@@ -55,7 +57,9 @@ def check_budget(params: VheParams, iterations: int) -> None:
         )
 
 
-def encrypt_net(net: XorNet, sk: SecretKey, product_key: ProductKey, rng: random.Random | None = None) -> EncryptedXor:
+def encrypt_net(
+    net: XorNet, sk: SecretKey, product_key: ProductKey, rng: random.Random | None = None
+) -> EncryptedXor:
     return EncryptedXor(
         w1=[[fp.encrypt_real(sk, [float(v)], rng) for v in row] for row in net.w1],
         w2=[fp.encrypt_real(sk, [float(v)], rng) for v in net.w2],
@@ -141,4 +145,6 @@ def train_encrypted(
         losses.append(float(loss_value))
         if on_iteration is not None:
             on_iteration(it, loss_ct, float(loss_value))
-    return TrainingResult(net=decrypt_net(enc, sk), iterations=config.iterations, decrypted_losses=losses)
+    return TrainingResult(
+        net=decrypt_net(enc, sk), iterations=config.iterations, decrypted_losses=losses
+    )

@@ -37,8 +37,12 @@ def encode_outputs(outputs: Sequence[Ciphertext]) -> dict[str, Any]:
         raise VheCorruptData("no outputs to encode")
     first = outputs[0]
     return {
-        "format": FORMAT, "version": VERSION, "scheme": "vhe", "preset": first.params.name,
-        "key_id": first.key_id, "count": len(outputs),
+        "format": FORMAT,
+        "version": VERSION,
+        "scheme": "vhe",
+        "preset": first.params.name,
+        "key_id": first.key_id,
+        "count": len(outputs),
         "outputs": [base64.b64encode(codec.encode_ciphertext(ct)).decode() for ct in outputs],
     }
 
@@ -46,10 +50,18 @@ def encode_outputs(outputs: Sequence[Ciphertext]) -> dict[str, Any]:
 def _payload(response_json: dict[str, Any]) -> dict[str, Any]:
     """Accept a direct scoring answer, an inbox entry (both have `verdicts`) or the payload."""
     if not isinstance(response_json, dict):
-        raise VheCorruptData("expected a JSON object (a scoring answer, an inbox entry or its verdicts)")
+        raise VheCorruptData(
+            "expected a JSON object (a scoring answer, an inbox entry or its verdicts)"
+        )
     inner = response_json.get("verdicts", response_json)
-    if not isinstance(inner, dict) or inner.get("format") != FORMAT or inner.get("version") != VERSION:
-        raise VheCorruptData(f"not {FORMAT} version {VERSION} data (is this an xor model's answer?)")
+    if (
+        not isinstance(inner, dict)
+        or inner.get("format") != FORMAT
+        or inner.get("version") != VERSION
+    ):
+        raise VheCorruptData(
+            f"not {FORMAT} version {VERSION} data (is this an xor model's answer?)"
+        )
     return inner
 
 

@@ -74,9 +74,7 @@ class SealedXor:
     network: EncryptedXor
     public_key: PublicKey
     metadata: dict[str, Any] = field(default_factory=dict)
-    created_at: str = field(
-        default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds")
-    )
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
     def preset(self) -> str:
@@ -95,7 +93,9 @@ class SealedXor:
         """The sealed-model container (kind "xor", scheme "vhe") holding this network."""
         act = self.network.act
         manifest = base_manifest(
-            kind=KIND, scheme=SCHEME, key_fingerprint=self.key_fingerprint,
+            kind=KIND,
+            scheme=SCHEME,
+            key_fingerprint=self.key_fingerprint,
             metadata=self.metadata,
         )
         manifest.update(
@@ -144,8 +144,12 @@ class SealedXor:
         cts = [codec.decode_ciphertext(b) for b in blobs[2:]]
         w1 = [cts[3 * j : 3 * j + 3] for j in range(hidden)]
         network = EncryptedXor(w1=w1, w2=cts[3 * hidden :], act=act, product_key=product_key)
-        sealed = cls(network=network, public_key=public_key, metadata=model.metadata,
-                     created_at=str(m["created_at"]))
+        sealed = cls(
+            network=network,
+            public_key=public_key,
+            metadata=model.metadata,
+            created_at=str(m["created_at"]),
+        )
         if sealed.key_fingerprint != model.key_fingerprint:
             raise SealedModelError("the manifest's key fingerprint does not match its public key")
         return sealed

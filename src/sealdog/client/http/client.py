@@ -78,16 +78,26 @@ class _ClientBase:
     @staticmethod
     def _send_kwargs(call: Call[Any]) -> dict[str, Any]:
         req = call.request
-        return {"params": req.params, "json": req.json, "content": req.content,
-                "headers": req.headers}
+        return {
+            "params": req.params,
+            "json": req.json,
+            "content": req.content,
+            "headers": req.headers,
+        }
 
     def _plan(self, route: BatchRoute[I], items: Sequence[I]) -> BatchPlan[I, ScoreResult]:
         cap = self.batch_size if route is EMAILS else self.inputs_batch_size
-        return BatchPlan(items, wire_size=route.wire_size, max_count=cap,
-                         max_bytes=self.max_body_bytes)
+        return BatchPlan(
+            items, wire_size=route.wire_size, max_count=cap, max_bytes=self.max_body_bytes
+        )
 
-    def _refused(self, plan: BatchPlan[I, ScoreResult], route: BatchRoute[I], batch: Batch,
-                 exc: PayloadTooLargeError) -> None:
+    def _refused(
+        self,
+        plan: BatchPlan[I, ScoreResult],
+        route: BatchRoute[I],
+        batch: Batch,
+        exc: PayloadTooLargeError,
+    ) -> None:
         """A 413 on `batch`: let the plan re-cut it (keeping the learned cap), or re-raise."""
         if not plan.refused(batch, route.advertised_cap(exc.problem)):
             raise exc
@@ -100,11 +110,21 @@ class _ClientBase:
 class SealdogClient(_ClientBase):
     """Synchronous client. Use as a context manager, or call `close()`."""
 
-    def __init__(self, base_url: str, token: str | None = None, *,
-                 transport: httpx.BaseTransport | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(base_url, token, **options)
-        self._http = httpx.Client(base_url=self.base_url, headers=headers(token),
-                                  timeout=self.timeout, transport=transport)
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers=headers(token),
+            timeout=self.timeout,
+            transport=transport,
+        )
 
     def __enter__(self) -> Self:
         return self
@@ -121,8 +141,9 @@ class SealdogClient(_ClientBase):
             if delay:
                 time.sleep(delay)
             try:
-                response = self._http.request(call.request.method, call.request.path,
-                                              **self._send_kwargs(call))
+                response = self._http.request(
+                    call.request.method, call.request.path, **self._send_kwargs(call)
+                )
             except httpx.TransportError as exc:
                 attempts.failed(exc)
                 continue
@@ -130,8 +151,15 @@ class SealdogClient(_ClientBase):
                 return decode(response, call)
         attempts.give_up()
 
-    def _score(self, route: BatchRoute[I], model_id: str, items: Sequence[I],
-               delivery: Delivery, mode: Mode, progress: Progress | None) -> list[ScoreResult]:
+    def _score(
+        self,
+        route: BatchRoute[I],
+        model_id: str,
+        items: Sequence[I],
+        delivery: Delivery,
+        mode: Mode,
+        progress: Progress | None,
+    ) -> list[ScoreResult]:
         plan = self._plan(route, items)
         while (batch := plan.take()) is not None:
             call = api.score(route, model_id, plan.batch_items(batch), delivery, mode)
@@ -169,8 +197,9 @@ class SealdogClient(_ClientBase):
     def delete_model(self, model_id: str) -> None:
         self._call(api.delete_model(model_id))
 
-    def create_token(self, role: Role, *, subject: str | None = None,
-                     models: Sequence[str] = ()) -> dict[str, Any]:
+    def create_token(
+        self, role: Role, *, subject: str | None = None, models: Sequence[str] = ()
+    ) -> dict[str, Any]:
         """Admin only: issue a token; the answer's "token" is shown once."""
         return self._call(api.create_token(role, subject, models))
 
@@ -210,8 +239,9 @@ class SealdogClient(_ClientBase):
         """One page of the model's verdict inbox after cursor `after`."""
         return self._call(api.verdicts(model_id, after, limit))
 
-    def iter_inbox(self, model_id: str, *, after: str = "0",
-                   limit: int = 500) -> Iterator[InboxEntry]:
+    def iter_inbox(
+        self, model_id: str, *, after: str = "0", limit: int = 500
+    ) -> Iterator[InboxEntry]:
         """Every inbox entry after `after`, page by page; the last entry's cursor resumes."""
         while True:
             page = self.verdicts(model_id, after=after, limit=limit)
@@ -225,13 +255,23 @@ class AsyncSealdogClient(_ClientBase):
     """Asynchronous client (same endpoints); up to `concurrency` batches of one scoring call
     are in flight at a time."""
 
-    def __init__(self, base_url: str, token: str | None = None, *,
-                 transport: httpx.AsyncBaseTransport | None = None, concurrency: int = 2,
-                 **options: Any) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        concurrency: int = 2,
+        **options: Any,
+    ) -> None:
         super().__init__(base_url, token, **options)
         self.concurrency = max(1, concurrency)
-        self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers(token),
-                                       timeout=self.timeout, transport=transport)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers(token),
+            timeout=self.timeout,
+            transport=transport,
+        )
 
     async def __aenter__(self) -> Self:
         return self
@@ -248,8 +288,9 @@ class AsyncSealdogClient(_ClientBase):
             if delay:
                 await asyncio.sleep(delay)
             try:
-                response = await self._http.request(call.request.method, call.request.path,
-                                                    **self._send_kwargs(call))
+                response = await self._http.request(
+                    call.request.method, call.request.path, **self._send_kwargs(call)
+                )
             except httpx.TransportError as exc:
                 attempts.failed(exc)
                 continue
@@ -257,9 +298,15 @@ class AsyncSealdogClient(_ClientBase):
                 return decode(response, call)
         attempts.give_up()
 
-    async def _score(self, route: BatchRoute[I], model_id: str, items: Sequence[I],
-                     delivery: Delivery, mode: Mode,
-                     progress: Progress | None) -> list[ScoreResult]:
+    async def _score(
+        self,
+        route: BatchRoute[I],
+        model_id: str,
+        items: Sequence[I],
+        delivery: Delivery,
+        mode: Mode,
+        progress: Progress | None,
+    ) -> list[ScoreResult]:
         plan = self._plan(route, items)
 
         async def worker() -> None:
@@ -305,8 +352,9 @@ class AsyncSealdogClient(_ClientBase):
     async def delete_model(self, model_id: str) -> None:
         await self._call(api.delete_model(model_id))
 
-    async def create_token(self, role: Role, *, subject: str | None = None,
-                           models: Sequence[str] = ()) -> dict[str, Any]:
+    async def create_token(
+        self, role: Role, *, subject: str | None = None, models: Sequence[str] = ()
+    ) -> dict[str, Any]:
         return await self._call(api.create_token(role, subject, models))
 
     async def grant(self, token_id: str, model_id: str) -> dict[str, Any]:
@@ -338,8 +386,9 @@ class AsyncSealdogClient(_ClientBase):
     async def verdicts(self, model_id: str, *, after: str = "0", limit: int = 500) -> InboxPage:
         return await self._call(api.verdicts(model_id, after, limit))
 
-    async def iter_inbox(self, model_id: str, *, after: str = "0",
-                         limit: int = 500) -> AsyncIterator[InboxEntry]:
+    async def iter_inbox(
+        self, model_id: str, *, after: str = "0", limit: int = 500
+    ) -> AsyncIterator[InboxEntry]:
         while True:
             page = await self.verdicts(model_id, after=after, limit=limit)
             for entry in page.entries:

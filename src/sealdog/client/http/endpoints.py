@@ -101,8 +101,13 @@ def ready() -> Call[dict[str, Any]]:
 
 def deploy(model: SealedArtifact) -> Call[ModelInfo]:
     # Content-addressed: uploading the same bytes again answers with the same model.
-    req = Request("POST", "/v1/models", True, content=sealed_bytes(model),
-                  headers={"Content-Type": "application/octet-stream"})
+    req = Request(
+        "POST",
+        "/v1/models",
+        True,
+        content=sealed_bytes(model),
+        headers={"Content-Type": "application/octet-stream"},
+    )
     return Call(req, ModelInfo.from_json)
 
 
@@ -124,8 +129,12 @@ def delete_model(model_id: str) -> Call[None]:
 
 
 def verdicts(model_id: str, after: str, limit: int) -> Call[InboxPage]:
-    req = Request("GET", f"/v1/models/{_segment(model_id)}/verdicts", True,
-                  params={"after": after, "limit": limit})
+    req = Request(
+        "GET",
+        f"/v1/models/{_segment(model_id)}/verdicts",
+        True,
+        params={"after": after, "limit": limit},
+    )
     return Call(req, InboxPage.from_json)
 
 
@@ -137,8 +146,9 @@ def create_token(role: Role, subject: str | None, models: Sequence[str]) -> Call
 
 
 def grant(token_id: str, model_id: str) -> Call[dict[str, Any]]:
-    req = Request("POST", f"/v1/tokens/{_segment(token_id)}/grants", True,
-                  json={"model_id": model_id})
+    req = Request(
+        "POST", f"/v1/tokens/{_segment(token_id)}/grants", True, json={"model_id": model_id}
+    )
     return Call(req, _object)
 
 
@@ -201,9 +211,11 @@ def score(
 ) -> Call[ScoreResult]:
     """Score one batch. Direct scoring stores nothing, so resending it is harmless; inbox
     scoring stores an entry per request, so it is sent once."""
-    body = {route.field: [route.to_json(item) for item in batch], "delivery": delivery,
-            "mode": str(mode)}
-    req = Request("POST", f"/v1/models/{_segment(model_id)}/score", delivery == "direct",
-                  json=body)
+    body = {
+        route.field: [route.to_json(item) for item in batch],
+        "delivery": delivery,
+        "mode": str(mode),
+    }
+    req = Request("POST", f"/v1/models/{_segment(model_id)}/score", delivery == "direct", json=body)
     size = len(batch)
     return Call(req, lambda data: parse_score_answer(data, size))

@@ -72,7 +72,8 @@ def error_from(response: httpx.Response) -> ApiError:
     if not detail:
         detail = response.text.strip()[:300] or response.reason_phrase
     return api_error(
-        response.status_code, detail[:MAX_DETAIL],
+        response.status_code,
+        detail[:MAX_DETAIL],
         method=response.request.method,
         url=str(response.request.url.copy_with(query=None)),
         title=title[:200] if isinstance(title, str) else "",
@@ -114,7 +115,10 @@ def unreachable(base_url: str, exc: BaseException) -> ServerUnreachableError:
 
 _ALWAYS_RETRY = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _IDEMPOTENT_RETRY = (
-    httpx.ReadTimeout, httpx.WriteTimeout, httpx.ReadError, httpx.WriteError,
+    httpx.ReadTimeout,
+    httpx.WriteTimeout,
+    httpx.ReadError,
+    httpx.WriteError,
     httpx.RemoteProtocolError,
 )
 
@@ -122,14 +126,15 @@ _IDEMPOTENT_RETRY = (
 class Attempts:
     """The retry loop of one request, as a state machine the client drives:
 
-        for delay in attempts:          # sleep `delay`, then send
-            ... attempts.failed(exc)    # a transport error (raises if retrying is unsafe)
-            ... if attempts.final(response): return decode(response, call)
-        attempts.give_up()
+    for delay in attempts:          # sleep `delay`, then send
+        ... attempts.failed(exc)    # a transport error (raises if retrying is unsafe)
+        ... if attempts.final(response): return decode(response, call)
+    attempts.give_up()
     """
 
-    def __init__(self, policy: RetryPolicy, request: Request, base_url: str,
-                 timeout: float) -> None:
+    def __init__(
+        self, policy: RetryPolicy, request: Request, base_url: str, timeout: float
+    ) -> None:
         self.policy = policy
         self.request = request
         self.base_url = base_url

@@ -115,8 +115,7 @@ def _check_expansion(data: bytes) -> None:
             total = sum(info.file_size for info in zf.infolist())
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
         raise ModelRejectedError(
-            "not a sealed-model file (expected the zip container that SealedModel.to_bytes "
-            "writes)"
+            "not a sealed-model file (expected the zip container that SealedModel.to_bytes writes)"
         ) from None
     if total > len(data) + 1024 * 1024:
         raise ModelRejectedError("sealed-model members expand far beyond the upload size")

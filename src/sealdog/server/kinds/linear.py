@@ -72,7 +72,9 @@ class LinearModel:
         vectors = []
         for i, raw in enumerate(batch.emails):
             try:
-                vectors.append(self.featuriser.featurise_email(raw, max_bytes=batch.max_email_bytes))
+                vectors.append(
+                    self.featuriser.featurise_email(raw, max_bytes=batch.max_email_bytes)
+                )
             except EmailTooLargeError as exc:
                 raise ScoringInputTooLargeError(f"emails[{i}]: {exc}") from None
         return self._scorer(mode).score_batch(vectors).to_json()

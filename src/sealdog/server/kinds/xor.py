@@ -80,7 +80,9 @@ def _decode(model: SealedModel) -> SealedXor:
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         raise ModelRejectedError(f"malformed sealed XOR network ({type(exc).__name__})") from None
     if sealed.preset != preset_name:
-        raise ModelRejectedError("the manifest's 'preset' does not match its public key's parameters")
+        raise ModelRejectedError(
+            "the manifest's 'preset' does not match its public key's parameters"
+        )
     return sealed
 
 
@@ -90,7 +92,9 @@ def _check_consistency(sealed: SealedXor) -> None:
     params = PRESETS[preset_name]
     pk, net = sealed.public_key, sealed.network
     if pk.switch.params != params or pk.zero_switch.params != params:
-        raise ModelRejectedError(f"the public key's parameters are not the {preset_name!r} preset's")
+        raise ModelRejectedError(
+            f"the public key's parameters are not the {preset_name!r} preset's"
+        )
     if pk.dim != 1:
         raise ModelRejectedError("the public key must encrypt scalars (dimension 1)")
     weights = [c for row in net.w1 for c in row] + list(net.w2)
@@ -109,7 +113,9 @@ def _check_consistency(sealed: SealedXor) -> None:
             f"the product key does not use the {preset_name!r} preset's parameters"
         )
     if (key.left_key_id, key.right_key_id, key.switch.target_key_id) != (pk.key_id,) * 3 or (
-        key.left_dim, key.right_dim, key.h_norm
+        key.left_dim,
+        key.right_dim,
+        key.h_norm,
     ) != (1, 1, 1):
         raise ModelRejectedError(
             "the product key is not the scalar product key of the model's public key"

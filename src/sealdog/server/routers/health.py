@@ -25,10 +25,12 @@ async def healthz() -> Health:
 async def readyz(app: App) -> JSONResponse | Readiness:
     try:
         revision = await run_in_threadpool(current_revision, app.repo.engine)
-    except Exception:  # noqa: BLE001 - any database failure means "not ready"
+    except Exception:
         body = Readiness(status="unavailable", database="unreachable", schema_revision=None)
         return JSONResponse(body.model_dump(), status_code=503)
     if revision != head_revision():
-        body = Readiness(status="unavailable", database="schema not migrated", schema_revision=revision)
+        body = Readiness(
+            status="unavailable", database="schema not migrated", schema_revision=revision
+        )
         return JSONResponse(body.model_dump(), status_code=503)
     return Readiness(status="ready", database="ok", schema_revision=revision)

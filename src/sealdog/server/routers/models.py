@@ -56,29 +56,38 @@ async def upload_model(
     try:
         staged = await app.blobs.stage(request.stream(), max_bytes=app.settings.max_model_bytes)
     except BlobTooLargeError:
-        raise Problem(413, "sealed model is larger than max_model_bytes (SEALDOG_MAX_MODEL_BYTES)") from None
+        raise Problem(
+            413, "sealed model is larger than max_model_bytes (SEALDOG_MAX_MODEL_BYTES)"
+        ) from None
     try:
         if staged.size == 0:
             raise Problem(422, "empty upload: send the sealed-model file as the request body")
         try:
             validated = await app.scoring.validate(
-                staged.path, demo_mode=app.settings.demo_mode,
+                staged.path,
+                demo_mode=app.settings.demo_mode,
                 allow_research=app.settings.allow_research_schemes,
             )
         except ModelRejectedError as exc:
             raise Problem(422, f"sealed model rejected: {exc}") from None
         if expected_digest is not None and expected_digest != validated.digest:
             raise Problem(
-                422, f"digest mismatch: the file's digest is {validated.digest}, "
+                422,
+                f"digest mismatch: the file's digest is {validated.digest}, "
                 f"not the expected {expected_digest}",
             )
-        existing = await run_in_threadpool(app.repo.model_by_digest, caller.subject, validated.digest)
+        existing = await run_in_threadpool(
+            app.repo.model_by_digest, caller.subject, validated.digest
+        )
         if existing is not None:
             response.status_code = status.HTTP_200_OK
             return ModelInfo.of(existing)
         model_id = uuid.uuid4().hex
         record = ModelRecord.register(
-            validated, id=model_id, owner=caller.subject, size_bytes=staged.size,
+            validated,
+            id=model_id,
+            owner=caller.subject,
+            size_bytes=staged.size,
             uploaded_at=utcnow(),
         )
         # Blob first, then the row: a crash in between leaves an orphan file (swept at the
@@ -88,7 +97,9 @@ async def upload_model(
             await run_in_threadpool(app.repo.add_model, record)
         except DuplicateModelError:
             await run_in_threadpool(app.blobs.delete, model_id)
-            existing = await run_in_threadpool(app.repo.model_by_digest, caller.subject, validated.digest)
+            existing = await run_in_threadpool(
+                app.repo.model_by_digest, caller.subject, validated.digest
+            )
             if existing is None:  # pragma: no cover - the duplicate vanished again
                 raise Problem(409, "a concurrent upload of the same model failed; retry") from None
             response.status_code = status.HTTP_200_OK
@@ -98,8 +109,14 @@ async def upload_model(
             raise
     finally:
         staged.discard()
-    log.info("model %s uploaded by %s (kind %s, %d-bit key %s)", model_id, caller.subject,
-             record.kind, record.key_bits, record.key_fingerprint)
+    log.info(
+        "model %s uploaded by %s (kind %s, %d-bit key %s)",
+        model_id,
+        caller.subject,
+        record.kind,
+        record.key_bits,
+        record.key_fingerprint,
+    )
     response.headers["Location"] = f"/v1/models/{model_id}"
     return ModelInfo.of(record)
 
@@ -153,8 +170,12 @@ async def set_policy(model_id: str, policy: ScorePolicy, app: App, caller: Calle
     require_role(caller, Role.admin)
     record = await model_for(app, caller, model_id, purpose=Purpose.read)
     await run_in_threadpool(app.repo.set_score_mode, record.id, policy.score_mode_enabled)
-    log.warning("exact-score mode %s for model %s by admin %s",
-                "ENABLED" if policy.score_mode_enabled else "disabled", record.id, caller.subject)
+    log.warning(
+        "exact-score mode %s for model %s by admin %s",
+        "ENABLED" if policy.score_mode_enabled else "disabled",
+        record.id,
+        caller.subject,
+    )
     updated = await run_in_threadpool(app.repo.get_model, record.id)
     assert updated is not None
     return ModelInfo.of(updated)

@@ -43,7 +43,8 @@ def decode_emails(emails: list[EmailIn], *, max_email_bytes: int) -> list[bytes]
             raw = email.raw.encode("utf-8", errors="replace")
         if len(raw) > max_email_bytes:
             raise Problem(
-                413, f"emails[{i}] is {len(raw):,} bytes, above the server's cap of "
+                413,
+                f"emails[{i}] is {len(raw):,} bytes, above the server's cap of "
                 f"{max_email_bytes:,} bytes per e-mail (SEALDOG_MAX_EMAIL_BYTES)",
             )
         out.append(raw)
@@ -53,7 +54,9 @@ def decode_emails(emails: list[EmailIn], *, max_email_bytes: int) -> list[bytes]
 @router.post(
     "/{model_id}/score",
     response_model=DirectVerdicts | ScoreAck,
-    responses={202: {"model": ScoreAck, "description": "Inbox delivery: stored for the key holder."}},
+    responses={
+        202: {"model": ScoreAck, "description": "Inbox delivery: stored for the key holder."}
+    },
 )
 async def score(
     model_id: str,
@@ -68,15 +71,19 @@ async def score(
     re-randomised ciphertexts (blinded verdicts for linear models)."""
     record = await model_for(app, caller, model_id, purpose=Purpose.score)
     settings = app.settings
-    if record.summary.get("research_grade") and not (settings.demo_mode or settings.allow_research_schemes):
+    if record.summary.get("research_grade") and not (
+        settings.demo_mode or settings.allow_research_schemes
+    ):
         raise Problem(
-            403, f"model kind {record.kind!r} is research grade and this server no longer hosts it; "
+            403,
+            f"model kind {record.kind!r} is research grade and this server no longer hosts it; "
             "the operator can opt in with --allow-research-schemes (SEALDOG_ALLOW_RESEARCH_SCHEMES)",
         )
     if body.inputs is not None:
         if len(body.inputs) > settings.max_inputs_per_batch:
             raise Problem(
-                413, f"batch has {len(body.inputs)} inputs, above the server's cap of "
+                413,
+                f"batch has {len(body.inputs)} inputs, above the server's cap of "
                 f"{settings.max_inputs_per_batch} (SEALDOG_MAX_INPUTS_PER_BATCH); split it",
                 extra={"max_inputs_per_batch": settings.max_inputs_per_batch},
             )
@@ -86,7 +93,8 @@ async def score(
         assert body.emails is not None
         if len(body.emails) > settings.max_emails_per_batch:
             raise Problem(
-                413, f"batch has {len(body.emails)} e-mails, above the server's cap of "
+                413,
+                f"batch has {len(body.emails)} e-mails, above the server's cap of "
                 f"{settings.max_emails_per_batch} (SEALDOG_MAX_EMAILS_PER_BATCH); split it",
                 extra={"max_emails_per_batch": settings.max_emails_per_batch},
             )
@@ -95,13 +103,18 @@ async def score(
         message_ids = [e.message_id for e in body.emails]
     if body.mode is Mode.SCORE and not record.score_mode_enabled:
         raise Problem(
-            403, "exact-score mode is not enabled for this model; verdict mode is the default. "
+            403,
+            "exact-score mode is not enabled for this model; verdict mode is the default. "
             "The server operator can enable it: sealdog server model score-mode <id> --enable",
         )
     count = len(batch)
     job = ScoreJob(
-        model_id=record.id, digest=record.digest, kind=record.kind,
-        path=str(app.blobs.path_for(record.id)), mode=body.mode, batch=batch,
+        model_id=record.id,
+        digest=record.digest,
+        kind=record.kind,
+        path=str(app.blobs.path_for(record.id)),
+        mode=body.mode,
+        batch=batch,
     )
     try:
         verdicts = await app.scoring.score(job)
@@ -111,17 +124,24 @@ async def score(
         raise Problem(422, str(exc)) from None
     except ModelRejectedError as exc:  # the stored file: altered, or a format since retired
         raise Problem(
-            409, f"the stored sealed model cannot be loaded ({exc}); its owner can delete the "
+            409,
+            f"the stored sealed model cannot be loaded ({exc}); its owner can delete the "
             "model and upload it again",
         ) from None
-    request.app.state.metrics.emails_scored.labels(record.kind, body.mode.value, body.delivery).inc(count)
+    request.app.state.metrics.emails_scored.labels(record.kind, body.mode.value, body.delivery).inc(
+        count
+    )
     if body.delivery == "direct":
         return DirectVerdicts(
             model_id=record.id, count=count, message_ids=message_ids, verdicts=verdicts
         )
     entry = await run_in_threadpool(
-        app.repo.add_verdicts, model_id=record.id, mode=body.mode, count=count,
-        message_ids=message_ids, payload=json.dumps(verdicts, separators=(",", ":")),
+        app.repo.add_verdicts,
+        model_id=record.id,
+        mode=body.mode,
+        count=count,
+        message_ids=message_ids,
+        payload=json.dumps(verdicts, separators=(",", ":")),
     )
     response.status_code = status.HTTP_202_ACCEPTED
     return ScoreAck(model_id=record.id, count=count, inbox_entry=str(entry.id))

@@ -20,8 +20,13 @@ router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 
 def token_info(record: TokenRecord) -> TokenInfo:
     return TokenInfo(
-        id=record.id, role=record.role, subject=record.subject, label=record.label,
-        created_at=record.created_at, revoked=not record.active, models=list(record.model_ids),
+        id=record.id,
+        role=record.role,
+        subject=record.subject,
+        label=record.label,
+        created_at=record.created_at,
+        revoked=not record.active,
+        models=list(record.model_ids),
     )
 
 
@@ -34,14 +39,22 @@ async def create_token(body: TokenCreate, app: App, caller: Caller) -> TokenCrea
     try:
         record, token = await run_in_threadpool(
             lambda: issue_token(
-                app.repo, role=body.role, subject=body.subject, label=body.label,
+                app.repo,
+                role=body.role,
+                subject=body.subject,
+                label=body.label,
                 model_ids=body.models,
             )
         )
     except KeyError as exc:
         raise Problem(422, f"unknown model(s): {exc.args[0]}") from None
-    log.info("token %s (%s, subject %s) issued by admin %s", record.id, record.role.value,
-             record.subject, caller.subject)
+    log.info(
+        "token %s (%s, subject %s) issued by admin %s",
+        record.id,
+        record.role.value,
+        record.subject,
+        caller.subject,
+    )
     return TokenCreated(**token_info(record).model_dump(), token=token)
 
 
@@ -71,7 +84,10 @@ async def grant_model(token_id: str, body: GrantCreate, app: App, caller: Caller
         raise Problem(
             422, f"token {token_id} has role {target.role.value}; only submitters take grants"
         )
-    if len(body.model_id) > 32 or await run_in_threadpool(app.repo.get_model, body.model_id) is None:
+    if (
+        len(body.model_id) > 32
+        or await run_in_threadpool(app.repo.get_model, body.model_id) is None
+    ):
         raise Problem(422, f"unknown model {body.model_id!r}")
     await run_in_threadpool(app.repo.grant, token_id, body.model_id)
     updated = await run_in_threadpool(app.repo.get_token, token_id)

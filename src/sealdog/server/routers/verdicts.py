@@ -17,7 +17,9 @@ router = APIRouter(prefix="/v1/models", tags=["verdicts"])
 
 def parse_cursor(after: str) -> int:
     if not after.isascii() or not after.isdigit() or len(after) > 18:
-        raise Problem(422, f"invalid cursor {after!r}: pass a next_cursor value from a previous page")
+        raise Problem(
+            422, f"invalid cursor {after!r}: pass a next_cursor value from a previous page"
+        )
     return int(after)
 
 
@@ -26,7 +28,9 @@ async def list_verdicts(
     model_id: str,
     app: App,
     caller: Caller,
-    after: Annotated[str, Query(max_length=32, description="Cursor: entries after this one.")] = "0",
+    after: Annotated[
+        str, Query(max_length=32, description="Cursor: entries after this one.")
+    ] = "0",
     limit: Annotated[int, Query(ge=1, le=100_000, description="Entries per page.")] = 100,
 ) -> InboxPage:
     """Encrypted verdicts stored for this model's owner, oldest first. Only the key holder
@@ -37,8 +41,13 @@ async def list_verdicts(
     rows = await run_in_threadpool(app.repo.list_verdicts, record.id, after=cursor, limit=limit)
     entries = [
         InboxEntry(
-            cursor=str(row.id), model_id=row.model_id, created_at=row.created_at, mode=row.mode,
-            count=row.count, message_ids=row.message_ids, verdicts=json.loads(row.payload),
+            cursor=str(row.id),
+            model_id=row.model_id,
+            created_at=row.created_at,
+            mode=row.mode,
+            count=row.count,
+            message_ids=row.message_ids,
+            verdicts=json.loads(row.payload),
         )
         for row in rows
     ]

@@ -61,13 +61,24 @@ class ModelRecord(ValidatedModel):
 
     @classmethod
     def register(
-        cls, validated: ValidatedModel, *, id: str, owner: str, size_bytes: int,
+        cls,
+        validated: ValidatedModel,
+        *,
+        id: str,
+        owner: str,
+        size_bytes: int,
         uploaded_at: datetime,
     ) -> ModelRecord:
         """The record of a freshly uploaded model (exact-score mode starts off)."""
         base = {f.name: getattr(validated, f.name) for f in fields(ValidatedModel)}
-        return cls(**base, id=id, owner=owner, size_bytes=size_bytes, uploaded_at=uploaded_at,
-                   score_mode_enabled=False)
+        return cls(
+            **base,
+            id=id,
+            owner=owner,
+            size_bytes=size_bytes,
+            uploaded_at=uploaded_at,
+            score_mode_enabled=False,
+        )
 
 
 MODEL_FIELDS = tuple(f.name for f in fields(ModelRecord))
@@ -160,7 +171,11 @@ class Repository:
             if missing:
                 raise KeyError(", ".join(missing))
             row = TokenRow(
-                id=token_id, token_hash=token_hash, role=Role(role).value, subject=subject, label=label,
+                id=token_id,
+                token_hash=token_hash,
+                role=Role(role).value,
+                subject=subject,
+                label=label,
                 created_at=utcnow(),
             )
             session.add(row)
@@ -278,8 +293,12 @@ class Repository:
         with self._session() as session, session.begin():
             session.execute(select(ModelRow.id).where(ModelRow.id == model_id).with_for_update())
             row = VerdictRow(
-                model_id=model_id, created_at=utcnow(), mode=Mode(mode).value, count=count,
-                message_ids=message_ids, payload=payload,
+                model_id=model_id,
+                created_at=utcnow(),
+                mode=Mode(mode).value,
+                count=count,
+                message_ids=message_ids,
+                payload=payload,
             )
             session.add(row)
             session.flush()

@@ -50,20 +50,26 @@ def upgrade() -> None:
     op.create_table(
         "model_grants",
         sa.Column(
-            "token_id", sa.String(32),
-            sa.ForeignKey("api_tokens.id", ondelete="CASCADE"), primary_key=True,
+            "token_id",
+            sa.String(32),
+            sa.ForeignKey("api_tokens.id", ondelete="CASCADE"),
+            primary_key=True,
         ),
         sa.Column(
-            "model_id", sa.String(32),
-            sa.ForeignKey("sealed_models.id", ondelete="CASCADE"), primary_key=True,
+            "model_id",
+            sa.String(32),
+            sa.ForeignKey("sealed_models.id", ondelete="CASCADE"),
+            primary_key=True,
         ),
     )
     op.create_table(
         "verdict_inbox",
         sa.Column("id", BigIntId, primary_key=True, autoincrement=True),
         sa.Column(
-            "model_id", sa.String(32),
-            sa.ForeignKey("sealed_models.id", ondelete="CASCADE"), nullable=False,
+            "model_id",
+            sa.String(32),
+            sa.ForeignKey("sealed_models.id", ondelete="CASCADE"),
+            nullable=False,
         ),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("mode", sa.String(16), nullable=False),
