@@ -1,1 +1,1 @@
-"""The key holder's side: HTTP client, CLI, verdict decryption, audit, demos. Filled in by issue 5."""
+"""The key holder's side: HTTP client, CLI, verdict decryption, audit, demos."""

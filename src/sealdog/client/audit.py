@@ -96,7 +96,8 @@ def _same_featuriser(model: SealedModel, plain: LinearModel) -> None:
 
     if FeaturiserSpec.from_dict(model.featuriser) != plain.featuriser:
         raise AuditError(
-            "The plaintext model's featuriser spec differs from the sealed model's: not the same model."
+            "The plaintext model's featuriser spec differs from the sealed model's: not the same "
+            "model."
         )
 
 
@@ -122,7 +123,8 @@ def run_audit(
     if secret_key is not None:
         if secret_key.public_key.fingerprint != model.key_fingerprint:
             raise AuditError(
-                f"{sealed_path} is sealed for key {model.key_fingerprint[:16]}..., not for this secret key "
+                f"{sealed_path} is sealed for key {model.key_fingerprint[:16]}..., not for this "
+                "secret key "
                 f"({secret_key.public_key.fingerprint[:16]}...)."
             )
         if plain is not None:
@@ -130,7 +132,10 @@ def run_audit(
             ok = check_with_secret_key(
                 secret_key, model, expected, workers=workers, progress=progress
             )
-            check = "key holder: every ciphertext decrypts to the plaintext model (batched test, error <= 2^-128)"
+            check = (
+                "key holder: every ciphertext decrypts to the plaintext model "
+                "(batched test, error <= 2^-128)"
+            )
             result = AuditResult(
                 "key holder",
                 check,
@@ -149,14 +154,18 @@ def run_audit(
     else:
         if openings_path is None or plain is None:
             raise AuditError(
-                "Auditor mode needs --openings and the plaintext model (--model) from the key holder."
+                "Auditor mode needs --openings and the plaintext model (--model) from the key "
+                "holder."
             )
         openings = read_openings(openings_path)
         expected = expected_plaintexts(model, plain.weights, plain.bias)
         exact = method == "exact" or (method == "auto" and len(expected) <= EXACT_LIMIT)
         if exact:
             bad = verify_exact(model, openings, expected, workers=workers, progress=progress)
-            check = f"auditor: all {len(expected):,} ciphertexts re-encrypted from plaintext + openings and compared"
+            check = (
+                f"auditor: all {len(expected):,} ciphertexts re-encrypted from plaintext + "
+                "openings and compared"
+            )
             failure = (
                 (
                     f"{len(bad)} ciphertext(s) do not match the plaintext model (first: "
@@ -367,7 +376,8 @@ def print_summary(result: AuditResult) -> None:
         console.print(f"[bold red]{result.failure}[/bold red]")
     info = result.model_info
     console.print(
-        f"model {info['digest'][:16]}...  {info['key_bits']}-bit key {info['key_fingerprint'][:16]}...  "
+        f"model {info['digest'][:16]}...  {info['key_bits']}-bit key "
+        f"{info['key_fingerprint'][:16]}...  "
         f"{info['dim']:,} sealed weights ({info['featuriser_mode']})"
     )
     if result.top_spam or result.top_ham:
@@ -390,6 +400,7 @@ def print_summary(result: AuditResult) -> None:
     if ev is not None:
         auc = f"{ev.auc:.4f}" if ev.auc is not None else "n/a"
         console.print(
-            f"evaluation on {count(ev.n, 'e-mail')} ({ev.source}): accuracy {100 * ev.accuracy:.2f}%, "
+            f"evaluation on {count(ev.n, 'e-mail')} ({ev.source}): accuracy "
+            f"{100 * ev.accuracy:.2f}%, "
             f"FPR {100 * ev.fpr:.2f}%, FNR {100 * ev.fnr:.2f}%, ROC AUC {auc}"
         )

@@ -95,7 +95,8 @@ def _client(url: str, token: str | None, timeout: float) -> SealdogClient:
 
     if not token:
         raise SealdogError(
-            "No API token: pass --token or set SEALDOG_TOKEN (an owner token from the server's operator)."
+            "No API token: pass --token or set SEALDOG_TOKEN (an owner token from the server's "
+            "operator)."
         )
     return SealdogClient(url, token, timeout=timeout)
 
@@ -125,8 +126,8 @@ def require_same_key(
     """
     if sealed_for != key_fingerprint:
         raise KeyMismatchError(
-            f"{what} is sealed for key {sealed_for[:16]}..., not for {key} ({key_fingerprint[:16]}...)"
-            + (f": {consequence}." if consequence else ".")
+            f"{what} is sealed for key {sealed_for[:16]}..., not for {key} "
+            f"({key_fingerprint[:16]}...)" + (f": {consequence}." if consequence else ".")
         )
 
 
@@ -202,7 +203,8 @@ def keygen(
 
     if bits < MIN_SECURE_BITS and not insecure:
         raise SealdogError(
-            f"Refusing to generate a {bits}-bit key: the floor is {MIN_SECURE_BITS} bits (default 3072). "
+            f"Refusing to generate a {bits}-bit key: the floor is {MIN_SECURE_BITS} bits (default "
+            "3072). "
             "Pass --insecure for tests and demos only."
         )
     check_keypair_paths(public_key, secret_key, force=force)  # refuse before any prompt or work
@@ -222,7 +224,8 @@ def keygen(
             err=True,
         )
     typer.echo(
-        f"public key  {public_key}\nsecret key  {secret_key} (mode 0600{', passphrase-protected' if secret else ''})",
+        f"public key  {public_key}\nsecret key  {secret_key} (mode "
+        f"0600{', passphrase-protected' if secret else ''})",
         err=True,
     )
     typer.echo("fingerprint:", err=True)
@@ -353,7 +356,10 @@ def score(
     delivery: Delivery | None = typer.Option(
         None,
         "--delivery",
-        help="direct (verdicts come back; default with --secret-key) or inbox (stored for the key holder; default without).",
+        help=(
+            "direct (verdicts come back; default with --secret-key) or inbox (stored for the key "
+            "holder; default without)."
+        ),
     ),
     url: str = UrlOption,
     token: str = TokenOption,
@@ -411,7 +417,8 @@ def score(
         rows = [{"inbox_entry": a.inbox_entry, "count": a.count} for a in acks]
         _emit_rows(rows, ["inbox_entry", "count"], fmt, f"submitted to the inbox of model {model}")
         typer.echo(
-            f"{count(sum(a.count for a in acks), 'e-mail')} scored; verdicts wait in the key holder's inbox",
+            f"{count(sum(a.count for a in acks), 'e-mail')} scored; verdicts wait in the key "
+            "holder's inbox",
             err=True,
         )
 
@@ -467,7 +474,8 @@ def verdicts(
         atomic_write_text(cursor_file, next_cursor + "\n")
     spam = sum(v.positive for v in results)
     typer.echo(
-        f"{count(len(results), 'verdict')} ({spam:,} spam) in {count(len(entries), 'entry', 'entries')}; "
+        f"{count(len(results), 'verdict')} ({spam:,} spam) in "
+        f"{count(len(entries), 'entry', 'entries')}; "
         f"next cursor {next_cursor}",
         err=True,
     )
@@ -526,7 +534,10 @@ def audit(
     folders: str = typer.Option(
         None,
         "--folders",
-        help="Enron folders to evaluate on, e.g. enron2,enron3 (default: the sample corpus if --data is absent).",
+        help=(
+            "Enron folders to evaluate on, e.g. enron2,enron3 (default: the sample corpus if "
+            "--data is absent)."
+        ),
     ),
     limit: int = typer.Option(0, "--limit", help="Evaluate on at most N e-mails (0 = all)."),
     report: Path = typer.Option(
@@ -536,7 +547,10 @@ def audit(
     method: AuditMethod = typer.Option(
         AuditMethod.auto,
         "--method",
-        help="Auditor check: exact (one ciphertext at a time), batched (2^-128-sound, fast) or auto (exact up to 5,000 ciphertexts).",
+        help=(
+            "Auditor check: exact (one ciphertext at a time), batched (2^-128-sound, fast) or auto "
+            "(exact up to 5,000 ciphertexts)."
+        ),
     ),
     workers: int = typer.Option(0, "--workers", help="Processes (0 = all cores)."),
 ) -> None:

@@ -198,7 +198,8 @@ def _run_spam_demo(options: DemoOptions, console: Console, out: Console) -> Demo
             )
         spec = model.featuriser
         console.print(
-            f"2/7 trained on {count(len(train), 'e-mail')}: {model.metadata.get('learner', 'linear')} "
+            f"2/7 trained on {count(len(train), 'e-mail')}: "
+            f"{model.metadata.get('learner', 'linear')} "
             f"model over {spec.n_features:,} {spec.mode} features (C={model.metadata.get('c')}, "
             f"threshold folded into the bias)"
         )
@@ -213,7 +214,8 @@ def _run_spam_demo(options: DemoOptions, console: Console, out: Console) -> Demo
             sealed_path = work / "spam.sealed"
             sealed.write(sealed_path)
         console.print(
-            f"3/7 sealed model: {sealed_path.stat().st_size / 1e6:.1f} MB, digest {sealed.digest[:16]}..."
+            f"3/7 sealed model: {sealed_path.stat().st_size / 1e6:.1f} MB, digest "
+            f"{sealed.digest[:16]}..."
         )
 
         with Progress(
@@ -290,7 +292,8 @@ def _serve_and_score(
             else:
                 decrypted = decrypt_direct(sk, [r for r in results if isinstance(r, DirectResult)])
             console.print(
-                f"6/7 decrypted {count(len(decrypted), 'verdict')} in {time.perf_counter() - t0:.2f} s "
+                f"6/7 decrypted {count(len(decrypted), 'verdict')} in "
+                f"{time.perf_counter() - t0:.2f} s "
                 "(only the key holder can)"
             )
     verdicts = {v.message_id: v.positive for v in decrypted if v.message_id is not None}

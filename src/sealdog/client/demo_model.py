@@ -59,7 +59,7 @@ def train_spam_model(
 def plaintext_verdicts(
     model: LinearModel, raws: Sequence[bytes], *, workers: int | None = None
 ) -> list[bool]:
-    """The plaintext model's verdicts (spam iff score >= 0), featurised exactly as the server does."""
+    """The plaintext model's verdicts (spam iff score >= 0), featurised as the server does."""
     featuriser = model.make_featuriser()
     matrix = index_corpus(featuriser, corpus_terms(raws, model.featuriser, workers=workers))
     return [bool(v) for v in np.asarray(model.predict(matrix)).reshape(-1)]

@@ -77,7 +77,8 @@ def open_secret_key(path: Path, passphrase: str | None = None) -> SecretKey:
     mode = path.stat().st_mode & 0o077
     if mode:
         raise KeyFileError(
-            f"Secret-key file {path} is readable by other users (mode {oct(path.stat().st_mode & 0o777)}); "
+            f"Secret-key file {path} is readable by other users (mode "
+            f"{oct(path.stat().st_mode & 0o777)}); "
             f"fix it with `chmod 600 {path}`."
         )
     try:

@@ -8,6 +8,7 @@ process group) on exit, also after an error or Ctrl-C.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -117,7 +118,8 @@ class LocalServer:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise ClientError(
-                    f"The local server exited at start (status {self._proc.returncode}):\n{self.log_tail()}"
+                    "The local server exited at start (status "
+                    f"{self._proc.returncode}):\n{self.log_tail()}"
                 )
             try:
                 if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
@@ -126,7 +128,8 @@ class LocalServer:
                 pass
             time.sleep(0.15)
         raise ClientError(
-            f"The local server did not become ready within {self.ready_timeout:.0f} s:\n{self.log_tail()}"
+            f"The local server did not become ready within {self.ready_timeout:.0f} "
+            f"s:\n{self.log_tail()}"
         )
 
     def log_tail(self, lines: int = 20) -> str:
@@ -149,24 +152,18 @@ class LocalServer:
         if proc is None:
             return
         if proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             try:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 proc.wait(timeout=5)
         else:
             # The leader is gone; make sure no worker of its group outlives it.
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
         self._proc = None
 
     def __enter__(self) -> LocalServer:

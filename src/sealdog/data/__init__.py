@@ -1,1 +1,4 @@
-"""Data sets: the Enron-Spam locator and fetcher, and small hand-written sample e-mails (never the corpus)."""
+"""Data sets: the Enron-Spam locator and fetcher, and hand-written sample e-mails.
+
+Never the corpus itself: it is read from ../shared/datasets or a path the user gives.
+"""

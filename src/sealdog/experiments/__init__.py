@@ -1,1 +1,1 @@
-"""Research experiments (recurrent parity networks). Filled in by issue 8; PyTorch is an optional extra."""
+"""Research experiments (recurrent parity networks); PyTorch is an optional extra."""

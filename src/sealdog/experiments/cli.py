@@ -48,7 +48,10 @@ def parity_command(
         1,
         "--threads",
         min=1,
-        help="torch.set_num_threads(N); 1 is fastest for these tiny LSTMs, and robust to a busy machine.",
+        help=(
+            "torch.set_num_threads(N); 1 is fastest for these tiny LSTMs, and robust to a busy "
+            "machine."
+        ),
     ),
     encrypted: bool = typer.Option(
         True, "--encrypted/--no-encrypted", help="Also run parity on the encrypted recurrent cell."

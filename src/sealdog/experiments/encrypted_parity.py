@@ -170,7 +170,7 @@ def depth_sized_params(length: int) -> Any:
 
 
 def main_run_params(length: int) -> Any:
-    """The demo preset if its chain is deep enough for `length` bits, else its depth-sized variant."""
+    """The demo preset if its chain is deep enough for `length` bits, else a depth-sized variant."""
     vhe = vhe_capabilities()
     demo = vhe.PRESETS["demo"]
     return demo if demo.product_levels >= length else depth_sized_params(length)

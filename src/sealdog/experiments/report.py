@@ -1,7 +1,8 @@
 """The parity experiment's report: a Markdown table, a learning-curve plot and JSON.
 
 `SettingResult` (what one training run produced) lives here, as plain data, so the
-report imports neither torch nor the training code. Files are written atomically into one output folder.
+report imports neither torch nor the training code. Files are written atomically into one
+output folder.
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ def summary_json(
 def markdown_table(results: Iterable[SettingResult]) -> str:
     """One row per setting: held-out accuracy overall, at length 50, worst length; time."""
     lines = [
-        "| setting | train strings | epochs | wall s | stop | acc len 1-50 | acc len 50 | worst length (acc) |",
+        "| setting | train strings | epochs | wall s | stop | acc len 1-50 | acc len 50 | worst "
+        "length (acc) |",
         "|---|---:|---:|---:|---|---:|---:|---:|",
     ]
     for r in results:
@@ -128,8 +130,10 @@ def encrypted_summary_lines(encrypted: Mapping[str, Any]) -> list[str]:
         f"(params {params.get('name')}: k={params.get('lwe_dim')}, log q={params.get('log_q')}, "
         f"log w={params.get('log_w')}; est. security {params.get('security_bits_est')} bits; "
         f"{encrypted.get('seconds', 0):.1f} s, {encrypted.get('ms_per_step', 0):.2f} ms per step)",
-        f"  noise after 1/{len(tracked)} steps: tracked bound 2^{tracked[0]:.1f} -> 2^{tracked[-1]:.1f}, "
-        f"measured max |e| {measured[0]} -> {measured[-1]}; decryption needs < 2^{noise.get('decrypt_limit_bits')}",
+        f"  noise after 1/{len(tracked)} steps: tracked bound 2^{tracked[0]:.1f} -> "
+        f"2^{tracked[-1]:.1f}, "
+        f"measured max |e| {measured[0]} -> {measured[-1]}; decryption needs < "
+        f"2^{noise.get('decrypt_limit_bits')}",
     ]
     for preset, entry in (encrypted.get("presets") or {}).items():
         lines.append(

@@ -1,1 +1,5 @@
-"""The deploying party's service: FastAPI app, storage, auth, scoring. Filled in by issue 4. Never imports a secret key."""
+"""The deploying party's service: FastAPI app, storage, auth, scoring.
+
+It never imports a secret key (tests/server/test_no_secret_key.py) nor the trainer or the
+client (tests/test_architecture.py).
+"""

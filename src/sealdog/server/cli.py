@@ -273,7 +273,8 @@ def model_list(data_dir: Path = DataDir, database_url: str = DatabaseUrl) -> Non
     for m in repo.list_models():
         policy = "score+verdict" if m.score_mode_enabled else "verdict-only"
         typer.echo(
-            f"{m.id}  {m.owner:<20}  {m.kind:<7} {m.key_bits}-bit {m.key_fingerprint[:16]}  {policy}"
+            f"{m.id}  {m.owner:<20}  {m.kind:<7} {m.key_bits}-bit {m.key_fingerprint[:16]}  "
+            f"{policy}"
         )
 
 

@@ -1,1 +1,4 @@
-"""The key holder's training side: e-mail parsing, featuriser, training, evaluation, sealing. Filled in by issue 3."""
+"""The key holder's training side: corpora to matrices, training, evaluation, sealing.
+
+E-mail parsing and the featuriser are in `sealdog.mail`, shared with the server.
+"""

@@ -89,7 +89,10 @@ def _load_corpus(
 _DATA = typer.Option(
     None,
     "--data",
-    help="Enron-Spam folder (archives or enronN/ folders). Default: $SEALDOG_DATA, ../shared/datasets/enron-spam, data/.",
+    help=(
+        "Enron-Spam folder (archives or enronN/ folders). Default: $SEALDOG_DATA, "
+        "../shared/datasets/enron-spam, data/."
+    ),
 )
 _MODE = typer.Option(
     FeatureMode.hashing,
@@ -175,7 +178,8 @@ def train_command(
     )
     model.save(out)
     typer.echo(
-        f"wrote {out}: {model.featuriser.n_features:,} {model.featuriser.mode} features, C={report.chosen_c:g}, "
+        f"wrote {out}: {model.featuriser.n_features:,} {model.featuriser.mode} features, "
+        f"C={report.chosen_c:g}, "
         f"threshold {report.threshold:+.4f} folded into the bias, {seconds:.1f} s"
     )
     if as_json:
@@ -213,7 +217,8 @@ def import_sklearn_command(
         model = import_sklearn(obj, max_count=max_count)
     model.save(out)
     typer.echo(
-        f"wrote {out}: {model.featuriser.n_features:,} vocabulary terms ({model.metadata['imported_from']})"
+        f"wrote {out}: {model.featuriser.n_features:,} vocabulary terms "
+        f"({model.metadata['imported_from']})"
     )
 
 
@@ -249,12 +254,14 @@ def seal_command(
     sealed.write(out)
     size = out.stat().st_size
     typer.echo(
-        f"wrote {out}: {size / 1e6:.1f} MB, key {pk.fingerprint[:16]}, digest {sealed.digest[:16]}, "
+        f"wrote {out}: {size / 1e6:.1f} MB, key {pk.fingerprint[:16]}, digest "
+        f"{sealed.digest[:16]}, "
         f"{time.perf_counter() - t0:.1f} s"
     )
     if model.featuriser.mode == "vocabulary":
         typer.echo(
-            f"note: vocabulary mode: the {model.featuriser.n_features:,} terms travel in clear inside the sealed model"
+            f"note: vocabulary mode: the {model.featuriser.n_features:,} terms travel in clear "
+            "inside the sealed model"
         )
 
 
@@ -304,7 +311,8 @@ def eval_command(
     typer.echo(f"evaluating on {count(len(emails), 'e-mail')} from Enron-Spam at {root}")
     if insecure:
         typer.echo(
-            f"note: the encrypted-path check uses a {key_bits}-bit Paillier key (insecure, for speed); "
+            f"note: the encrypted-path check uses a {key_bits}-bit Paillier key (insecure, for "
+            "speed); "
             "the arithmetic is the same at 3072 bits, only slower"
         )
     t0 = time.perf_counter()

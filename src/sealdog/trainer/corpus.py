@@ -43,7 +43,7 @@ def corpus_terms(
     progress: ProgressCallback | None = None,
     max_bytes: int = DEFAULT_MAX_EMAIL_BYTES,
 ) -> list[list[str]]:
-    """Term lists of every raw e-mail, in input order (only the tokeniser settings of `spec` matter)."""
+    """Term lists of every raw e-mail, in input order (only `spec`'s tokeniser settings matter)."""
     workers = default_workers() if workers is None else max(1, workers)
     # Terms do not depend on the mode or vocabulary: ship a light spec to the workers.
     light = FeaturiserSpec(**{**spec.__dict__, "mode": "hashing", "vocabulary": (), "n_buckets": 1})

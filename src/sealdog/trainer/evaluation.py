@@ -187,7 +187,8 @@ class SplitResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        """The per-split object of the `--json` line, exactly the issue's fields (rates as fractions)."""
+        """The per-split object of the `--json` line, exactly the documented fields (rates as
+        fractions)."""
         m = self.metrics
         return {
             "accuracy": m["accuracy"],

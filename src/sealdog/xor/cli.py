@@ -21,7 +21,9 @@ class Preset(StrEnum):
 def xor_demo_command(
     preset: Preset = typer.Option(
         Preset.demo,
-        help="VHE preset: demo (fast), large, or test (unit tests: too shallow for many iterations).",
+        help=(
+            "VHE preset: demo (fast), large, or test (unit tests: too shallow for many iterations)."
+        ),
     ),
     seed: int = typer.Option(32, help="Seed of the initial weights."),
     iterations: int = typer.Option(

@@ -39,7 +39,8 @@ def run_xor_demo(
     console = console or Console(stderr=json_output)
     est = params.security
     console.print(
-        f"[bold]Encrypted XOR training[/] preset={params.name} k={params.lwe_dim} log2 q={params.log_q}"
+        f"[bold]Encrypted XOR training[/] preset={params.name} k={params.lwe_dim} log2 "
+        f"q={params.log_q}"
     )
     console.print(f"security estimate: {est.label}")
     console.print(WARNING)
@@ -50,7 +51,8 @@ def run_xor_demo(
 
         def update(it: int, loss_ct: Any, loss: float) -> None:
             progress.describe(
-                f"encrypted loss <ct {ciphertext_tag(loss_ct)}> | decrypted loss (demo only) {loss:.4f}"
+                f"encrypted loss <ct {ciphertext_tag(loss_ct)}> | decrypted loss (demo only) "
+                f"{loss:.4f}"
             )
             progress.advance()
 

@@ -51,8 +51,10 @@ def check_budget(params: VheParams, iterations: int) -> None:
     """Refuse before training when the modulus chain cannot hold `iterations` steps."""
     if iterations > max_iterations(params):
         raise NoiseBudgetExhausted(
-            f"{iterations} encrypted iterations need {iterations * bits_per_iteration(params) + params.min_log_q} "
-            f"bits of modulus; preset {params.name!r} has {params.log_q} (at most {max_iterations(params)} "
+            f"{iterations} encrypted iterations need "
+            f"{iterations * bits_per_iteration(params) + params.min_log_q} "
+            f"bits of modulus; preset {params.name!r} has {params.log_q} (at most "
+            f"{max_iterations(params)} "
             "iterations): lower --iterations or pick a preset with a larger log_q"
         )
 
@@ -77,7 +79,7 @@ def encrypted_step(enc: EncryptedXor, lr: float) -> Ciphertext:
     losses = []
     for bits, target in zip(INPUTS.astype(int), TARGETS):
         x = (int(bits[0]), int(bits[1]))
-        zs, z2s, hs = hidden_layer(enc, x)
+        _zs, z2s, hs = hidden_layer(enc, x)
         delta = fp.add_const(output(enc, hs), -float(target))
         losses.append(fp.multiply(delta, delta, key))
         lr_delta = fp.mul_const(delta, lr)

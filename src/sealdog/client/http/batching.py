@@ -22,7 +22,7 @@ from typing import Generic, TypeVar
 
 from sealdog.client.http.models import Email
 
-I = TypeVar("I")
+Item = TypeVar("Item")
 R = TypeVar("R")  # a batch's result
 
 
@@ -61,14 +61,14 @@ class Batch:
         return self.stop - self.start
 
 
-class BatchPlan(Generic[I, R]):
+class BatchPlan(Generic[Item, R]):
     """Batches of `items` to send, adapting to the server's 413 feedback (see module doc)."""
 
     def __init__(
         self,
-        items: Sequence[I],
+        items: Sequence[Item],
         *,
-        wire_size: Callable[[I], int],
+        wire_size: Callable[[Item], int],
         max_count: int,
         max_bytes: int,
     ) -> None:
@@ -97,7 +97,7 @@ class BatchPlan(Generic[I, R]):
         self._next = batch.stop
         return batch
 
-    def batch_items(self, batch: Batch) -> Sequence[I]:
+    def batch_items(self, batch: Batch) -> Sequence[Item]:
         return self.items[batch.start : batch.stop]
 
     def done(self, batch: Batch, result: R) -> None:

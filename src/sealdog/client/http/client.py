@@ -33,7 +33,7 @@ from sealdog.protocol import Mode, Role
 from sealdog.sealed_model import SealedModel
 
 T = TypeVar("T")
-I = TypeVar("I")
+Item = TypeVar("Item")
 
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_BATCH_SIZE = 256  # the server's default SEALDOG_MAX_EMAILS_PER_BATCH
@@ -85,7 +85,7 @@ class _ClientBase:
             "headers": req.headers,
         }
 
-    def _plan(self, route: BatchRoute[I], items: Sequence[I]) -> BatchPlan[I, ScoreResult]:
+    def _plan(self, route: BatchRoute[Item], items: Sequence[Item]) -> BatchPlan[Item, ScoreResult]:
         cap = self.batch_size if route is EMAILS else self.inputs_batch_size
         return BatchPlan(
             items, wire_size=route.wire_size, max_count=cap, max_bytes=self.max_body_bytes
@@ -93,8 +93,8 @@ class _ClientBase:
 
     def _refused(
         self,
-        plan: BatchPlan[I, ScoreResult],
-        route: BatchRoute[I],
+        plan: BatchPlan[Item, ScoreResult],
+        route: BatchRoute[Item],
         batch: Batch,
         exc: PayloadTooLargeError,
     ) -> None:
@@ -153,9 +153,9 @@ class SealdogClient(_ClientBase):
 
     def _score(
         self,
-        route: BatchRoute[I],
+        route: BatchRoute[Item],
         model_id: str,
-        items: Sequence[I],
+        items: Sequence[Item],
         delivery: Delivery,
         mode: Mode,
         progress: Progress | None,
@@ -300,9 +300,9 @@ class AsyncSealdogClient(_ClientBase):
 
     async def _score(
         self,
-        route: BatchRoute[I],
+        route: BatchRoute[Item],
         model_id: str,
-        items: Sequence[I],
+        items: Sequence[Item],
         delivery: Delivery,
         mode: Mode,
         progress: Progress | None,

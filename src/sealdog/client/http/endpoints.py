@@ -27,7 +27,7 @@ from sealdog.protocol import Mode, Role
 from sealdog.sealed_model import SealedModel
 
 T = TypeVar("T")
-I = TypeVar("I")
+Item = TypeVar("Item")
 Delivery = Literal["direct", "inbox"]
 BitRow = Iterable[int]  # a list, tuple or numpy row of 0/1 values
 
@@ -156,15 +156,15 @@ def grant(token_id: str, model_id: str) -> Call[dict[str, Any]]:
 
 
 @dataclass(frozen=True)
-class BatchRoute(Generic[I]):
+class BatchRoute(Generic[Item]):
     """How one kind of scoring item travels: the body field holding the batch, the
     problem+json member in which the server's 413 names its per-batch cap, each item's JSON
     and its approximate share of the request body (for the byte budget)."""
 
     field: str
     cap_member: str
-    to_json: Callable[[I], Any]
-    wire_size: Callable[[I], int]
+    to_json: Callable[[Item], Any]
+    wire_size: Callable[[Item], int]
 
     def advertised_cap(self, problem: Mapping[str, Any]) -> int | None:
         """The server's batch cap from a 413's problem+json, if it sent one (a positive int)."""
@@ -207,7 +207,7 @@ def bit_rows(inputs: Iterable[BitRow]) -> list[list[int]]:
 
 
 def score(
-    route: BatchRoute[I], model_id: str, batch: Sequence[I], delivery: Delivery, mode: Mode
+    route: BatchRoute[Item], model_id: str, batch: Sequence[Item], delivery: Delivery, mode: Mode
 ) -> Call[ScoreResult]:
     """Score one batch. Direct scoring stores nothing, so resending it is harmless; inbox
     scoring stores an entry per request, so it is sent once."""

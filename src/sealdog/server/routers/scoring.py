@@ -77,7 +77,8 @@ async def score(
         raise Problem(
             403,
             f"model kind {record.kind!r} is research grade and this server no longer hosts it; "
-            "the operator can opt in with --allow-research-schemes (SEALDOG_ALLOW_RESEARCH_SCHEMES)",
+            "the operator can opt in with --allow-research-schemes "
+            "(SEALDOG_ALLOW_RESEARCH_SCHEMES)",
         )
     if body.inputs is not None:
         if len(body.inputs) > settings.max_inputs_per_batch:

@@ -1,1 +1,1 @@
-"""Persistence: SQL tables and repository (SQLAlchemy + Alembic), and the sealed-model blob store."""
+"""Persistence: SQL tables and repository (SQLAlchemy + Alembic), and the sealed-model blobs."""
