@@ -427,10 +427,10 @@ def score(
 def verdicts(
     model: str = typer.Option(..., "--model", "-m", help="Model id."),
     secret_key: Path = SecretKeyOption,
-    after: str = typer.Option(
+    after: str | None = typer.Option(
         None, "--after", help="Start after this cursor (default: the cursor file's, else 0)."
     ),
-    cursor_file: Path = typer.Option(
+    cursor_file: Path | None = typer.Option(
         None,
         "--cursor-file",
         help="Read the start cursor from, and save the next one to, this file.",

@@ -44,6 +44,7 @@ from sealdog.data.enron import CorpusNotFoundError, LabelledEmail, load_enron, l
 from sealdog.data.sample_corpus import load_samples
 from sealdog.errors import SealdogError
 from sealdog.progress import Progress, count
+from sealdog.protocol import Role
 
 ENRON_HELD_OUT_PER_CLASS = 1000
 SAMPLE_HELD_OUT_PER_CLASS = 5
@@ -261,8 +262,8 @@ def _serve_and_score(
     console: Console,
 ) -> dict[str, bool]:
     with SealdogClient(server.url, server.admin_token, timeout=300) as admin:
-        owner_token = admin.create_token("owner", subject="key-holder")
-        submitter = admin.create_token("submitter", subject="mail-gateway")
+        owner_token = admin.create_token(Role.owner, subject="key-holder")
+        submitter = admin.create_token(Role.submitter, subject="mail-gateway")
         with SealdogClient(server.url, owner_token["token"], timeout=300) as owner:
             with Progress("5/7 deploying the sealed model", console=console):
                 info = owner.deploy(sealed_path)

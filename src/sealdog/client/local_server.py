@@ -31,8 +31,9 @@ def free_port() -> int:
 
 def issue_admin_token(data_dir: Path) -> str:
     """The operator's first token (`sealdog server token create --role admin`), in-process."""
+    from sealdog.protocol import Role
     from sealdog.server.app import prepare_storage
-    from sealdog.server.auth import Role, issue_token
+    from sealdog.server.auth import issue_token
     from sealdog.server.settings import ServerSettings
 
     repo, _ = prepare_storage(ServerSettings(data_dir=data_dir))

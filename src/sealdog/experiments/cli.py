@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -72,7 +73,11 @@ def parity_command(
     from sealdog.experiments.report import write_report
 
     config = TrainConfig.quick() if quick else TrainConfig()
-    log = (lambda line: typer.echo(line, err=True)) if json_out else typer.echo
+
+    def to_stderr(line: str) -> None:
+        typer.echo(line, err=True)
+
+    log: Callable[[str], None] = to_stderr if json_out else typer.echo
     results = run_parity_experiments(config, seed=seed, threads=threads, log=log)
     if encrypted:
         log("encrypted recurrent cell (integer-vector scheme) ...")
@@ -88,7 +93,7 @@ def parity_command(
     run = {"quick": quick, "seed": seed, "threads": threads}
     paths = write_report(out, results, sealed, run=run)
 
-    human = typer.echo if not json_out else (lambda line: typer.echo(line, err=True))
+    human: Callable[[str], None] = to_stderr if json_out else typer.echo
     human("")
     human(markdown_table(results))
     for line in encrypted_summary_lines(sealed):

@@ -178,8 +178,8 @@ def main_run_params(length: int) -> Any:
 
 def product_key_entries(params: Any) -> int:
     """Big integers in a dimension-1 product key: (1 + k) rows x (1 + k)^2 x l columns."""
-    n = 1 + params.lwe_dim
-    return n * n * n * params.digits(params.log_q)
+    n = 1 + int(params.lwe_dim)
+    return n * n * n * int(params.digits(params.log_q))
 
 
 def max_decryptable_length(

@@ -34,7 +34,8 @@ class BitStrings:
 
     def end_parity(self) -> np.ndarray:
         """Parity (XOR) of each whole string: shape (count,), values 0/1."""
-        return (self.bits.sum(axis=1, dtype=np.int64) % 2).astype(np.uint8)
+        parity: np.ndarray = (self.bits.sum(axis=1, dtype=np.int64) % 2).astype(np.uint8)
+        return parity
 
     def running_parity(self) -> np.ndarray:
         """Parity of every prefix: `out[i, t]` is the XOR of `bits[i, : t + 1]`.

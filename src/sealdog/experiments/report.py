@@ -196,7 +196,7 @@ def _length_heatmap(ax: Any, results: list[SettingResult]) -> None:
         (r for r in results if r.setting == "end_random1_50"), results[0] if results else None
     )
     points = [p for p in chosen.curve if p.val_accuracy_by_length] if chosen else []
-    if not points:
+    if chosen is None or not points:
         ax.set_axis_off()
         return
     grid = [p.val_accuracy_by_length for p in points]

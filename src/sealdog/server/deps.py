@@ -10,7 +10,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from sealdog.server.auth import Role, authenticate
+from sealdog.protocol import Role
+from sealdog.server.auth import authenticate
 from sealdog.server.problems import Problem
 from sealdog.server.scoring import ScoringEngine
 from sealdog.server.settings import ServerSettings

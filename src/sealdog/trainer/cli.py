@@ -241,8 +241,9 @@ def seal_command(
 ) -> None:
     """Encrypt a plaintext model's weights and bias under a public key."""
     from sealdog.crypto.paillier import load_public_key
+    from sealdog.crypto.paillier.fixed_point import DEFAULT_SCALE_BITS
     from sealdog.trainer.model import LinearModel
-    from sealdog.trainer.sealing import DEFAULT_SCALE_BITS, seal_plaintext_model
+    from sealdog.trainer.sealing import seal_plaintext_model
 
     model = LinearModel.load(model_path)
     pk = load_public_key(public_key)

@@ -22,7 +22,8 @@ import scipy.sparse as sp
 
 from sealdog.errors import SealdogError
 from sealdog.fileio import atomic_write_text
-from sealdog.mail.featuriser import Featuriser, FeaturiserSpec, FeaturiserSpecError, SparseFeatures
+from sealdog.mail.errors import FeaturiserSpecError
+from sealdog.mail.featuriser import Featuriser, FeaturiserSpec, SparseFeatures
 
 MODEL_FORMAT = "sealdog-plaintext-model"
 MODEL_VERSION = 1

@@ -185,7 +185,8 @@ def nb_log_count_ratio(X: sp.csr_matrix, y: np.ndarray, *, alpha: float = 1.0) -
     """r_i = log((alpha + spam count_i) / |.|_1) - log((alpha + ham count_i) / |.|_1)."""
     p = np.asarray(X[y == 1].sum(axis=0)).ravel() + alpha
     q = np.asarray(X[y == 0].sum(axis=0)).ravel() + alpha
-    return np.log(p / p.sum()) - np.log(q / q.sum())
+    ratio: np.ndarray = np.log(p / p.sum()) - np.log(q / q.sum())
+    return ratio
 
 
 def error_at_fpr(

@@ -8,7 +8,7 @@ field carries the items and which problem+json member names the server's batch c
 
 from __future__ import annotations
 
-import numbers
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,6 +190,17 @@ EMAILS: BatchRoute[Email] = BatchRoute("emails", "max_emails_per_batch", _email_
 INPUTS: BatchRoute[list[int]] = BatchRoute("inputs", "max_inputs_per_batch", list, _row_size)
 
 
+def _bit(value: object) -> int | None:
+    """0 or 1 for an integer bit (Python or NumPy int, not bool), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        bit = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+    return bit if bit in (0, 1) else None
+
+
 def bit_rows(inputs: Iterable[BitRow]) -> list[list[int]]:
     """Plain-int copies of bit rows (numpy integers included); anything but 0 or 1 is refused
     here, before any batch is sent, in the server's words. Row length is the model's
@@ -199,10 +210,11 @@ def bit_rows(inputs: Iterable[BitRow]) -> list[list[int]]:
         if isinstance(row, (str, bytes, Mapping)) or not isinstance(row, Iterable):
             raise ClientError(f"inputs[{i}] must be a list of bits, e.g. [0, 1]")
         values = list(row)
-        for j, v in enumerate(values):
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or int(v) not in (0, 1):
-                raise ClientError(f"inputs[{i}][{j}] is {v!r}; inputs must be bits, 0 or 1")
-        rows.append([int(v) for v in values])
+        bits = [_bit(v) for v in values]
+        for j, bit in enumerate(bits):
+            if bit is None:
+                raise ClientError(f"inputs[{i}][{j}] is {values[j]!r}; inputs must be bits, 0 or 1")
+        rows.append([b for b in bits if b is not None])
     return rows
 
 

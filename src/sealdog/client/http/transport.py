@@ -39,7 +39,7 @@ class RetryPolicy:
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         if retry_after is not None:
             return min(retry_after, self.max_backoff)
-        base = min(self.backoff * (2**attempt), self.max_backoff)
+        base: float = min(self.backoff * (2**attempt), self.max_backoff)
         return base * (0.5 + random.random() / 2)
 
 

@@ -59,8 +59,7 @@ class LinearModel:
     def _scorer(self, mode: Mode) -> LinearScorer:
         scorer = self._scorers.get(mode)
         if scorer is None:
-            # LinearScorer's `mode` is still typed as the Literal strings (a Mode is its string).
-            scorer = self._scorers[mode] = LinearScorer(self.sealed, mode=mode)  # type: ignore[arg-type]
+            scorer = self._scorers[mode] = LinearScorer(self.sealed, mode=mode)
         return scorer
 
     def score(self, batch: Batch, *, mode: Mode) -> dict[str, Any]:
@@ -125,7 +124,7 @@ class LinearKind:
             )
         try:
             # bounds fit a packing slot with blinding
-            LinearScorer(sealed, mode=Mode.VERDICT)  # type: ignore[arg-type]
+            LinearScorer(sealed, mode=Mode.VERDICT)
         except (SealdogError, MailError) as exc:
             raise ModelRejectedError(f"score bounds: {exc}") from None
         return ValidatedModel(

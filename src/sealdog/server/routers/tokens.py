@@ -7,7 +7,8 @@ import logging
 from fastapi import APIRouter, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from sealdog.server.auth import Role, issue_token
+from sealdog.protocol import Role
+from sealdog.server.auth import issue_token
 from sealdog.server.deps import App, Caller, require_role
 from sealdog.server.problems import Problem
 from sealdog.server.schemas import GrantCreate, TokenCreate, TokenCreated, TokenInfo, TokenList
