@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -37,6 +37,9 @@ from sealdog.crypto.paillier import FixedPoint, SecretKey
 from sealdog.progress import count
 from sealdog.sealed_model import SealedModel
 from sealdog.trainer.model import LinearModel
+
+if TYPE_CHECKING:
+    from sealdog.data.enron import LabelledEmail
 
 EXACT_LIMIT = 5000
 Progress = Callable[[int, int], None]
@@ -228,7 +231,9 @@ def _describe(
     result.evaluation = evaluate(labels, scores, source)
 
 
-def _evaluation_set(data: Path | None, folders: Sequence[str] | None, limit: int | None):  # type: ignore[no-untyped-def]
+def _evaluation_set(
+    data: Path | None, folders: Sequence[str] | None, limit: int | None
+) -> tuple[list[LabelledEmail], str]:
     from sealdog.data.enron import load_enron, locate_enron
     from sealdog.data.sample_corpus import load_samples
 
