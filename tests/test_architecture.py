@@ -222,7 +222,7 @@ def test_the_cycle_finder_finds_a_circle() -> None:
 
 def test_every_module_is_on_the_map() -> None:
     """A new package must be given its row in ALLOWED (and docs/architecture.md)."""
-    on_top = ("sealdog.client", "sealdog.cli")
+    on_top = ("sealdog.client", "sealdog.cli", "sealdog.__main__")
     unmapped = [
         m
         for m in GRAPH
