@@ -8,6 +8,7 @@ feature count matches the number of sealed weights. It scores e-mails.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sealdog.crypto.paillier import MIN_SECURE_BITS, LinearScorer, PublicKey, SealedLinear
@@ -17,12 +18,18 @@ from sealdog.mail.featuriser import Featuriser
 from sealdog.protocol import Mode
 from sealdog.sealed_model import SealedModel
 from sealdog.server.kinds.base import (
+    DIM_RANGE,
+    MAX_COUNT_RANGE,
+    SCALE_BITS_RANGE,
     Batch,
     EmailBatch,
     ModelRejectedError,
     ScoringInputError,
     ScoringInputTooLargeError,
     ValidatedModel,
+    check_manifest_shape,
+    manifest_big_integer,
+    manifest_integer,
 )
 
 NAME = "linear"
@@ -79,12 +86,22 @@ class LinearModel:
         return self._scorer(mode).score_batch(vectors).to_json()
 
 
+def check_manifest(manifest: Mapping[str, Any]) -> None:
+    """Every linear-kind field typed and in range (before `SealedModel.linear()` reads it)."""
+    check_manifest_shape(manifest)
+    manifest_integer(manifest, "dim", *DIM_RANGE)
+    manifest_integer(manifest, "scale_bits", *SCALE_BITS_RANGE)
+    manifest_integer(manifest, "max_count", *MAX_COUNT_RANGE)
+    manifest_big_integer(manifest, "score_bound")
+
+
 class LinearKind:
     name = NAME
 
     def validate(
         self, model: SealedModel, *, demo_mode: bool, allow_research: bool
     ) -> ValidatedModel:
+        check_manifest(model.manifest)
         if model.scheme != SCHEME:
             raise ModelRejectedError(
                 f"scheme {model.scheme!r} is not supported for linear models (use {SCHEME!r})"
