@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 
 import pytest
-
 from server_testkit import HAM, NEUTRAL, SPAM, Keys, Server, decrypt, expected_score
 
 
