@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+
 from server_testkit import HAM, SPAM, Keys, UvicornProcess, bearer, decrypt, seal
 
 

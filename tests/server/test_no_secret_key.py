@@ -110,8 +110,8 @@ def _sealed_xor_bytes() -> bytes:
 
     from sealdog.crypto.vhe.keys import generate_secret_key
     from sealdog.crypto.vhe.params import PRESETS
-    from sealdog.xor.keyholder import seal_xor_network
     from sealdog.xor.plaintext import TrainingConfig, train_plaintext
+    from sealdog.xor.keyholder import seal_xor_network
 
     net, _ = train_plaintext(TrainingConfig())
     rng = random.Random(8)
@@ -197,10 +197,10 @@ def test_no_server_module_imports_secret_key_names() -> None:
 
 
 def test_request_bodies_have_no_key_fields() -> None:
-    import tempfile
-
     from sealdog.server.app import create_app
     from sealdog.server.settings import ServerSettings
+
+    import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         schema = create_app(ServerSettings(data_dir=Path(tmp))).openapi()

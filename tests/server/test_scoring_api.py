@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+
 from server_testkit import HAM, NEUTRAL, SPAM, Keys, Server, decrypt, expected_score
 
 

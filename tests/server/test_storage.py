@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from server_testkit import SPAM, Keys, bearer, decrypt, make_server, make_settings
 from sqlalchemy import text
 
+from server_testkit import SPAM, Keys, bearer, decrypt, make_server, make_settings
 from sealdog.server.auth import Role, hash_token, issue_token
 from sealdog.server.storage.database import current_revision, head_revision, make_engine, migrate
 from sealdog.server.storage.repository import DuplicateModelError, ModelRecord, Repository
