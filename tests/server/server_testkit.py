@@ -231,6 +231,11 @@ def _parents() -> dict[int, int]:
     return out
 
 
+def children(pid: int) -> list[int]:
+    """The live direct children of `pid`."""
+    return sorted(p for p, parent in _parents().items() if parent == pid)
+
+
 def descendants(pid: int) -> list[int]:
     """Every live process below `pid` (children, grandchildren, ...), from /proc."""
     parents = _parents()
@@ -252,3 +257,28 @@ def wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
             return []
         time.sleep(0.05)
     return [p for p in pids if process_alive(p)]
+
+
+def cli_token(data_dir: Path, *args: str) -> str:
+    """`sealdog server token create` as its own process; returns the token."""
+    result = subprocess.run(
+        [sys.executable, "-m", "sealdog.cli", "server", "token", "create"]
+        + ["--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
+def scoring_pids(root: int) -> list[int]:
+    """The scoring processes below `root`."""
+    return [p for p in descendants(root) if "sealdog.server.scoring_worker" in cmdline(p)]
