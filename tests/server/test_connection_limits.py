@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-
 from server_testkit import UvicornProcess
 
 HEADER_TIMEOUT = 1.0

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from server_testkit import SPAM, Keys, Server, make_server, make_settings, seal
 from typer.testing import CliRunner
 
 from sealdog.cli import app as cli_app
@@ -20,7 +21,6 @@ from sealdog.server.settings import (
     MODEL_3072_2POW18_BYTES,
     ServerSettings,
 )
-from server_testkit import SPAM, Keys, Server, make_server, make_settings, seal
 
 
 def tampered(sealed: SealedModel, **fields: object) -> bytes:

@@ -12,7 +12,6 @@ import time
 
 import httpx
 import pytest
-
 from server_testkit import (
     SPAM,
     Keys,
