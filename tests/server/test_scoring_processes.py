@@ -191,3 +191,10 @@ def test_model_cache_is_bounded_by_bytes_and_keeps_the_current_model() -> None:
     huge = object()
     cache.put(("h", "1"), huge, 500)  # type: ignore[arg-type]
     assert len(cache) == 1 and cache.get(("h", "1")) is huge
+
+
+def test_validation_has_its_own_limit(engine) -> None:
+    with pytest.raises(ScoringTimeoutError) as info:
+        asyncio.run(engine.run("probe", 60.0, timeout=0.3))
+    assert "SEALDOG_VALIDATION_TIMEOUT_SECONDS" in str(info.value)
+    asyncio.run(wait_for_pids(engine, 2))

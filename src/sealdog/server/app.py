@@ -114,6 +114,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         settings.effective_scoring_processes(),
         EngineLimits(
             job_timeout_seconds=settings.scoring_timeout_seconds,
+            validation_timeout_seconds=settings.validation_timeout_seconds,
             address_space_bytes=settings.scoring_address_space_bytes,
             cache_bytes=settings.model_cache_bytes,
         ),

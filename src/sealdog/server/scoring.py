@@ -60,9 +60,11 @@ class _SlotDiedError(Exception):
 
 @dataclass(frozen=True)
 class EngineLimits:
-    """Per-process limits: wall-clock seconds per job, address space, model-cache budget."""
+    """Per-process limits: wall-clock seconds per scoring job and per upload validation,
+    address space, model-cache budget."""
 
     job_timeout_seconds: float = 120.0
+    validation_timeout_seconds: float = 600.0
     address_space_bytes: int = 0
     cache_bytes: int = 256 * 1024 * 1024
 
@@ -286,8 +288,9 @@ class ScoringEngine:
         self._io.shutdown(wait=True)
 
     # --- jobs -----------------------------------------------------------------------------
-    async def run(self, name: str, *args: Any) -> Any:
-        """Run `scoring_worker.CALLS[name](*args)` in a scoring process.
+    async def run(self, name: str, *args: Any, timeout: float | None = None) -> Any:
+        """Run `scoring_worker.CALLS[name](*args)` in a scoring process (wall-clock limit
+        `timeout`, default the per-job limit).
 
         Raises what the job raised, ScoringTimeoutError past the wall-clock limit,
         ScoringUnavailableError if its process died; on cancellation the job's process is
@@ -295,7 +298,12 @@ class ScoringEngine:
         if self._spawner is None or self._closed:
             raise RuntimeError("the scoring engine is not running")
         slot = await self._idle.get()
-        limit = self.limits.job_timeout_seconds
+        limit = self.limits.job_timeout_seconds if timeout is None else timeout
+        setting = (
+            "SEALDOG_SCORING_TIMEOUT_SECONDS"
+            if timeout is None
+            else "SEALDOG_VALIDATION_TIMEOUT_SECONDS"
+        )
         started = time.monotonic()
         loop = asyncio.get_running_loop()
         job = loop.run_in_executor(self._io, slot.call, name, args)
@@ -306,8 +314,8 @@ class ScoringEngine:
             log.warning("scoring job %s overran %.1f s; its process was killed", name, limit)
             raise ScoringTimeoutError(
                 f"the job ran longer than the server's limit of {limit:g} s per job "
-                "(SEALDOG_SCORING_TIMEOUT_SECONDS); its scoring process was stopped and "
-                "nothing was stored. Send fewer or smaller e-mails per request.",
+                f"({setting}); its scoring process was stopped and nothing was stored."
+                + (" Send fewer or smaller e-mails per request." if timeout is None else ""),
                 reason="timeout",
             ) from None
         except asyncio.CancelledError:
@@ -338,7 +346,11 @@ class ScoringEngine:
     ) -> ValidatedModel:
         """Parse and fully validate a staged sealed-model file (raises ModelRejectedError)."""
         result: ValidatedModel = await self.run(
-            "validate_file", str(path), demo_mode, allow_research
+            "validate_file",
+            str(path),
+            demo_mode,
+            allow_research,
+            timeout=self.limits.validation_timeout_seconds,
         )
         return result
 
