@@ -192,7 +192,8 @@ class ScoringEngine:
         self._slots: set[_Slot] = set()
         self._slots_lock = threading.Lock()
         self._spawner: ThreadPoolExecutor | None = None
-        self._io = ThreadPoolExecutor(max_workers=processes, thread_name_prefix="sealdog-job")
+        # a killed job's thread may still be returning when its replacement takes a job
+        self._io = ThreadPoolExecutor(max_workers=2 * processes, thread_name_prefix="sealdog-job")
         self._closed = False
 
     @property
@@ -307,6 +308,8 @@ class ScoringEngine:
         started = time.monotonic()
         loop = asyncio.get_running_loop()
         job = loop.run_in_executor(self._io, slot.call, name, args)
+        # a killed job's thread ends with an error nobody awaits: retrieve it, quietly
+        job.add_done_callback(lambda f: f.cancelled() or f.exception())
         try:
             result = await asyncio.wait_for(asyncio.shield(job), limit)
         except TimeoutError:
