@@ -8,14 +8,12 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import warnings
-
 import httpx
-import pytest
 
 # Starlette suggests httpx2 for its TestClient; httpx is what the project depends on.
 warnings.filterwarnings("ignore", message=".*httpx.*starlette.testclient.*")
@@ -209,3 +207,78 @@ class UvicornProcess:
                 self.proc.kill()
                 self.proc.wait()
         self._log_handle.close()
+
+
+def process_alive(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _parents() -> dict[int, int]:
+    out: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue
+            if fields[0] != "Z":
+                out[int(entry.name)] = int(fields[1])
+    return out
+
+
+def children(pid: int) -> list[int]:
+    """The live direct children of `pid`."""
+    return sorted(p for p, parent in _parents().items() if parent == pid)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (children, grandchildren, ...), from /proc."""
+    parents = _parents()
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        kids = [p for p, pp in parents.items() if pp == parent]
+        found.extend(kids)
+        frontier.extend(kids)
+    return sorted(found)
+
+
+def wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
+    """Wait until none of `pids` is alive; returns those still alive at the deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(process_alive(p) for p in pids):
+            return []
+        time.sleep(0.05)
+    return [p for p in pids if process_alive(p)]
+
+
+def cli_token(data_dir: Path, *args: str) -> str:
+    """`sealdog server token create` as its own process; returns the token."""
+    result = subprocess.run(
+        [sys.executable, "-m", "sealdog.cli", "server", "token", "create"]
+        + ["--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
+def scoring_pids(root: int) -> list[int]:
+    """The scoring processes below `root`."""
+    return [p for p in descendants(root) if "sealdog.server.scoring_worker" in cmdline(p)]

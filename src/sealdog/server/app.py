@@ -7,9 +7,11 @@ settings from SEALDOG_* variables (the CLI exports them before starting uvicorn)
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -21,7 +23,8 @@ from sealdog.server.limits import BodyLimitMiddleware
 from sealdog.server.metrics import MetricsMiddleware, ServerMetrics
 from sealdog.server.problems import install_problem_handlers
 from sealdog.server.routers import health, metrics, models, scoring, tokens, verdicts
-from sealdog.server.scoring import ScoringEngine
+from sealdog.server.scoring import EngineLimits, ScoringEngine
+from sealdog.server.scoring_worker import die_with_parent
 from sealdog.server.settings import ServerSettings
 from sealdog.server.storage.blobs import BlobStore
 from sealdog.server.storage.database import make_engine, migrate
@@ -70,31 +73,52 @@ class AccessLogMiddleware:
             access_log.info("%s %s %d %.0f ms", scope["method"], scope["path"], status, ms)
 
 
-def sweep_orphans(repo: Repository, blobs: BlobStore) -> None:
-    """Remove temp files and blobs without a row: leftovers of a crash mid-upload."""
-    blobs.remove_stale_temp_files()
+def sweep_orphans(repo: Repository, blobs: BlobStore, *, min_age_seconds: float) -> int:
+    """Remove upload temp files and blobs without a row older than `min_age_seconds`:
+    leftovers of a crash mid-upload. Only `sealdog server run` calls it, before any worker
+    starts (so no upload is in flight); the age threshold also spares the uploads of another
+    server sharing the data folder. Returns how many files it removed."""
+    cutoff = time.time() - min_age_seconds
+    removed = blobs.remove_stale_temp_files(older_than=cutoff)
     known = {m.id for m in repo.list_models()}
     for path in blobs.root.glob("*.sealed"):
-        if path.stem not in known:
+        if path.stem not in known and _mtime(path) < cutoff:
             path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return float("inf")
 
 
 def prepare_storage(settings: ServerSettings) -> tuple[Repository, BlobStore]:
-    """Open the database (migrating it if `auto_migrate`) and the blob store."""
+    """Open the database (migrating it if `auto_migrate`) and the blob store. Never deletes
+    anything: operator commands run it against a live data folder."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url())
     repo = Repository(engine)
     blobs = BlobStore(settings.blob_dir)
     if settings.auto_migrate:
         migrate(engine)
-        sweep_orphans(repo, blobs)
     return repo, blobs
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
     settings = settings or ServerSettings()
     repo, blobs = prepare_storage(settings)
-    engine = ScoringEngine(settings.effective_scoring_processes())
+    engine = ScoringEngine(
+        settings.effective_scoring_processes(),
+        EngineLimits(
+            job_timeout_seconds=settings.scoring_timeout_seconds,
+            validation_timeout_seconds=settings.validation_timeout_seconds,
+            address_space_bytes=settings.scoring_address_space_bytes,
+            cache_bytes=settings.model_cache_bytes,
+        ),
+    )
     services = Services(settings=settings, repo=repo, blobs=blobs, scoring=engine)
     server_metrics = ServerMetrics()
 
@@ -104,7 +128,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             log.warning(DEMO_MODE_WARNING)
         if settings.demo_mode or settings.allow_research_schemes:
             log.warning(RESEARCH_SCHEMES_WARNING)
-        await run_in_threadpool(engine.warm_up)
+        await run_in_threadpool(engine.start)
         n = engine.processes
         log.info(
             "sealdog server %s: worker ready (%d scoring process%s)",
@@ -147,6 +171,17 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     return app
 
 
+SUPERVISOR_PID_ENV = "SEALDOG_SUPERVISOR_PID"
+
+
 def app_from_environment() -> FastAPI:
-    """Factory for `uvicorn --factory`: settings from the environment."""
+    """Factory for `uvicorn --factory`: settings from the environment.
+
+    In a worker process that uvicorn's supervisor started (`--workers` > 1), ask the kernel
+    to kill this worker when the supervisor dies: a `kill -9` of `sealdog server run` then
+    takes the workers, and through their own parent-death signal every scoring process, too.
+    """
+    supervisor = os.environ.get(SUPERVISOR_PID_ENV)
+    if supervisor and int(supervisor) != os.getpid():
+        die_with_parent(int(supervisor))
     return create_app(ServerSettings())

@@ -122,7 +122,14 @@ def run(
     """Start the HTTP server (uvicorn)."""
     import uvicorn
 
-    from sealdog.server.app import DEMO_MODE_WARNING, RESEARCH_SCHEMES_WARNING, prepare_storage
+    from sealdog.server.app import (
+        DEMO_MODE_WARNING,
+        RESEARCH_SCHEMES_WARNING,
+        SUPERVISOR_PID_ENV,
+        prepare_storage,
+        sweep_orphans,
+    )
+    from sealdog.server.connections import HeaderTimeoutH11Protocol
 
     settings = _settings(
         host=host,
@@ -135,10 +142,16 @@ def run(
         allow_research_schemes=True if allow_research_schemes else None,
         log_level=log_level.value if log_level else None,
     )
-    # Migrate and sweep once, here, so that workers never race each other doing it.
-    prepare_storage(settings)
+    # Migrate and sweep once, here, before any worker starts: no upload is in flight, and
+    # only files older than orphan_min_age_seconds go (never from the operator commands).
+    repo, blobs = prepare_storage(settings)
+    removed = sweep_orphans(repo, blobs, min_age_seconds=settings.orphan_min_age_seconds)
+    if removed:
+        log.warning("removed %d leftover upload file(s) from an earlier crash", removed)
+    repo.engine.dispose()
     env = settings.to_environment()
     env["SEALDOG_AUTO_MIGRATE"] = "false"
+    env[SUPERVISOR_PID_ENV] = str(os.getpid())
     os.environ.update(env)
     if settings.workers > 1:
         # Metrics shared across worker processes (prometheus_client multiprocess mode).
@@ -161,6 +174,10 @@ def run(
         log_config=_log_config(settings.log_level),
         access_log=False,  # sealdog.server.access logs each request (no query, no headers)
         timeout_graceful_shutdown=30,
+        http=HeaderTimeoutH11Protocol,  # h11 plus a header-read timeout (connections.py)
+        timeout_keep_alive=settings.keep_alive_timeout_seconds,
+        limit_concurrency=settings.limit_concurrency,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
     )
 
 

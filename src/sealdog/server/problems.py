@@ -19,6 +19,7 @@ from sealdog.errors import SealdogError
 log = logging.getLogger("sealdog.server")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
 
 _TITLES = {
     400: "Bad request",
@@ -31,6 +32,7 @@ _TITLES = {
     413: "Payload too large",
     415: "Unsupported media type",
     422: "Unprocessable content",
+    499: "Client closed request",
     500: "Internal server error",
     503: "Service unavailable",
 }
@@ -54,6 +56,28 @@ class Problem(Exception):
         self.title = title or _TITLES.get(status, "Error")
         self.headers = headers
         self.extra = extra or {}
+
+
+CLIENT_GONE = 499  # nginx's "client closed request": only ever seen in the access log
+
+
+def missing_blob(model_id: str) -> Problem:
+    """The model's row exists but its sealed file does not (restored backup, disk loss)."""
+    return Problem(
+        409,
+        f"model {model_id}'s sealed file is missing from the server's storage; the operator "
+        "can restore it from a backup, or its owner can delete the model and upload it again",
+        extra={"reason": "blob_missing"},
+    )
+
+
+def unavailable(exc: Exception) -> Problem:
+    """503 for a job whose scoring process was killed (timeout, memory) or died."""
+    reason = getattr(exc, "reason", "died")
+    # A process that died may have been the victim of another job: worth one retry. A job
+    # that overran or ran out of memory would do so again.
+    headers = {"Retry-After": "1"} if reason == "died" else None
+    return Problem(503, str(exc), headers=headers, extra={"reason": reason})
 
 
 class ServerError(SealdogError):
@@ -106,6 +130,14 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 400 and detail == FASTAPI_BODY_PARSE_ERROR:
+            # FastAPI's 400 for a body it cannot decode (invalid UTF-8, for one): the docs
+            # promise 422 for every malformed body, as for malformed JSON.
+            return problem_response(
+                422,
+                "request body is not valid JSON (UTF-8 encoded)",
+                instance=request.url.path,
+            )
         return problem_response(
             exc.status_code,
             detail,

@@ -200,3 +200,11 @@ class Readiness(BaseModel):
     status: str
     database: str
     schema_revision: str | None
+    storage: str = Field(
+        default="ok",
+        description='"ok", or how many hosted models have lost their sealed file '
+        "(the server is then not ready: those models cannot score).",
+    )
+    missing_models: list[str] = Field(
+        default_factory=list, description="Ids of models whose sealed file is missing."
+    )

@@ -16,6 +16,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
 
+# One Paillier ciphertext mod n^2 for a 3072-bit n takes 768 bytes; 2^18 weights + the bias
+# are 201,327,360 bytes (192.0 MiB). 200 MiB leaves 8 MiB for the manifest and the zip.
+MODEL_3072_2POW18_BYTES = (2**18 + 1) * (2 * 3072 // 8)
+DEFAULT_MAX_MODEL_BYTES = 200 * MIB
+
 
 class ServerSettings(BaseSettings):
     """Everything the server needs to start; defaults suit a single machine."""
@@ -50,7 +55,65 @@ class ServerSettings(BaseSettings):
     )
     max_body_bytes: int = Field(default=16 * MIB, gt=0, description="Cap on a JSON request body.")
     max_model_bytes: int = Field(
-        default=512 * MIB, gt=0, description="Cap on an uploaded sealed-model file."
+        default=DEFAULT_MAX_MODEL_BYTES,
+        gt=0,
+        description="Cap on an uploaded sealed-model file (default 200 MiB: a 2^18-bucket "
+        "model at 3072 bits is 192 MiB of ciphertexts plus its manifest).",
+    )
+    max_models_per_owner: int = Field(
+        default=100, gt=0, description="Models one owner (token subject) may host."
+    )
+    max_bytes_per_owner: int = Field(
+        default=2048 * MIB, gt=0, description="Sum of one owner's sealed-model file sizes."
+    )
+    scoring_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Wall-clock limit per scoring job; past it the scoring process is killed "
+        "and replaced and the request gets a 503.",
+    )
+    validation_timeout_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="Wall-clock limit on validating one upload (a 192 MiB model at 3072 bits "
+        "took 93 s on a loaded 2-core machine); past it the process is replaced, 503.",
+    )
+    scoring_address_space_bytes: int = Field(
+        default=4096 * MIB,
+        ge=0,
+        description="RLIMIT_AS of each scoring process (0 = none); an allocation past it "
+        "fails and the job gets a 503.",
+    )
+    model_cache_bytes: int = Field(
+        default=256 * MIB,
+        gt=0,
+        description="Loaded models kept per scoring process, by sealed-file size (LRU).",
+    )
+    orphan_min_age_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="`server run` deletes upload temp files and row-less blobs only when "
+        "they are older than this.",
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A connection must send a complete request head within this time (from "
+        "connecting, or from the end of the previous response) or it is closed.",
+    )
+    keep_alive_timeout_seconds: int = Field(
+        default=5, gt=0, description="Idle keep-alive connections are closed after this."
+    )
+    limit_concurrency: int = Field(
+        default=256,
+        gt=0,
+        description="Open connections + requests in flight per uvicorn worker; above it "
+        "new requests get a 503.",
+    )
+    max_header_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        description="Cap on a request head (request line + headers), in bytes.",
     )
     max_emails_per_batch: int = Field(default=256, gt=0)
     max_email_bytes: int = Field(default=1 * MIB, gt=0)

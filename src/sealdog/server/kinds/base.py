@@ -10,7 +10,10 @@ batch carries e-mails or input rows, and a kind answers the shape it does not sc
 from __future__ import annotations
 
 import io
+import json
+import re
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -132,7 +135,91 @@ def open_container(data: bytes) -> SealedModel:
         return SealedModel.from_bytes(data)
     except (SealdogError, MailError) as exc:
         raise ModelRejectedError(str(exc)) from None
+    except RecursionError:
+        raise ModelRejectedError("sealed-model manifest is nested too deeply") from None
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         raise ModelRejectedError(
             f"not a readable sealed-model file ({type(exc).__name__})"
         ) from None
+
+
+# --- manifest fields: typed and bounded before any of them is used ------------------------
+# A manifest is attacker-supplied JSON. Each numeric field must be a JSON integer (never a
+# float, a bool or an arbitrary string) in a documented range, and the manifest's shape
+# (nesting depth, metadata size) is bounded: a hostile upload is refused at once, naming the
+# field and its range, instead of failing later (or failing every later score).
+
+MAX_DEPTH = 16
+MAX_METADATA_BYTES = 64 * 1024
+MAX_SHORT_STRING = 200
+_DECIMAL = re.compile(r"^[0-9]{1,2600}$")
+
+# Ranges of the linear kind's fields (inclusive).
+DIM_RANGE = (1, 1 << 24)
+SCALE_BITS_RANGE = (1, 64)
+MAX_COUNT_RANGE = (1, 1 << 16)
+
+
+def json_depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    """Nesting depth of JSON data, without recursion; stops counting past `limit`."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, Mapping | list):
+            deepest = max(deepest, level)
+            if deepest > limit:
+                return deepest
+            children = item.values() if isinstance(item, Mapping) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def check_manifest_shape(manifest: Mapping[str, Any]) -> None:
+    """Bound the manifest's nesting and its free-form parts (metadata, created_at)."""
+    if json_depth(manifest) > MAX_DEPTH:
+        raise ModelRejectedError(f"manifest is nested deeper than {MAX_DEPTH} levels")
+    metadata = manifest.get("metadata")
+    if not isinstance(metadata, Mapping):
+        raise ModelRejectedError("manifest field 'metadata' must be a JSON object")
+    size = len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > MAX_METADATA_BYTES:
+        raise ModelRejectedError(
+            f"manifest metadata is {size:,} bytes, above the cap of {MAX_METADATA_BYTES:,}"
+        )
+    for name in ("kind", "scheme", "key_fingerprint", "created_at"):
+        value = manifest.get(name)
+        if value is not None and (not isinstance(value, str) or len(value) > MAX_SHORT_STRING):
+            raise ModelRejectedError(
+                f"manifest field {name!r} must be a string of at most {MAX_SHORT_STRING} characters"
+            )
+
+
+def manifest_integer(manifest: Mapping[str, Any], name: str, lo: int, hi: int) -> int:
+    """A JSON integer field in lo..hi (a float such as 3.0 or a bool is refused)."""
+    value = manifest.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ModelRejectedError(
+            f"manifest field {name!r} must be an integer in {lo}..{hi}, got {_show(value)}"
+        )
+    if not lo <= value <= hi:
+        raise ModelRejectedError(f"manifest field {name!r} is {value}, outside {lo}..{hi}")
+    return value
+
+
+def manifest_big_integer(manifest: Mapping[str, Any], name: str) -> int:
+    """A non-negative integer that may exceed JSON's safe range: an int or a decimal string."""
+    value = manifest.get(name)
+    if isinstance(value, str) and _DECIMAL.match(value):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ModelRejectedError(
+        f"manifest field {name!r} must be a non-negative integer (or its decimal string), "
+        f"got {_show(value)}"
+    )
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -8,21 +8,34 @@ feature count matches the number of sealed weights. It scores e-mails.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from sealdog.crypto.paillier import MIN_SECURE_BITS, LinearScorer, PublicKey, SealedLinear
+from sealdog.crypto.paillier import (
+    MIN_SECURE_BITS,
+    LinearScorer,
+    PublicKey,
+    SealedLinear,
+)
+from sealdog.crypto.paillier.verdicts import pack_scores
 from sealdog.errors import SealdogError
 from sealdog.mail.errors import EmailTooLargeError, MailError
 from sealdog.mail.featuriser import Featuriser
 from sealdog.protocol import Mode
 from sealdog.sealed_model import SealedModel
 from sealdog.server.kinds.base import (
+    DIM_RANGE,
+    MAX_COUNT_RANGE,
+    SCALE_BITS_RANGE,
     Batch,
     EmailBatch,
     ModelRejectedError,
     ScoringInputError,
     ScoringInputTooLargeError,
     ValidatedModel,
+    check_manifest_shape,
+    manifest_big_integer,
+    manifest_integer,
 )
 
 NAME = "linear"
@@ -79,12 +92,40 @@ class LinearModel:
         return self._scorer(mode).score_batch(vectors).to_json()
 
 
+def check_manifest(manifest: Mapping[str, Any]) -> None:
+    """Every linear-kind field typed and in range (before `SealedModel.linear()` reads it)."""
+    check_manifest_shape(manifest)
+    manifest_integer(manifest, "dim", *DIM_RANGE)
+    manifest_integer(manifest, "scale_bits", *SCALE_BITS_RANGE)
+    manifest_integer(manifest, "max_count", *MAX_COUNT_RANGE)
+    manifest_big_integer(manifest, "score_bound")
+
+
+def check_packing(sealed: SealedLinear) -> None:
+    """The packing-width check scoring would run, run once at upload: the score bound must
+    leave room in a slot for the blinding factor (too small) and fit the key (too large),
+    or every later score would fail. A dry run packs the bias ciphertext in both modes."""
+    bound = sealed.score_bound
+    for mode in (Mode.VERDICT, Mode.SCORE):
+        slots = ""
+        try:
+            scorer = LinearScorer(sealed, mode=mode)
+            slots = f" (slots of {scorer.layout.slot_bits} bits)"
+            pack_scores(sealed.public_key, scorer.layout, [sealed.bias], blind=mode is Mode.VERDICT)
+        except (SealdogError, MailError) as exc:
+            raise ModelRejectedError(
+                f"score bounds: score_bound {bound} ({bound.bit_length()} bits) does not fit "
+                f"{mode.value} mode under this {sealed.public_key.bits}-bit key{slots}: {exc}"
+            ) from None
+
+
 class LinearKind:
     name = NAME
 
     def validate(
         self, model: SealedModel, *, demo_mode: bool, allow_research: bool
     ) -> ValidatedModel:
+        check_manifest(model.manifest)
         if model.scheme != SCHEME:
             raise ModelRejectedError(
                 f"scheme {model.scheme!r} is not supported for linear models (use {SCHEME!r})"
@@ -122,11 +163,7 @@ class LinearKind:
                 f"featuriser max_count {featuriser.max_count} exceeds the model's "
                 f"{sealed.max_count}"
             )
-        try:
-            # bounds fit a packing slot with blinding
-            LinearScorer(sealed, mode=Mode.VERDICT)
-        except (SealdogError, MailError) as exc:
-            raise ModelRejectedError(f"score bounds: {exc}") from None
+        check_packing(sealed)
         return ValidatedModel(
             kind=self.name,
             scheme=SCHEME,

@@ -32,6 +32,7 @@ from sealdog.server.kinds.base import (
     ModelRejectedError,
     ScoringInputError,
     ValidatedModel,
+    check_manifest_shape,
 )
 from sealdog.xor.outputs import encode_outputs
 from sealdog.xor.sealed import (
@@ -194,6 +195,7 @@ class XorKind:
                 "--allow-research-schemes (SEALDOG_ALLOW_RESEARCH_SCHEMES=true) or run in demo "
                 "mode (--insecure-demo)"
             )
+        check_manifest_shape(model.manifest)
         if model.scheme != SCHEME:
             raise ModelRejectedError(
                 f"scheme {model.scheme!r} is not supported for xor networks (use {SCHEME!r})"

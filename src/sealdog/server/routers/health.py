@@ -1,5 +1,5 @@
-"""Liveness (/healthz: the process answers) and readiness (/readyz: the database answers
-and its schema is current)."""
+"""Liveness (/healthz: the process answers) and readiness (/readyz: the database answers,
+its schema is current and every hosted model's sealed file is there)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from sealdog import __version__
-from sealdog.server.deps import App
+from sealdog.server.deps import App, Services
 from sealdog.server.schemas import Health, Readiness
 from sealdog.server.storage.database import current_revision, head_revision
 
@@ -33,4 +33,22 @@ async def readyz(app: App) -> JSONResponse | Readiness:
             status="unavailable", database="schema not migrated", schema_revision=revision
         )
         return JSONResponse(body.model_dump(), status_code=503)
+    missing = await run_in_threadpool(_missing_blobs, app)
+    if missing:
+        body = Readiness(
+            status="unavailable",
+            database="ok",
+            schema_revision=revision,
+            storage=f"{len(missing)} model file(s) missing",
+            missing_models=missing[:MAX_LISTED],
+        )
+        return JSONResponse(body.model_dump(), status_code=503)
     return Readiness(status="ready", database="ok", schema_revision=revision)
+
+
+MAX_LISTED = 100
+
+
+def _missing_blobs(app: Services) -> list[str]:
+    """Models with a row but no sealed file (one stat per model)."""
+    return app.blobs.missing(m.id for m in app.repo.list_models())

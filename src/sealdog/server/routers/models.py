@@ -13,8 +13,10 @@ from starlette.concurrency import run_in_threadpool
 from sealdog.protocol import Role
 from sealdog.server.deps import App, Caller, Purpose, model_for, require_role
 from sealdog.server.kinds.base import ModelRejectedError
-from sealdog.server.problems import Problem
+from sealdog.server.problems import CLIENT_GONE, Problem, missing_blob, unavailable
 from sealdog.server.schemas import ModelInfo, ModelList, ScorePolicy
+from sealdog.server.scoring import ClientGoneError, ScoringUnavailableError, unless_disconnected
+from sealdog.server.settings import ServerSettings
 from sealdog.server.storage.blobs import BlobTooLargeError
 from sealdog.server.storage.repository import DuplicateModelError, ModelRecord, utcnow
 
@@ -30,6 +32,25 @@ _UPLOAD_BODY = {
         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
     }
 }
+
+
+def check_quota(settings: ServerSettings, *, models: int, used_bytes: int, new_bytes: int) -> None:
+    """403 unless the owner may host one more model of `new_bytes` (per-owner quotas)."""
+    if models >= settings.max_models_per_owner:
+        raise Problem(
+            403,
+            f"quota: you host {models} models, the server's cap per owner is "
+            f"{settings.max_models_per_owner} (SEALDOG_MAX_MODELS_PER_OWNER); delete one first",
+            extra={"reason": "quota_models", "max_models_per_owner": settings.max_models_per_owner},
+        )
+    if used_bytes + new_bytes > settings.max_bytes_per_owner:
+        raise Problem(
+            403,
+            f"quota: your models take {used_bytes:,} bytes; this upload would pass the "
+            f"server's cap per owner of {settings.max_bytes_per_owner:,} bytes "
+            "(SEALDOG_MAX_BYTES_PER_OWNER); delete a model first",
+            extra={"reason": "quota_bytes", "max_bytes_per_owner": settings.max_bytes_per_owner},
+        )
 
 
 @router.post(
@@ -53,9 +74,18 @@ async def upload_model(
     ciphertext in range, featuriser spec, digest) before it is acknowledged; a failed
     upload leaves nothing behind."""
     require_role(caller, Role.owner)
+    settings = app.settings
+    owned = await run_in_threadpool(app.repo.list_models, caller.subject)
+    used_bytes = sum(m.size_bytes for m in owned)
+    check_quota(settings, models=len(owned), used_bytes=used_bytes, new_bytes=0)
+    room = settings.max_bytes_per_owner - used_bytes
     try:
-        staged = await app.blobs.stage(request.stream(), max_bytes=app.settings.max_model_bytes)
-    except BlobTooLargeError:
+        staged = await app.blobs.stage(
+            request.stream(), max_bytes=min(settings.max_model_bytes, room)
+        )
+    except BlobTooLargeError as exc:
+        if exc.args and exc.args[0] <= settings.max_model_bytes:
+            check_quota(settings, models=len(owned), used_bytes=used_bytes, new_bytes=exc.args[0])
         raise Problem(
             413, "sealed model is larger than max_model_bytes (SEALDOG_MAX_MODEL_BYTES)"
         ) from None
@@ -63,13 +93,20 @@ async def upload_model(
         if staged.size == 0:
             raise Problem(422, "empty upload: send the sealed-model file as the request body")
         try:
-            validated = await app.scoring.validate(
-                staged.path,
-                demo_mode=app.settings.demo_mode,
-                allow_research=app.settings.allow_research_schemes,
+            validated = await unless_disconnected(
+                request.is_disconnected,
+                app.scoring.validate(
+                    staged.path,
+                    demo_mode=settings.demo_mode,
+                    allow_research=settings.allow_research_schemes,
+                ),
             )
         except ModelRejectedError as exc:
             raise Problem(422, f"sealed model rejected: {exc}") from None
+        except ScoringUnavailableError as exc:
+            raise unavailable(exc) from None
+        except ClientGoneError:
+            raise Problem(CLIENT_GONE, "the client disconnected; upload abandoned") from None
         if expected_digest is not None and expected_digest != validated.digest:
             raise Problem(
                 422,
@@ -147,6 +184,8 @@ async def get_model(model_id: str, app: App, caller: Caller) -> ModelInfo:
 async def download_sealed_model(model_id: str, app: App, caller: Caller) -> FileResponse:
     """The sealed-model file itself, for its owner only."""
     record = await model_for(app, caller, model_id, purpose=Purpose.own)
+    if not await run_in_threadpool(app.blobs.exists, record.id):
+        raise missing_blob(record.id)
     return FileResponse(
         app.blobs.path_for(record.id),
         media_type="application/octet-stream",

@@ -22,8 +22,9 @@ from sealdog.server.kinds.base import (
     ScoringInputError,
     ScoringInputTooLargeError,
 )
-from sealdog.server.problems import Problem
+from sealdog.server.problems import CLIENT_GONE, Problem, missing_blob, unavailable
 from sealdog.server.schemas import DirectVerdicts, EmailIn, ScoreAck, ScoreRequest
+from sealdog.server.scoring import ClientGoneError, ScoringUnavailableError, unless_disconnected
 
 router = APIRouter(prefix="/v1/models", tags=["scoring"])
 
@@ -117,8 +118,14 @@ async def score(
         mode=body.mode,
         batch=batch,
     )
+    if not await run_in_threadpool(app.blobs.exists, record.id):
+        raise missing_blob(record.id)
     try:
-        verdicts = await app.scoring.score(job)
+        verdicts = await unless_disconnected(request.is_disconnected, app.scoring.score(job))
+    except ClientGoneError:
+        raise Problem(CLIENT_GONE, "the client disconnected; scoring was cancelled") from None
+    except ScoringUnavailableError as exc:
+        raise unavailable(exc) from None
     except ScoringInputTooLargeError as exc:
         raise Problem(413, str(exc)) from None
     except ScoringInputError as exc:

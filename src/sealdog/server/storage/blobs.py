@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 _MODEL_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -72,13 +72,23 @@ class BlobStore:
         finally:
             os.close(fd)
 
-    def remove_stale_temp_files(self) -> int:
-        """Delete temp files left by a crash mid-upload; returns how many."""
+    def remove_stale_temp_files(self, *, older_than: float) -> int:
+        """Delete temp files left by a crash mid-upload, last modified before `older_than`
+        (a time.time() value); returns how many."""
         removed = 0
         for path in self.root.glob(".upload-*.tmp"):
-            path.unlink(missing_ok=True)
-            removed += 1
+            try:
+                stale = path.stat().st_mtime < older_than
+            except FileNotFoundError:
+                continue
+            if stale:
+                path.unlink(missing_ok=True)
+                removed += 1
         return removed
+
+    def missing(self, model_ids: Iterable[str]) -> list[str]:
+        """The ids among `model_ids` whose blob file is not there."""
+        return [model_id for model_id in model_ids if not self.exists(model_id)]
 
     async def stage(self, chunks: AsyncIterator[bytes], *, max_bytes: int) -> StagedBlob:
         """Stream `chunks` into a temp file; raise BlobTooLargeError past `max_bytes`."""
