@@ -101,6 +101,7 @@ import numpy as np
 
 from sealdog.mail.errors import FeaturiserSpecError
 from sealdog.mail.header_terms import FAMILY_TERMS
+from sealdog.mail.limits import DEFAULT_LIMITS, Cap, MailLimits
 from sealdog.mail.message import DEFAULT_MAX_EMAIL_BYTES, EmailText, email_parts, parse_email
 
 SPEC_FORMAT = "sealdog.featuriser"
@@ -129,6 +130,21 @@ class SparseFeatures(NamedTuple):
 
     indices: np.ndarray
     counts: np.ndarray
+
+
+@dataclass(frozen=True)
+class EmailFeatures:
+    """Features of one raw e-mail and the parsing caps it hit (`MailLimits`).
+
+    `truncated` is what a server reports to the key holder next to the verdict: the
+    features describe only the part of the e-mail that was read."""
+
+    features: SparseFeatures
+    caps_hit: frozenset[Cap]
+
+    @property
+    def truncated(self) -> bool:
+        return bool(self.caps_hit)
 
 
 @dataclass(frozen=True)
@@ -321,17 +337,35 @@ class Featuriser:
             )
         return self._text_terms(parts)
 
-    def email_terms(self, raw: bytes, *, max_bytes: int = DEFAULT_MAX_EMAIL_BYTES) -> list[str]:
+    def email_terms(
+        self,
+        raw: bytes,
+        *,
+        max_bytes: int = DEFAULT_MAX_EMAIL_BYTES,
+        limits: MailLimits = DEFAULT_LIMITS,
+    ) -> list[str]:
         """All term occurrences of a raw e-mail under this spec; the trainer's and the
-        server's one entry point. Raises `EmailTooLargeError` above `max_bytes`."""
+        server's one entry point. Raises `EmailTooLargeError` above `max_bytes`; parsing is
+        capped by `limits` (use `email_terms_checked` to learn whether a cap was hit)."""
+        return self.email_terms_checked(raw, max_bytes=max_bytes, limits=limits)[0]
+
+    def email_terms_checked(
+        self,
+        raw: bytes,
+        *,
+        max_bytes: int = DEFAULT_MAX_EMAIL_BYTES,
+        limits: MailLimits = DEFAULT_LIMITS,
+    ) -> tuple[list[str], frozenset[Cap]]:
+        """`email_terms` and the caps the e-mail hit (empty for ordinary mail)."""
         if not self.spec.families:
-            return self._text_terms(email_parts(raw, max_bytes=max_bytes))
-        parsed = parse_email(raw, max_bytes=max_bytes)
+            parts = email_parts(raw, max_bytes=max_bytes, limits=limits)
+            return self._text_terms(parts), parts.caps_hit
+        parsed = parse_email(raw, max_bytes=max_bytes, limits=limits)
         out = self._text_terms(parsed.text)
         for family in FAMILIES:
             if family in self.spec.families:
                 out.extend(FAMILY_TERMS[family](parsed))
-        return out
+        return out, parsed.caps_hit
 
     def _text_terms(self, parts: EmailText) -> list[str]:
         body = self.tokens(parts.body)
@@ -387,10 +421,26 @@ class Featuriser:
         return self.featurise_parts(EmailText.from_text(text))
 
     def featurise_email(
-        self, raw: bytes, *, max_bytes: int = DEFAULT_MAX_EMAIL_BYTES
+        self,
+        raw: bytes,
+        *,
+        max_bytes: int = DEFAULT_MAX_EMAIL_BYTES,
+        limits: MailLimits = DEFAULT_LIMITS,
     ) -> SparseFeatures:
         """Features of a raw e-mail; raises `EmailTooLargeError` above `max_bytes`."""
-        return self.index_terms(self.email_terms(raw, max_bytes=max_bytes))
+        return self.featurise_email_checked(raw, max_bytes=max_bytes, limits=limits).features
+
+    def featurise_email_checked(
+        self,
+        raw: bytes,
+        *,
+        max_bytes: int = DEFAULT_MAX_EMAIL_BYTES,
+        limits: MailLimits = DEFAULT_LIMITS,
+    ) -> EmailFeatures:
+        """Features of a raw e-mail and the caps it hit: what a server scores and reports
+        (``"truncated": true`` when `EmailFeatures.truncated`)."""
+        terms, caps = self.email_terms_checked(raw, max_bytes=max_bytes, limits=limits)
+        return EmailFeatures(self.index_terms(terms), caps)
 
 
 def fit_vocabulary(
