@@ -125,6 +125,42 @@ make the server run an arbitrary, possibly catastrophic, regular expression.
 `sklearn-default` is scikit-learn's CountVectorizer default, for imported pipelines."""
 
 
+_TOKEN_CHUNK = 1024
+_SYMBOLS = "$!%\u20ac\u00a3"
+
+
+def bounded_token_pattern(chunk: int) -> re.Pattern[str]:
+    """`TOKEN_PATTERN` with its repetition capped: a match is at most `chunk` characters."""
+    word = r"[^\W_](?:[^\W_]|['.\-](?=[^\W_])){0," + str(chunk - 1) + "}"
+    return re.compile(word + r"|[$!%\u20ac\u00a3]")
+
+
+_BOUNDED_TOKEN_RE = bounded_token_pattern(_TOKEN_CHUNK)
+
+
+def bounded_tokens(text: str, pattern: re.Pattern[str], chunk: int) -> list[str]:
+    """``TOKEN_PATTERN.findall(text)``, except that a token longer than `chunk` characters
+    comes out as its first `chunk` characters (so a length filter below `chunk` drops it
+    exactly as before). Why: ``re`` keeps state per repetition of the token's group, so one
+    10 MB "word" cost over 1 GB; capped matches keep that memory per match bounded. The
+    pieces after a capped match (it continues at the next character, or after one
+    ``' . -`` that the original pattern would have crossed) are recognised and skipped."""
+    out: list[str] = []
+    prev_end, prev_capped = -2, False
+    for m in pattern.finditer(text):
+        start, end = m.span()
+        if (
+            prev_capped
+            and text[start] not in _SYMBOLS
+            and (start == prev_end or (start == prev_end + 1 and text[prev_end] in "'.-"))
+        ):
+            prev_end, prev_capped = end, end - start == chunk
+            continue
+        out.append(m.group())
+        prev_end, prev_capped = end, end - start == chunk and text[start] not in _SYMBOLS
+    return out
+
+
 class SparseFeatures(NamedTuple):
     """Non-zero features of one e-mail: sorted unique `indices`, `counts` in 1..max_count."""
 
@@ -290,6 +326,7 @@ class Featuriser:
     def __init__(self, spec: FeaturiserSpec) -> None:
         self.spec = spec.validate()
         self._token_re = re.compile(TOKENISERS[spec.tokeniser])
+        self._bounded = spec.tokeniser == "sealdog-v1" and spec.max_token_len < _TOKEN_CHUNK
         self._index: dict[str, int] = (
             {term: i for i, term in enumerate(spec.vocabulary)} if spec.mode == "vocabulary" else {}
         )
@@ -317,6 +354,12 @@ class Featuriser:
         if self.spec.lowercase:
             text = text.lower()
         lo, hi = self.spec.min_token_len, self.spec.max_token_len
+        if self._bounded:
+            return [
+                t
+                for t in bounded_tokens(text, _BOUNDED_TOKEN_RE, _TOKEN_CHUNK)
+                if lo <= len(t) <= hi
+            ]
         return [t for t in self._token_re.findall(text) if lo <= len(t) <= hi]
 
     @property

@@ -129,8 +129,9 @@ def _cap_part(payload: bytes, limits: MailLimits, hits: set[Cap]) -> bytes:
         byte = cut[-back]
         if byte < 0x80:
             break
-        if byte >= 0xC0:  # the lead byte of a sequence the cut may have split
-            return cut[:-back]
+        if byte >= 0xC0:  # the lead byte of the last sequence: keep it only if complete
+            needed = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return cut if back == needed else cut[:-back]
     return cut
 
 
