@@ -80,6 +80,15 @@ def deep_nesting(size: int) -> bytes:
     return top + opens + b"--b%d\nContent-Type: text/plain\n\ndeep words\n" % depth
 
 
+def nested_comments(size: int) -> bytes:
+    field = b"From: " + b"(" * 4000 + b"\nTo: " + b"(" * 4000 + b"\n"
+    return HEAD + b"Subject: s\n" + _fill(field, size) + b"\nbody words\n"
+
+
+def angle_brackets(size: int) -> bytes:
+    return HEAD + b"Subject: s\n" + _fill(b"To: " + b"<" * 4000 + b"\n", size) + b"\nbody\n"
+
+
 def long_line(size: int) -> bytes:
     return HEAD + b"Subject: s\n\n" + _fill(b"word", size)
 
@@ -121,6 +130,8 @@ CONSTRUCTIONS: dict[str, Callable[[int], bytes]] = {
     "encoded_words": encoded_words,
     "many_parts": many_parts,
     "deep_nesting": deep_nesting,
+    "nested_comments": nested_comments,
+    "angle_brackets": angle_brackets,
     "long_line": long_line,
     "nuls": nuls,
     "bad_charsets": bad_charsets,

@@ -87,6 +87,8 @@ EXPECTED_CAPS = {
     "many_parts": {Cap.PARTS},
     "deep_nesting": {Cap.DEPTH},
     "bad_charsets": {Cap.PARTS},
+    "nested_comments": {Cap.HEADER_BYTES},
+    "angle_brackets": {Cap.HEADER_BYTES},
 }
 
 
@@ -117,6 +119,13 @@ def test_text_before_the_hostile_part_is_still_read() -> None:
     raw = build("comments", MIB).replace(b"<p>hello</p>", b"<p>greetings traveller</p>")
     words = Featuriser(FeaturiserSpec(mode="vocabulary", vocabulary=("w:greetings",)))
     assert list(words.featurise_email(raw).indices) == [0]
+
+
+def test_deeply_nested_address_comments_do_not_raise() -> None:
+    # Before issue 13: RecursionError from email.utils.parseaddr, out of featurise_email.
+    raw = b"From: " + b"(" * 4000 + b"\nTo: a@example.org\nSubject: s\n\nbody\n"
+    terms = Featuriser(FeaturiserSpec.header_aware()).email_terms(raw)
+    assert "from.none" in terms and "from.recipients:1" in terms
 
 
 def test_ordinary_mail_is_not_flagged() -> None:
