@@ -37,6 +37,10 @@ def html_tags(size: int) -> bytes:
     return _html(_fill(b"<b>x</b><i>y</i>", size // 2) + _fill(b"&amp;&#65;&nbsp", size // 2))
 
 
+def void_elements(size: int) -> bytes:
+    return _html(_fill(b"<br>", size // 2) + _fill(b"</b>", size // 2))
+
+
 def mime_params(size: int) -> bytes:
     return HEAD + b"Subject: p\nContent-Type: text/plain; " + _fill(b"a=b; ", size) + b"\n\nhi\n"
 
@@ -122,6 +126,7 @@ CONSTRUCTIONS: dict[str, Callable[[int], bytes]] = {
     "unclosed_tags": unclosed_tags,
     "unclosed_quotes": unclosed_quotes,
     "html_tags": html_tags,
+    "void_elements": void_elements,
     "mime_params": mime_params,
     "folded_params": folded_params,
     "folded_header": folded_header,

@@ -78,6 +78,7 @@ EXPECTED_CAPS = {
     "unclosed_tags": {Cap.HTML_CHARS},
     "unclosed_quotes": {Cap.HTML_CHARS},
     "html_tags": {Cap.HTML_CHARS},
+    "void_elements": {Cap.HTML_CHARS},
     "mime_params": {Cap.HEADER_BYTES},
     "folded_params": {Cap.HEADER_BYTES},
     "folded_header": {Cap.HEADER_BYTES},

@@ -117,7 +117,7 @@ class _Text:
         self.hidden = 0
         self.containers = 0
         self.preserve = 0
-        self.already_closed: list[str] = []
+        self.already_closed = Counter[str]()  # BeautifulSoup keeps a list; only counts matter
         self.data: list[str] = []
         self.out: list[str] = []
 
@@ -148,11 +148,11 @@ class _Text:
         self.preserve += tag in _PRESERVE_WHITESPACE
         if empty_element and tag in _EMPTY_ELEMENTS:
             self._soup_end_tag(tag)
-            self.already_closed.append(tag)
+            self.already_closed[tag] += 1
 
     def end_tag(self, tag: str, *, check_already_closed: bool = True) -> None:
-        if check_already_closed and tag in self.already_closed:
-            self.already_closed.remove(tag)
+        if check_already_closed and self.already_closed[tag]:
+            self.already_closed[tag] -= 1
         else:
             self._soup_end_tag(tag)
 
