@@ -205,3 +205,27 @@ def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
 )
 def test_mime_like_garbage_never_raises(pieces: list[bytes]) -> None:
     assert isinstance(email_to_text(b"".join(pieces)), str)
+
+
+def test_classify_input_tells_mail_from_junk() -> None:
+    from sealdog.mail.message import MailKind, classify_input, looks_like_email
+
+    elf = b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4
+    assert classify_input(elf) == MailKind.BINARY
+    assert classify_input(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n") == MailKind.BINARY
+    assert classify_input(b"Subject: x\n\n\x00\x00") == MailKind.BINARY  # NUL near the start
+    assert classify_input(bytes(range(1, 32)) * 20) == MailKind.BINARY
+    assert classify_input(b"") == MailKind.EMPTY
+    assert classify_input(b" \r\n\t\n") == MailKind.EMPTY
+    assert classify_input(b"Hello there, no headers\n") == MailKind.NOT_EMAIL
+    assert classify_input(b"\r\nSubject: late\n\nbody\n") == MailKind.EMAIL
+    for sample in load_samples():
+        assert classify_input(sample.raw) == MailKind.EMAIL, sample.name
+    assert looks_like_email(b"From a@b Mon Jan  1 00:00:00 2001\nSubject: x\n")
+    assert classify_input(b"x" * 10_000_000 + b"\x00") == MailKind.NOT_EMAIL  # reads 4 KiB
+
+
+def test_corpora_uses_the_same_looks_like_email() -> None:
+    from sealdog.mail import corpora, message
+
+    assert corpora.looks_like_email is message.looks_like_email

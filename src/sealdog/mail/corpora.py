@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import IO, Literal
 
 from sealdog.mail.errors import MailSourceError
-from sealdog.mail.message import DEFAULT_MAX_EMAIL_BYTES
+from sealdog.mail.message import DEFAULT_MAX_EMAIL_BYTES, looks_like_email
 
 Label = Literal["ham", "spam"]
 LABELS: tuple[Label, ...] = ("ham", "spam")
@@ -63,7 +63,6 @@ _MBOX_SEPARATOR = re.compile(
     rb"From \S+ +(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),? +"
     rb"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d"
 )
-_HEADER_LINE = re.compile(rb"[\x21-\x39\x3b-\x7e]+[ \t]*:")
 
 
 @dataclass(frozen=True)
@@ -121,13 +120,6 @@ class CorpusReport:
 def is_archive(path: str | Path) -> bool:
     name = str(path).lower()
     return name.endswith(TAR_SUFFIXES) or name.endswith(ZIP_SUFFIXES)
-
-
-def looks_like_email(head: bytes) -> bool:
-    """True if the first line (after an optional mbox ``From `` line) is a header field."""
-    if head.startswith(b"From "):
-        _, _, head = head.partition(b"\n")
-    return _HEADER_LINE.match(head) is not None
 
 
 def iter_corpus(

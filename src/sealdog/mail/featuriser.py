@@ -101,6 +101,7 @@ import numpy as np
 
 from sealdog.mail.errors import FeaturiserSpecError
 from sealdog.mail.header_terms import FAMILY_TERMS
+from sealdog.mail.limits import DEFAULT_LIMITS, Cap, MailLimits
 from sealdog.mail.message import DEFAULT_MAX_EMAIL_BYTES, EmailText, email_parts, parse_email
 
 SPEC_FORMAT = "sealdog.featuriser"
@@ -124,11 +125,62 @@ make the server run an arbitrary, possibly catastrophic, regular expression.
 `sklearn-default` is scikit-learn's CountVectorizer default, for imported pipelines."""
 
 
+_TOKEN_CHUNK = 1024
+_SYMBOLS = "$!%\u20ac\u00a3"
+
+
+def bounded_token_pattern(chunk: int) -> re.Pattern[str]:
+    """`TOKEN_PATTERN` with its repetition capped: a match is at most `chunk` characters."""
+    word = r"[^\W_](?:[^\W_]|['.\-](?=[^\W_])){0," + str(chunk - 1) + "}"
+    return re.compile(word + r"|[$!%\u20ac\u00a3]")
+
+
+_BOUNDED_TOKEN_RE = bounded_token_pattern(_TOKEN_CHUNK)
+
+
+def bounded_tokens(text: str, pattern: re.Pattern[str], chunk: int) -> list[str]:
+    """``TOKEN_PATTERN.findall(text)``, except that a token longer than `chunk` characters
+    comes out as its first `chunk` characters (so a length filter below `chunk` drops it
+    exactly as before). Why: ``re`` keeps state per repetition of the token's group, so one
+    10 MB "word" cost over 1 GB; capped matches keep that memory per match bounded. The
+    pieces after a capped match (it continues at the next character, or after one
+    ``' . -`` that the original pattern would have crossed) are recognised and skipped."""
+    out: list[str] = []
+    prev_end, prev_capped = -2, False
+    for m in pattern.finditer(text):
+        start, end = m.span()
+        if (
+            prev_capped
+            and text[start] not in _SYMBOLS
+            and (start == prev_end or (start == prev_end + 1 and text[prev_end] in "'.-"))
+        ):
+            prev_end, prev_capped = end, end - start == chunk
+            continue
+        out.append(m.group())
+        prev_end, prev_capped = end, end - start == chunk and text[start] not in _SYMBOLS
+    return out
+
+
 class SparseFeatures(NamedTuple):
     """Non-zero features of one e-mail: sorted unique `indices`, `counts` in 1..max_count."""
 
     indices: np.ndarray
     counts: np.ndarray
+
+
+@dataclass(frozen=True)
+class EmailFeatures:
+    """Features of one raw e-mail and the parsing caps it hit (`MailLimits`).
+
+    `truncated` is what a server reports to the key holder next to the verdict: the
+    features describe only the part of the e-mail that was read."""
+
+    features: SparseFeatures
+    caps_hit: frozenset[Cap]
+
+    @property
+    def truncated(self) -> bool:
+        return bool(self.caps_hit)
 
 
 @dataclass(frozen=True)
@@ -274,6 +326,7 @@ class Featuriser:
     def __init__(self, spec: FeaturiserSpec) -> None:
         self.spec = spec.validate()
         self._token_re = re.compile(TOKENISERS[spec.tokeniser])
+        self._bounded = spec.tokeniser == "sealdog-v1" and spec.max_token_len < _TOKEN_CHUNK
         self._index: dict[str, int] = (
             {term: i for i, term in enumerate(spec.vocabulary)} if spec.mode == "vocabulary" else {}
         )
@@ -301,6 +354,12 @@ class Featuriser:
         if self.spec.lowercase:
             text = text.lower()
         lo, hi = self.spec.min_token_len, self.spec.max_token_len
+        if self._bounded:
+            return [
+                t
+                for t in bounded_tokens(text, _BOUNDED_TOKEN_RE, _TOKEN_CHUNK)
+                if lo <= len(t) <= hi
+            ]
         return [t for t in self._token_re.findall(text) if lo <= len(t) <= hi]
 
     @property
@@ -321,17 +380,35 @@ class Featuriser:
             )
         return self._text_terms(parts)
 
-    def email_terms(self, raw: bytes, *, max_bytes: int = DEFAULT_MAX_EMAIL_BYTES) -> list[str]:
+    def email_terms(
+        self,
+        raw: bytes,
+        *,
+        max_bytes: int = DEFAULT_MAX_EMAIL_BYTES,
+        limits: MailLimits = DEFAULT_LIMITS,
+    ) -> list[str]:
         """All term occurrences of a raw e-mail under this spec; the trainer's and the
-        server's one entry point. Raises `EmailTooLargeError` above `max_bytes`."""
+        server's one entry point. Raises `EmailTooLargeError` above `max_bytes`; parsing is
+        capped by `limits` (use `email_terms_checked` to learn whether a cap was hit)."""
+        return self.email_terms_checked(raw, max_bytes=max_bytes, limits=limits)[0]
+
+    def email_terms_checked(
+        self,
+        raw: bytes,
+        *,
+        max_bytes: int = DEFAULT_MAX_EMAIL_BYTES,
+        limits: MailLimits = DEFAULT_LIMITS,
+    ) -> tuple[list[str], frozenset[Cap]]:
+        """`email_terms` and the caps the e-mail hit (empty for ordinary mail)."""
         if not self.spec.families:
-            return self._text_terms(email_parts(raw, max_bytes=max_bytes))
-        parsed = parse_email(raw, max_bytes=max_bytes)
+            parts = email_parts(raw, max_bytes=max_bytes, limits=limits)
+            return self._text_terms(parts), parts.caps_hit
+        parsed = parse_email(raw, max_bytes=max_bytes, limits=limits)
         out = self._text_terms(parsed.text)
         for family in FAMILIES:
             if family in self.spec.families:
                 out.extend(FAMILY_TERMS[family](parsed))
-        return out
+        return out, parsed.caps_hit
 
     def _text_terms(self, parts: EmailText) -> list[str]:
         body = self.tokens(parts.body)
@@ -387,10 +464,26 @@ class Featuriser:
         return self.featurise_parts(EmailText.from_text(text))
 
     def featurise_email(
-        self, raw: bytes, *, max_bytes: int = DEFAULT_MAX_EMAIL_BYTES
+        self,
+        raw: bytes,
+        *,
+        max_bytes: int = DEFAULT_MAX_EMAIL_BYTES,
+        limits: MailLimits = DEFAULT_LIMITS,
     ) -> SparseFeatures:
         """Features of a raw e-mail; raises `EmailTooLargeError` above `max_bytes`."""
-        return self.index_terms(self.email_terms(raw, max_bytes=max_bytes))
+        return self.featurise_email_checked(raw, max_bytes=max_bytes, limits=limits).features
+
+    def featurise_email_checked(
+        self,
+        raw: bytes,
+        *,
+        max_bytes: int = DEFAULT_MAX_EMAIL_BYTES,
+        limits: MailLimits = DEFAULT_LIMITS,
+    ) -> EmailFeatures:
+        """Features of a raw e-mail and the caps it hit: what a server scores and reports
+        (``"truncated": true`` when `EmailFeatures.truncated`)."""
+        terms, caps = self.email_terms_checked(raw, max_bytes=max_bytes, limits=limits)
+        return EmailFeatures(self.index_terms(terms), caps)
 
 
 def fit_vocabulary(
