@@ -20,6 +20,7 @@ import httpx
 from sealdog import __version__
 from sealdog.client.errors import ApiError, ClientError, ServerUnreachableError, api_error
 from sealdog.client.http.endpoints import Call, Request
+from sealdog.errors import CorruptDataError
 
 T = TypeVar("T")
 
@@ -98,7 +99,7 @@ def decode(response: httpx.Response, call: Call[T]) -> T:
         ) from exc
     try:
         return call.parse(payload)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, CorruptDataError) as exc:
         raise ClientError(
             f"Unexpected answer from {response.request.url}: {exc}. Is this a Sealdog server "
             f"of a compatible version (this client is {__version__})?"
