@@ -159,12 +159,15 @@ def grant(token_id: str, model_id: str) -> Call[dict[str, Any]]:
 class BatchRoute(Generic[Item]):
     """How one kind of scoring item travels: the body field holding the batch, the
     problem+json member in which the server's 413 names its per-batch cap, each item's JSON
-    and its approximate share of the request body (for the byte budget)."""
+    and its approximate share of the request body (for the byte budget), its name in
+    messages, and the size the server's per-item cap applies to (None: no such cap)."""
 
     field: str
     cap_member: str
     to_json: Callable[[Item], Any]
     wire_size: Callable[[Item], int]
+    name: Callable[[int, Item], str]
+    capped_size: Callable[[Item], int] | None = None
 
     def advertised_cap(self, problem: Mapping[str, Any]) -> int | None:
         """The server's batch cap from a 413's problem+json, if it sent one (a positive int)."""
@@ -182,12 +185,28 @@ def _email_size(email: Email) -> int:
     return email.wire_size
 
 
+def _email_name(index: int, email: Email) -> str:
+    return email.message_id or f"e-mail #{index + 1}"
+
+
+def _email_bytes(email: Email) -> int:
+    return len(email.raw)
+
+
 def _row_size(row: list[int]) -> int:
     return 3 * len(row) + 2  # "0, " per bit, brackets
 
 
-EMAILS: BatchRoute[Email] = BatchRoute("emails", "max_emails_per_batch", _email_json, _email_size)
-INPUTS: BatchRoute[list[int]] = BatchRoute("inputs", "max_inputs_per_batch", list, _row_size)
+def _row_name(index: int, _: list[int]) -> str:
+    return f"inputs[{index}]"
+
+
+EMAILS: BatchRoute[Email] = BatchRoute(
+    "emails", "max_emails_per_batch", _email_json, _email_size, _email_name, _email_bytes
+)
+INPUTS: BatchRoute[list[int]] = BatchRoute(
+    "inputs", "max_inputs_per_batch", list, _row_size, _row_name
+)
 
 
 def _bit(value: object) -> int | None:
