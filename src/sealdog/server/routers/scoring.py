@@ -22,7 +22,7 @@ from sealdog.server.kinds.base import (
     ScoringInputError,
     ScoringInputTooLargeError,
 )
-from sealdog.server.problems import Problem
+from sealdog.server.problems import Problem, problem_responses
 from sealdog.server.schemas import DirectVerdicts, EmailIn, ScoreAck, ScoreRequest
 
 router = APIRouter(prefix="/v1/models", tags=["scoring"])
@@ -55,7 +55,8 @@ def decode_emails(emails: list[EmailIn], *, max_email_bytes: int) -> list[bytes]
     "/{model_id}/score",
     response_model=DirectVerdicts | ScoreAck,
     responses={
-        202: {"model": ScoreAck, "description": "Inbox delivery: stored for the key holder."}
+        202: {"model": ScoreAck, "description": "Inbox delivery: stored for the key holder."},
+        **problem_responses(400, 401, 403, 404, 409, 413, 422, 503),
     },
 )
 async def score(
