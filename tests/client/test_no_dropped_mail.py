@@ -213,3 +213,38 @@ def test_a_run_level_error_keeps_what_was_scored_before_it() -> None:
     ) as client:
         run = client.score_run("m", [b"Subject: x\n\ny"] * 20, on_error=OnError.skip)
     assert run.scored == 8 and run.unsent == 12 and isinstance(run.error, AuthenticationError)
+
+
+def test_the_async_client_isolates_a_bad_email_too() -> None:
+    import asyncio
+
+    from sealdog.client.http import AsyncSealdogClient, Email
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        emails = json.loads(request.content)["emails"]
+        for i, e in enumerate(emails):
+            if e["message_id"] == "bad":
+                return httpx.Response(
+                    413, json={"status": 413, "detail": f"emails[{i}] is too large"}
+                )
+        return _direct(emails)
+
+    emails = [Email(b"Subject: x\n\ny", f"m{i}") for i in range(30)]
+    emails[17] = Email(b"Subject: x\n\ny", "bad")
+
+    async def main() -> None:
+        async with AsyncSealdogClient(
+            "http://sealdog.test",
+            "t",
+            transport=httpx.MockTransport(handler),
+            retry=RetryPolicy(attempts=1),
+            batch_size=8,
+            concurrency=3,
+        ) as client:
+            run = await client.score_run("m", emails)
+        assert run.scored == 29 and [r.name for r in run.refused] == ["bad"]
+        assert run.refused[0].reason == "bad is too large"
+        ids = [i for r in run.results for i in r.message_ids]  # type: ignore[union-attr]
+        assert ids == [e.message_id for e in emails if e.message_id != "bad"]
+
+    asyncio.run(main())

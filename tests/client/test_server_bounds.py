@@ -147,3 +147,41 @@ def test_a_hostile_direct_answer_is_a_client_error_not_an_allocation(
 
 def test_the_honest_answer_parses() -> None:
     assert EncryptedVerdicts.from_json(_verdicts_json()).layout == LAYOUT
+
+
+def test_an_endless_answer_is_cut_off_at_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The attack: a server that streams without end. The client stops reading at its cap
+    (64 MiB for a JSON answer, lowered here to 1 MiB to keep the test light)."""
+    from sealdog.client.http import transport
+
+    monkeypatch.setattr(transport, "MAX_JSON_ANSWER_BYTES", 1 << 20)
+    sent = 0
+
+    def endless() -> Any:
+        nonlocal sent
+        while sent < 1 << 30:
+            sent += 1 << 16
+            yield b" " * (1 << 16)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=endless(), headers={"content-type": "application/json"})
+
+    with SealdogClient(
+        "http://sealdog.test", "t", transport=httpx.MockTransport(handler), retry=RetryPolicy(1)
+    ) as client:
+        with pytest.raises(ClientError, match="larger than 1,048,576 bytes"):
+            client.list_models()
+    assert sent <= (1 << 20) + (1 << 16)
+
+
+def test_an_absurdly_nested_answer_is_a_client_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, content=b"[" * 200_000, headers={"content-type": "application/json"}
+        )
+
+    with SealdogClient(
+        "http://sealdog.test", "t", transport=httpx.MockTransport(handler), retry=RetryPolicy(1)
+    ) as client:
+        with pytest.raises(ClientError, match="did not answer with JSON"):
+            client.list_models()

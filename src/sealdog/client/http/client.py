@@ -35,7 +35,14 @@ from sealdog.client.http.submission import (
     Submission,
     advertised_email_cap,
 )
-from sealdog.client.http.transport import Attempts, RetryPolicy, decode, headers
+from sealdog.client.http.transport import (
+    Attempts,
+    RetryPolicy,
+    check_answer_size,
+    decode,
+    headers,
+    with_body,
+)
 from sealdog.protocol import Mode, Role
 from sealdog.sealed_model import SealedModel
 
@@ -156,12 +163,21 @@ class SealdogClient(_ClientBase):
             if delay:
                 time.sleep(delay)
             try:
-                response = self._http.request(
+                request = self._http.build_request(
                     call.request.method, call.request.path, **self._send_kwargs(call)
                 )
+                response = self._http.send(request, stream=True)
+                try:
+                    body = bytearray()
+                    for chunk in response.iter_bytes():
+                        body += chunk
+                        check_answer_size(call, len(body), self.base_url)
+                finally:
+                    response.close()
             except httpx.TransportError as exc:
                 attempts.failed(exc)
                 continue
+            response = with_body(response, bytes(body))
             if attempts.final(response):
                 return decode(response, call)
         attempts.give_up()
@@ -331,12 +347,21 @@ class AsyncSealdogClient(_ClientBase):
             if delay:
                 await asyncio.sleep(delay)
             try:
-                response = await self._http.request(
+                request = self._http.build_request(
                     call.request.method, call.request.path, **self._send_kwargs(call)
                 )
+                response = await self._http.send(request, stream=True)
+                try:
+                    body = bytearray()
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        check_answer_size(call, len(body), self.base_url)
+                finally:
+                    await response.aclose()
             except httpx.TransportError as exc:
                 attempts.failed(exc)
                 continue
+            response = with_body(response, bytes(body))
             if attempts.final(response):
                 return decode(response, call)
         attempts.give_up()

@@ -30,6 +30,7 @@ T = TypeVar("T")
 Item = TypeVar("Item")
 Delivery = Literal["direct", "inbox"]
 BitRow = Iterable[int]  # a list, tuple or numpy row of 0/1 values
+MAX_FILE_ANSWER_BYTES = 1024 * 1024 * 1024  # a sealed-model download (server cap: 512 MiB)
 
 
 class SupportsToBytes(Protocol):
@@ -52,6 +53,7 @@ class Request:
     json: Any = None
     content: bytes | None = None
     headers: dict[str, str] | None = None
+    max_answer_bytes: int | None = None  # None: the transport's cap for a JSON answer
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,8 @@ def get_model(model_id: str) -> Call[ModelInfo]:
 
 def download_model(model_id: str) -> Call[SealedModel]:
     path = f"/v1/models/{_segment(model_id)}/sealed"
-    return Call(Request("GET", path, True), SealedModel.from_bytes)
+    req = Request("GET", path, True, max_answer_bytes=MAX_FILE_ANSWER_BYTES)
+    return Call(req, SealedModel.from_bytes)
 
 
 def delete_model(model_id: str) -> Call[None]:
