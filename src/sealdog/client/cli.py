@@ -24,7 +24,7 @@ from sealdog.errors import KeyMismatchError, SealdogError
 from sealdog.progress import Progress, count
 
 if TYPE_CHECKING:
-    from sealdog.client.http import SealdogClient
+    from sealdog.client.http import ScoreRun, SealdogClient
     from sealdog.crypto.paillier import SecretKey
 
 
@@ -494,7 +494,7 @@ def score(
         raise typer.Exit(int(ExitStatus.PARTIAL))
 
 
-def _shortfall(run: Any, flags: dict[str, str]) -> str:
+def _shortfall(run: ScoreRun, flags: dict[str, str]) -> str:
     """The summary's tail: what was not scored, and what was flagged."""
     parts = []
     if run.refused:
