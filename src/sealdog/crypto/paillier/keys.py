@@ -7,7 +7,7 @@ Invariants:
   save/load and is the key's name everywhere (verdicts, sealed models).
 - Secret-key files are written atomically with mode 0600, optionally sealed with a
   passphrase (scrypt + AES-256-GCM via `cryptography`). New files use scrypt N = 2^17,
-  r = 8, p = 1 (OWASP's minimum; 128 MiB, 1.1 s per opening measured on the shared CI box,
+  r = 8, p = 1 (OWASP's minimum; 128 MiB, 1.1 s per opening measured on a loaded 2-core box,
   0.28 s for 2^15); files written with
   N = 2^15 before still open. The parameters read from a file are bounded
   (`SCRYPT_N_RANGE`, r, p), so a crafted file cannot make opening it take minutes or
