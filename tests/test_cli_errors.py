@@ -26,6 +26,7 @@ def test_exit_statuses_are_the_documented_numbers() -> None:
         "REFUSED": 4,
         "DECRYPTION": 5,
         "AUDIT_FAILED": 6,
+        "PARTIAL": 7,
     }
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     section = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]

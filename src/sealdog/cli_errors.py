@@ -48,6 +48,9 @@ class ExitStatus(IntEnum):
     """Verdicts could not be decrypted with this secret key."""
     AUDIT_FAILED = 6
     """An audit check failed: the sealed model does not match."""
+    PARTIAL = 7
+    """`sealdog score`: some e-mails were not scored (refused, or not sent after
+    `--on-error stop`); every other e-mail was, and is reported."""
 
 
 # Statuses of the client's error classes, by class name: matched along an exception's MRO

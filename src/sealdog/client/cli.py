@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 
-from sealdog.cli_errors import handles_errors
+from sealdog.cli_errors import ExitStatus, handles_errors
 from sealdog.errors import KeyMismatchError, SealdogError
 from sealdog.progress import Progress, count
 
 if TYPE_CHECKING:
-    from sealdog.client.http import SealdogClient
+    from sealdog.client.http import ScoreRun, SealdogClient
     from sealdog.crypto.paillier import SecretKey
 
 
@@ -41,6 +41,13 @@ class Delivery(StrEnum):
 
     direct = "direct"
     inbox = "inbox"
+
+
+class OnErrorChoice(StrEnum):
+    """`sealdog score --on-error`: what to do with an e-mail that is refused."""
+
+    skip = "skip"
+    stop = "stop"
 
 
 class AuditMethod(StrEnum):
@@ -338,10 +345,34 @@ def models_delete(
 # --- score / verdicts -------------------------------------------------------------------
 
 
-def _verdict_rows(verdicts: Sequence[Any]) -> list[dict[str, Any]]:
-    return [
-        {"message": v.message_id, "verdict": v.label, "cursor": v.cursor or ""} for v in verdicts
-    ]
+def _verdict_rows(
+    verdicts: Sequence[Any], flags: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    rows = []
+    for v in verdicts:
+        row = {"message": v.message_id, "verdict": v.label, "cursor": v.cursor or ""}
+        flag = (flags or {}).get(v.message_id or "")
+        if flag:
+            row["flag"] = flag
+        rows.append(row)
+    return rows
+
+
+def _not_mail_flags(items: Sequence[Any]) -> dict[str, str]:
+    """Inputs that are not e-mail (empty, binary, no header line): name -> flag. Scoring
+    them still happens (the user asked for it) but their verdict says nothing useful."""
+    from sealdog.mail.message import MailKind, classify_input
+
+    flags: dict[str, str] = {}
+    for item in items:
+        kind = classify_input(item.raw)
+        if kind is not MailKind.EMAIL:
+            flags[item.name] = "empty" if kind is MailKind.EMPTY else "not e-mail"
+    return flags
+
+
+def _warn(message: str) -> None:
+    typer.secho(f"warning: {message}", fg=typer.colors.YELLOW, err=True)
 
 
 @handles_errors
@@ -361,6 +392,23 @@ def score(
             "holder; default without)."
         ),
     ),
+    on_error: OnErrorChoice = typer.Option(
+        OnErrorChoice.skip,
+        "--on-error",
+        help=(
+            "When an e-mail is refused (too large, unparseable): skip it and go on (exit 7 at "
+            "the end), or stop sending (what was scored is still printed)."
+        ),
+    ),
+    max_email_bytes: int = typer.Option(
+        1024 * 1024,
+        "--max-email-bytes",
+        min=1,
+        help=(
+            "The server's per-e-mail cap (SEALDOG_MAX_EMAIL_BYTES, 1 MiB by default): larger "
+            "e-mails are refused here, without being uploaded."
+        ),
+    ),
     url: str = UrlOption,
     token: str = TokenOption,
     timeout: float = TimeoutOption,
@@ -371,11 +419,13 @@ def score(
 
     With --secret-key the verdicts come back and are decrypted and printed (message,
     verdict); without, they go to the model's verdict inbox (collect them with `sealdog
-    verdicts`). Exit status: 0 ok, 2 bad input, 3 server unreachable, 4 server refused,
-    5 decryption failed.
+    verdicts`). An e-mail the server would refuse is reported by name (big.mbox#301) and
+    the others are still scored; input that is not e-mail is warned about and flagged.
+    Exit status: 0 ok, 2 bad input, 3 server unreachable, 4 server refused, 5 decryption
+    failed, 7 some e-mails were not scored.
     """
     from sealdog.client.decryption import decrypt_direct
-    from sealdog.client.http import DirectResult, Email, InboxAck
+    from sealdog.client.http import DirectResult, Email, InboxAck, OnError
     from sealdog.mail.sources import read_mail
 
     fmt = _output_format(fmt, as_json)
@@ -388,9 +438,16 @@ def score(
         _secret_key(secret_key) if secret_key else None
     )  # fail on a bad key before sending anything
     items = read_mail(paths)
+    flags = _not_mail_flags(items)
+    for name, flag in flags.items():
+        _warn(
+            f"{name} is {'empty' if flag == 'empty' else 'not an e-mail (binary, or no header line)'}; "
+            f"it is scored, but its verdict is flagged {flag!r}"
+        )
     emails = [Email(item.raw, item.name) for item in items]
     wire: Literal["direct", "inbox"] = "direct" if delivery is Delivery.direct else "inbox"
     with _client(url, token, timeout) as client:
+        client.max_email_bytes = max_email_bytes
         if sk is not None:
             info = client.get_model(model)
             require_same_key(
@@ -401,26 +458,51 @@ def score(
                 consequence="its verdicts would not decrypt",
             )
         with Progress("scoring", total=len(emails)) as progress:
-            results = client.score(model, emails, delivery=wire, progress=progress.advance)
+            run = client.score_run(
+                model,
+                emails,
+                delivery=wire,
+                progress=progress.advance,
+                on_error=OnError(on_error.value),
+            )
+    for refusal in run.refused:
+        _warn(f"not scored: {refusal.reason}")
     if delivery is Delivery.direct:
         assert sk is not None
-        verdicts = decrypt_direct(sk, [r for r in results if isinstance(r, DirectResult)])
-        _emit_rows(
-            _verdict_rows(verdicts), ["message", "verdict"], fmt, f"verdicts of model {model}"
-        )
+        verdicts = decrypt_direct(sk, [r for r in run.results if isinstance(r, DirectResult)])
+        columns = ["message", "verdict"] + (["flag"] if flags else [])
+        _emit_rows(_verdict_rows(verdicts, flags), columns, fmt, f"verdicts of model {model}")
         spam = sum(v.positive for v in verdicts)
         typer.echo(
-            f"{len(verdicts):,} scored: {spam:,} spam, {len(verdicts) - spam:,} ham", err=True
+            f"{len(verdicts):,} scored: {spam:,} spam, {len(verdicts) - spam:,} ham"
+            + _shortfall(run, flags),
+            err=True,
         )
     else:
-        acks = [r for r in results if isinstance(r, InboxAck)]
+        acks = [r for r in run.results if isinstance(r, InboxAck)]
         rows = [{"inbox_entry": a.inbox_entry, "count": a.count} for a in acks]
         _emit_rows(rows, ["inbox_entry", "count"], fmt, f"submitted to the inbox of model {model}")
         typer.echo(
             f"{count(sum(a.count for a in acks), 'e-mail')} scored; verdicts wait in the key "
-            "holder's inbox",
+            "holder's inbox" + _shortfall(run, flags),
             err=True,
         )
+    if run.error is not None:
+        raise run.error
+    if run.refused or run.unsent:
+        raise typer.Exit(int(ExitStatus.PARTIAL))
+
+
+def _shortfall(run: ScoreRun, flags: dict[str, str]) -> str:
+    """The summary's tail: what was not scored, and what was flagged."""
+    parts = []
+    if run.refused:
+        parts.append(f"{count(len(run.refused), 'e-mail')} refused (listed above)")
+    if run.unsent:
+        parts.append(f"{count(run.unsent, 'e-mail')} not sent")
+    if flags:
+        parts.append(f"{count(len(flags), 'input')} flagged as not e-mail")
+    return "; " + "; ".join(parts) if parts else ""
 
 
 @handles_errors

@@ -126,3 +126,16 @@ class DecryptionError(ClientError):
 
 class AuditError(SealdogError):
     """A sealed model fails an audit check, or the audit inputs do not fit together."""
+
+
+class EmailTooLargeError(PayloadTooLargeError):
+    """An e-mail over the server's per-e-mail cap, refused by the client before sending it
+    (so a 30 MB file is never uploaded to be refused). Status 413, the server's answer."""
+
+    def __init__(self, name: str, size: int, cap: int) -> None:
+        detail = (
+            f"{name} is {size:,} bytes, above the server's cap of {cap:,} bytes per e-mail "
+            "(SEALDOG_MAX_EMAIL_BYTES); not sent"
+        )
+        super().__init__(413, detail, title="Payload too large", problem={"max_email_bytes": cap})
+        self.args = (detail,)

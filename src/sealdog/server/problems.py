@@ -38,6 +38,68 @@ _TITLES = {
 }
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Problem",
+    "description": "An RFC 9457 problem document; a 413 on scoring may name the server's "
+    "batch cap (max_emails_per_batch, max_inputs_per_batch), a 422 lists `errors`.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+        "max_emails_per_batch": {"type": "integer", "minimum": 1},
+        "max_inputs_per_batch": {"type": "integer", "minimum": 1},
+        "max_email_bytes": {"type": "integer", "minimum": 1},
+    },
+    "additionalProperties": True,
+}
+
+_WHEN = {
+    400: "The request is malformed (for example a Content-Length that is not a number).",
+    401: "No token, or an invalid or revoked one.",
+    403: "The token's role may not do this, or the model may not be used this way.",
+    404: "No such model or token (or not visible to this token).",
+    405: "Method not allowed (the Allow header lists the allowed ones).",
+    409: "The request conflicts with the stored state (e.g. a stored model that cannot load).",
+    411: "A Content-Length is required.",
+    413: "A cap was crossed: body, batch, e-mail or model size (the detail names the setting).",
+    415: "The body's media type is not the one this route takes.",
+    422: "The request's content is invalid (malformed JSON or invalid UTF-8 included).",
+    429: "Too many requests; retry after the Retry-After header's seconds.",
+    503: "The server is not ready (database, scoring processes); retry later.",
+}
+_TRANSPORT_WHEN = {
+    431: "The request head is over the server's cap (plain text, from the connection layer).",
+    503: "Over the server's concurrency cap (plain text, from the connection layer); retry.",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for error statuses a route answers with problem+json.
+
+    Route decorators use this so the document lists every status and media type the server
+    really returns (schemathesis checks it with all its checks). 400 (a malformed request,
+    refused before routing) and 422 (invalid parameters or body; replaces FastAPI's
+    application/json default) apply to every API route and are always included."""
+    responses: dict[int | str, dict[str, Any]] = {
+        status: {
+            "description": _WHEN.get(status, _TITLES.get(status, "Error")),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}},
+        }
+        for status in sorted({400, 422, *statuses})
+    }
+    # The connection layer answers these before any route runs, as plain text: 431 for a
+    # request head over the cap (server/connections.py), 503 above the concurrency cap.
+    for status, when in _TRANSPORT_WHEN.items():
+        entry = responses.setdefault(status, {"description": when, "content": {}})
+        entry["content"]["text/plain"] = {"schema": {"type": "string"}}
+    return responses
+
+
 class Problem(Exception):
     """An error with an HTTP status and a message the caller can act on."""
 
@@ -130,16 +192,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        if exc.status_code == 400 and detail == FASTAPI_BODY_PARSE_ERROR:
-            # FastAPI's 400 for a body it cannot decode (invalid UTF-8, for one): the docs
-            # promise 422 for every malformed body, as for malformed JSON.
-            return problem_response(
-                422,
-                "request body is not valid JSON (UTF-8 encoded)",
-                instance=request.url.path,
-            )
+        status = exc.status_code
+        if status == 400 and detail == FASTAPI_BODY_PARSE_ERROR:
+            # A body FastAPI could not decode (invalid UTF-8, say): malformed JSON is a 422
+            # (as FastAPI answers for a JSON syntax error, and as the docs say).
+            status, detail = 422, "invalid request: the body is not valid UTF-8 JSON"
         return problem_response(
-            exc.status_code,
+            status,
             detail,
             headers=getattr(exc, "headers", None),
             instance=request.url.path,

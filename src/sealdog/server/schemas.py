@@ -13,17 +13,52 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sealdog.protocol import Mode, Role
 from sealdog.server.storage.repository import ModelRecord
 
+_BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+
+
+def _exactly_one_of(*names: str, patterns: dict[str, str] | None = None) -> Any:
+    """A model's JSON schema saying what its validator enforces: exactly one of `names` is
+    present, and present means not null (absent is the only way to leave one out);
+    `patterns` adds the format the handler checks (base64) to a string field."""
+
+    def fix(schema: dict[str, Any]) -> None:
+        for name in names:
+            prop = schema["properties"][name]
+            branches = [b for b in prop.pop("anyOf", []) if b.get("type") != "null"]
+            if branches:
+                prop.update(branches[0])
+            prop.pop("default", None)
+            if patterns and name in patterns:
+                prop["pattern"] = patterns[name]
+        schema["oneOf"] = [{"required": [name]} for name in names]
+
+    return fix
+
+
+def _no_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("leave the field out instead of sending null")
+    return value
+
 
 class EmailIn(BaseModel):
     """One e-mail: raw RFC 822 text, or its bytes as base64; exactly one of the two."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=_exactly_one_of("raw", "base64", patterns={"base64": _BASE64}),
+    )
 
     raw: str | None = Field(default=None, description="The message as text (RFC 822).")
     base64: str | None = Field(default=None, description="The message bytes, base64-encoded.")
     message_id: str | None = Field(
         default=None, max_length=998, description="Caller's id, echoed into the verdict inbox."
     )
+
+    @field_validator("raw", "base64", mode="before")
+    @classmethod
+    def _body_not_null(cls, value: Any) -> Any:
+        return _no_null(value)
 
     @model_validator(mode="after")
     def _exactly_one_body(self) -> EmailIn:
@@ -35,7 +70,7 @@ class EmailIn(BaseModel):
 class ScoreRequest(BaseModel):
     """A batch for one model: `emails` for linear models, `inputs` (bit rows) for xor networks."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_exactly_one_of("emails", "inputs"))
 
     emails: list[EmailIn] | None = Field(
         default=None, min_length=1, description="The batch (capped by the server); linear models."
@@ -55,10 +90,16 @@ class ScoreRequest(BaseModel):
         "enabled it for this model. xor models return their network output in either mode.",
     )
 
+    @field_validator("emails", mode="before")
+    @classmethod
+    def _emails_not_null(cls, value: Any) -> Any:
+        return _no_null(value)
+
     @field_validator("inputs", mode="before")
     @classmethod
     def _bits_only(cls, value: Any) -> Any:
         """Name the offending row and value (pydantic's own message would be generic)."""
+        _no_null(value)
         if isinstance(value, list):
             for i, row in enumerate(value):
                 if not isinstance(row, list):
@@ -186,7 +227,9 @@ class GrantCreate(BaseModel):
 
 
 class ScorePolicy(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Strict: `true` or `false` only (`0`, `"yes"` are refused, as the schema says)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     score_mode_enabled: bool
 

@@ -7,6 +7,8 @@ Split the way httpx splits its client:
 - `endpoints`: one place per API route (request spec + answer parser), pure functions;
 - `transport`: retry policy, backoff (Retry-After), problem+json -> `ApiError` mapping;
 - `batching`: the one batching algorithm of both clients (`BatchPlan`), pure logic;
+- `submission`: one scoring run's bookkeeping (local size check, refusals by name,
+  `ScoreRun`), pure logic;
 - `client`: `SealdogClient` and `AsyncSealdogClient`, thin shells that do the I/O.
 """
 
@@ -31,6 +33,12 @@ from sealdog.client.http.models import (
     ModelInfo,
     ScoreResult,
 )
+from sealdog.client.http.submission import (
+    DEFAULT_MAX_EMAIL_BYTES,
+    OnError,
+    Refusal,
+    ScoreRun,
+)
 from sealdog.client.http.transport import RetryPolicy
 from sealdog.protocol import Mode, Role
 
@@ -38,6 +46,7 @@ __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_INPUTS_BATCH_SIZE",
     "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_EMAIL_BYTES",
     "DEFAULT_TIMEOUT",
     "AsyncSealdogClient",
     "Batch",
@@ -53,9 +62,12 @@ __all__ = [
     "InboxPage",
     "Mode",
     "ModelInfo",
+    "OnError",
+    "Refusal",
     "RetryPolicy",
     "Role",
     "ScoreResult",
+    "ScoreRun",
     "SealdogClient",
     "SealedArtifact",
     "SupportsToBytes",

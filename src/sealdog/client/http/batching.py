@@ -4,10 +4,15 @@ A `BatchPlan` cuts a submission into consecutive batches under a count cap and a
 body budget, hands them out (`take`), collects each batch's result (`done`) and adapts to
 the server's refusals (`refused`): a 413 stores nothing, so the refused batch is cut again
 under the smaller cap and its pieces are sent next; later batches are cut under the new cap
-too. The caller sends; the plan never does I/O, so the synchronous client drives it one
-batch at a time and the asynchronous client with several batches in flight.
+too. A batch the server refuses for its content (one bad item in it) is halved without
+lowering the cap (`isolate`) until the bad item is alone; a refused batch of one is given up
+(`skip`) and the rest of the submission goes on. `stop` ends the run early: nothing more is
+handed out and whatever was not sent is counted (`unsent`). The caller sends; the plan never
+does I/O, so the synchronous client drives it one batch at a time and the asynchronous
+client with several batches in flight.
 
-Invariants: every item is in exactly one successful batch when `results()` is called;
+Invariants: every item is in exactly one successful batch, one skipped batch of one, or
+the unsent count when `results()` is called;
 results come back in submission order whatever order the batches finished in; the count
 cap only shrinks, never below 1; a refused batch of one item is final (`refused` returns
 False and the caller raises the server's error).
@@ -79,6 +84,9 @@ class BatchPlan(Generic[Item, R]):
         self._next = 0  # first item not yet in any batch
         self._again: deque[Batch] = deque()  # pieces of refused batches, sent first
         self._results: dict[int, tuple[int, R]] = {}  # start -> (length, result)
+        self._skipped: dict[int, Exception] = {}  # index of a refused lone item -> why
+        self._stopped = False
+        self.unsent = 0  # items never sent because the run stopped
 
     def _cut(self, start: int, stop: int) -> list[Batch]:
         batches = []
@@ -88,7 +96,10 @@ class BatchPlan(Generic[Item, R]):
         return batches
 
     def take(self) -> Batch | None:
-        """The next batch to send, or None when every batch has been handed out."""
+        """The next batch to send, or None when every batch has been handed out (or the run
+        stopped)."""
+        if self._stopped:
+            return None
         if self._again:
             return self._again.popleft()
         if self._next >= len(self.items):
@@ -115,11 +126,55 @@ class BatchPlan(Generic[Item, R]):
         else:
             cap = max(1, len(batch) // 2)
         self.max_count = min(self.max_count, cap)
-        self._again.extendleft(reversed(self._cut(batch.start, batch.stop)))
+        self._requeue(self._cut(batch.start, batch.stop))
         return True
 
+    def isolate(self, batch: Batch) -> bool:
+        """The server refused `batch` for one of its items (a 413 or 422 about an e-mail):
+        queue its two halves, keeping the cap, so the bad item ends up alone. False for a
+        batch of one: that item is the bad one (`skip` it)."""
+        if len(batch) <= 1:
+            return False
+        mid = batch.start + len(batch) // 2
+        self._requeue([Batch(batch.start, mid), Batch(mid, batch.stop)])
+        return True
+
+    def _requeue(self, pieces: list[Batch]) -> None:
+        if self._stopped:
+            self.unsent += sum(len(p) for p in pieces)
+        else:
+            self._again.extendleft(reversed(pieces))
+
+    def skip(self, batch: Batch, reason: Exception) -> None:
+        """Give up the lone item of `batch` (refused for itself); the others go on."""
+        if len(batch) != 1:
+            raise ValueError("only a batch of one item can be skipped")
+        self._skipped[batch.start] = reason
+
+    def stop(self) -> None:
+        """Hand out nothing more; batches in flight may still finish (`done`/`skip`)."""
+        if not self._stopped:
+            self._stopped = True
+            self.unsent += sum(len(b) for b in self._again) + len(self.items) - self._next
+            self._again.clear()
+            self._next = len(self.items)
+
+    def abandon(self, batch: Batch) -> None:
+        """`batch` failed for a reason that is not its items' (the run stops): count it as
+        not delivered."""
+        self.unsent += len(batch)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def skipped(self) -> list[tuple[int, Exception]]:
+        """(index in the submission, reason) of every item given up, in submission order."""
+        return sorted(self._skipped.items(), key=lambda pair: pair[0])
+
     def results(self) -> list[R]:
-        """Every batch's result in submission order (call once all batches are done)."""
-        if sum(n for n, _ in self._results.values()) != len(self.items):
+        """Every done batch's result in submission order (call once no batch is in flight)."""
+        done = sum(n for n, _ in self._results.values())
+        if done + len(self._skipped) + self.unsent != len(self.items):
             raise RuntimeError("BatchPlan.results() called before every batch was done")
         return [self._results[start][1] for start in sorted(self._results)]

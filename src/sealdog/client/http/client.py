@@ -17,7 +17,7 @@ import httpx
 
 from sealdog.client.errors import ClientError, PayloadTooLargeError
 from sealdog.client.http import endpoints as api
-from sealdog.client.http.batching import Batch, BatchPlan
+from sealdog.client.http.batching import Batch
 from sealdog.client.http.endpoints import (
     EMAILS,
     INPUTS,
@@ -28,7 +28,21 @@ from sealdog.client.http.endpoints import (
     SealedArtifact,
 )
 from sealdog.client.http.models import Email, InboxEntry, InboxPage, ModelInfo, ScoreResult
-from sealdog.client.http.transport import Attempts, RetryPolicy, decode, headers
+from sealdog.client.http.submission import (
+    DEFAULT_MAX_EMAIL_BYTES,
+    OnError,
+    ScoreRun,
+    Submission,
+    advertised_email_cap,
+)
+from sealdog.client.http.transport import (
+    Attempts,
+    RetryPolicy,
+    check_answer_size,
+    decode,
+    headers,
+    with_body,
+)
 from sealdog.protocol import Mode, Role
 from sealdog.sealed_model import SealedModel
 
@@ -60,6 +74,7 @@ class _ClientBase:
         batch_size: int = DEFAULT_BATCH_SIZE,
         inputs_batch_size: int = DEFAULT_INPUTS_BATCH_SIZE,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_email_bytes: int = DEFAULT_MAX_EMAIL_BYTES,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ClientError(f"Server URL must start with http:// or https://, got {base_url!r}.")
@@ -71,6 +86,9 @@ class _ClientBase:
         self.batch_size = max(1, batch_size)
         self.inputs_batch_size = max(1, inputs_batch_size)
         self.max_body_bytes = max_body_bytes
+        # The server's per-e-mail cap (its default until a 413 advertises another): an e-mail
+        # above it is refused here, before its bytes are sent.
+        self.max_email_bytes = max_email_bytes
 
     def _attempts(self, call: Call[Any]) -> Attempts:
         return Attempts(self.retry, call.request, self.base_url, self.timeout)
@@ -85,26 +103,30 @@ class _ClientBase:
             "headers": req.headers,
         }
 
-    def _plan(self, route: BatchRoute[Item], items: Sequence[Item]) -> BatchPlan[Item, ScoreResult]:
-        cap = self.batch_size if route is EMAILS else self.inputs_batch_size
-        return BatchPlan(
-            items, wire_size=route.wire_size, max_count=cap, max_bytes=self.max_body_bytes
+    def _submission(
+        self, route: BatchRoute[Item], items: Sequence[Item], on_error: OnError
+    ) -> Submission[Item]:
+        return Submission(
+            route,
+            items,
+            max_item_bytes=self.max_email_bytes,
+            max_count=self.batch_size if route is EMAILS else self.inputs_batch_size,
+            max_bytes=self.max_body_bytes,
+            on_error=on_error,
         )
 
-    def _refused(
-        self,
-        plan: BatchPlan[Item, ScoreResult],
-        route: BatchRoute[Item],
-        batch: Batch,
-        exc: PayloadTooLargeError,
-    ) -> None:
-        """A 413 on `batch`: let the plan re-cut it (keeping the learned cap), or re-raise."""
-        if not plan.refused(batch, route.advertised_cap(exc.problem)):
-            raise exc
-        if route is EMAILS:
-            self.batch_size = min(self.batch_size, plan.max_count)
+    def _failed(self, run: Submission[Item], batch: Batch, exc: ClientError) -> None:
+        """A batch failed: let the run decide (re-cut, skip the bad item, or stop) and keep
+        what the server taught about its caps."""
+        if isinstance(exc, PayloadTooLargeError):
+            cap = advertised_email_cap(exc)
+            if cap is not None:
+                self.max_email_bytes = cap
+        run.failed(batch, exc)
+        if run.route is EMAILS:
+            self.batch_size = min(self.batch_size, run.plan.max_count)
         else:
-            self.inputs_batch_size = min(self.inputs_batch_size, plan.max_count)
+            self.inputs_batch_size = min(self.inputs_batch_size, run.plan.max_count)
 
 
 class SealdogClient(_ClientBase):
@@ -141,12 +163,21 @@ class SealdogClient(_ClientBase):
             if delay:
                 time.sleep(delay)
             try:
-                response = self._http.request(
+                request = self._http.build_request(
                     call.request.method, call.request.path, **self._send_kwargs(call)
                 )
+                response = self._http.send(request, stream=True)
+                try:
+                    body = bytearray()
+                    for chunk in response.iter_bytes():
+                        body += chunk
+                        check_answer_size(call, len(body), self.base_url)
+                finally:
+                    response.close()
             except httpx.TransportError as exc:
                 attempts.failed(exc)
                 continue
+            response = with_body(response, bytes(body))
             if attempts.final(response):
                 return decode(response, call)
         attempts.give_up()
@@ -159,19 +190,20 @@ class SealdogClient(_ClientBase):
         delivery: Delivery,
         mode: Mode,
         progress: Progress | None,
-    ) -> list[ScoreResult]:
-        plan = self._plan(route, items)
-        while (batch := plan.take()) is not None:
-            call = api.score(route, model_id, plan.batch_items(batch), delivery, mode)
+        on_error: OnError,
+    ) -> ScoreRun:
+        run = self._submission(route, items, on_error)
+        while (batch := run.take()) is not None:
+            call = api.score(route, model_id, run.batch_items(batch), delivery, mode)
             try:
                 result = self._call(call)
-            except PayloadTooLargeError as exc:
-                self._refused(plan, route, batch, exc)
+            except ClientError as exc:
+                self._failed(run, batch, exc)
                 continue
-            plan.done(batch, result)
+            run.done(batch, result)
             if progress:
                 progress(len(batch))
-        return plan.results()
+        return run.finish()
 
     # --- endpoints --------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
@@ -217,9 +249,32 @@ class SealdogClient(_ClientBase):
     ) -> list[ScoreResult]:
         """Submit e-mails in batches under the server's caps; results in submission order.
 
+        Strict: the first refused e-mail (named by its message id) or run-level error is
+        raised; `score_run` goes on past refusals and returns what was scored instead.
         `progress` is called with the number of e-mails of each finished batch.
         """
-        return self._score(EMAILS, model_id, _as_emails(emails), delivery, mode, progress)
+        run = self.score_run(
+            model_id, emails, delivery=delivery, mode=mode, progress=progress, on_error=OnError.stop
+        )
+        run.raise_for_problems()
+        return run.results
+
+    def score_run(
+        self,
+        model_id: str,
+        emails: Sequence[Email | bytes],
+        *,
+        delivery: Delivery = "direct",
+        mode: Mode = Mode.VERDICT,
+        progress: Progress | None = None,
+        on_error: OnError = OnError.skip,
+    ) -> ScoreRun:
+        """Submit e-mails and never drop one silently: an e-mail over the server's cap is
+        refused before sending, one the server refuses is isolated and reported by name,
+        and (with `OnError.skip`) the rest of the run goes on. A run-level error (server
+        unreachable, token refused) ends the run early; it is returned in `ScoreRun.error`
+        together with everything scored before it."""
+        return self._score(EMAILS, model_id, _as_emails(emails), delivery, mode, progress, on_error)
 
     def score_inputs(
         self,
@@ -232,8 +287,12 @@ class SealdogClient(_ClientBase):
     ) -> list[ScoreResult]:
         """Submit bit rows (models that score bits, e.g. xor networks) in batches under the
         server's caps; results in submission order (decrypt each result's `verdicts` with
-        the model kind's key-holder code)."""
-        return self._score(INPUTS, model_id, api.bit_rows(inputs), delivery, mode, progress)
+        the model kind's key-holder code). Strict, like `score`."""
+        run = self._score(
+            INPUTS, model_id, api.bit_rows(inputs), delivery, mode, progress, OnError.stop
+        )
+        run.raise_for_problems()
+        return run.results
 
     def verdicts(self, model_id: str, *, after: str = "0", limit: int = 500) -> InboxPage:
         """One page of the model's verdict inbox after cursor `after`."""
@@ -288,12 +347,21 @@ class AsyncSealdogClient(_ClientBase):
             if delay:
                 await asyncio.sleep(delay)
             try:
-                response = await self._http.request(
+                request = self._http.build_request(
                     call.request.method, call.request.path, **self._send_kwargs(call)
                 )
+                response = await self._http.send(request, stream=True)
+                try:
+                    body = bytearray()
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        check_answer_size(call, len(body), self.base_url)
+                finally:
+                    await response.aclose()
             except httpx.TransportError as exc:
                 attempts.failed(exc)
                 continue
+            response = with_body(response, bytes(body))
             if attempts.final(response):
                 return decode(response, call)
         attempts.give_up()
@@ -306,18 +374,19 @@ class AsyncSealdogClient(_ClientBase):
         delivery: Delivery,
         mode: Mode,
         progress: Progress | None,
-    ) -> list[ScoreResult]:
-        plan = self._plan(route, items)
+        on_error: OnError,
+    ) -> ScoreRun:
+        run = self._submission(route, items, on_error)
 
         async def worker() -> None:
-            while (batch := plan.take()) is not None:
-                call = api.score(route, model_id, plan.batch_items(batch), delivery, mode)
+            while (batch := run.take()) is not None:
+                call = api.score(route, model_id, run.batch_items(batch), delivery, mode)
                 try:
                     result = await self._call(call)
-                except PayloadTooLargeError as exc:
-                    self._refused(plan, route, batch, exc)
+                except ClientError as exc:
+                    self._failed(run, batch, exc)  # a run-level error stops the others too
                     continue
-                plan.done(batch, result)
+                run.done(batch, result)
                 if progress:
                     progress(len(batch))
 
@@ -325,11 +394,11 @@ class AsyncSealdogClient(_ClientBase):
         try:
             await asyncio.gather(*workers)
         except BaseException:
-            for task in workers:  # one batch failed: stop sending the rest
+            for task in workers:  # a bug or a cancellation: stop sending the rest
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             raise
-        return plan.results()
+        return run.finish()
 
     async def health(self) -> dict[str, Any]:
         return await self._call(api.health())
@@ -369,7 +438,26 @@ class AsyncSealdogClient(_ClientBase):
         mode: Mode = Mode.VERDICT,
         progress: Progress | None = None,
     ) -> list[ScoreResult]:
-        return await self._score(EMAILS, model_id, _as_emails(emails), delivery, mode, progress)
+        run = await self.score_run(
+            model_id, emails, delivery=delivery, mode=mode, progress=progress, on_error=OnError.stop
+        )
+        run.raise_for_problems()
+        return run.results
+
+    async def score_run(
+        self,
+        model_id: str,
+        emails: Sequence[Email | bytes],
+        *,
+        delivery: Delivery = "direct",
+        mode: Mode = Mode.VERDICT,
+        progress: Progress | None = None,
+        on_error: OnError = OnError.skip,
+    ) -> ScoreRun:
+        """See `SealdogClient.score_run`."""
+        return await self._score(
+            EMAILS, model_id, _as_emails(emails), delivery, mode, progress, on_error
+        )
 
     async def score_inputs(
         self,
@@ -381,7 +469,9 @@ class AsyncSealdogClient(_ClientBase):
         progress: Progress | None = None,
     ) -> list[ScoreResult]:
         rows = api.bit_rows(inputs)
-        return await self._score(INPUTS, model_id, rows, delivery, mode, progress)
+        run = await self._score(INPUTS, model_id, rows, delivery, mode, progress, OnError.stop)
+        run.raise_for_problems()
+        return run.results
 
     async def verdicts(self, model_id: str, *, after: str = "0", limit: int = 500) -> InboxPage:
         return await self._call(api.verdicts(model_id, after, limit))

@@ -30,6 +30,7 @@ T = TypeVar("T")
 Item = TypeVar("Item")
 Delivery = Literal["direct", "inbox"]
 BitRow = Iterable[int]  # a list, tuple or numpy row of 0/1 values
+MAX_FILE_ANSWER_BYTES = 1024 * 1024 * 1024  # a sealed-model download (server cap: 512 MiB)
 
 
 class SupportsToBytes(Protocol):
@@ -52,6 +53,7 @@ class Request:
     json: Any = None
     content: bytes | None = None
     headers: dict[str, str] | None = None
+    max_answer_bytes: int | None = None  # None: the transport's cap for a JSON answer
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,8 @@ def get_model(model_id: str) -> Call[ModelInfo]:
 
 def download_model(model_id: str) -> Call[SealedModel]:
     path = f"/v1/models/{_segment(model_id)}/sealed"
-    return Call(Request("GET", path, True), SealedModel.from_bytes)
+    req = Request("GET", path, True, max_answer_bytes=MAX_FILE_ANSWER_BYTES)
+    return Call(req, SealedModel.from_bytes)
 
 
 def delete_model(model_id: str) -> Call[None]:
@@ -159,12 +162,15 @@ def grant(token_id: str, model_id: str) -> Call[dict[str, Any]]:
 class BatchRoute(Generic[Item]):
     """How one kind of scoring item travels: the body field holding the batch, the
     problem+json member in which the server's 413 names its per-batch cap, each item's JSON
-    and its approximate share of the request body (for the byte budget)."""
+    and its approximate share of the request body (for the byte budget), its name in
+    messages, and the size the server's per-item cap applies to (None: no such cap)."""
 
     field: str
     cap_member: str
     to_json: Callable[[Item], Any]
     wire_size: Callable[[Item], int]
+    name: Callable[[int, Item], str]
+    capped_size: Callable[[Item], int] | None = None
 
     def advertised_cap(self, problem: Mapping[str, Any]) -> int | None:
         """The server's batch cap from a 413's problem+json, if it sent one (a positive int)."""
@@ -182,12 +188,28 @@ def _email_size(email: Email) -> int:
     return email.wire_size
 
 
+def _email_name(index: int, email: Email) -> str:
+    return email.message_id or f"e-mail #{index + 1}"
+
+
+def _email_bytes(email: Email) -> int:
+    return len(email.raw)
+
+
 def _row_size(row: list[int]) -> int:
     return 3 * len(row) + 2  # "0, " per bit, brackets
 
 
-EMAILS: BatchRoute[Email] = BatchRoute("emails", "max_emails_per_batch", _email_json, _email_size)
-INPUTS: BatchRoute[list[int]] = BatchRoute("inputs", "max_inputs_per_batch", list, _row_size)
+def _row_name(index: int, _: list[int]) -> str:
+    return f"inputs[{index}]"
+
+
+EMAILS: BatchRoute[Email] = BatchRoute(
+    "emails", "max_emails_per_batch", _email_json, _email_size, _email_name, _email_bytes
+)
+INPUTS: BatchRoute[list[int]] = BatchRoute(
+    "inputs", "max_inputs_per_batch", list, _row_size, _row_name
+)
 
 
 def _bit(value: object) -> int | None:

@@ -20,11 +20,34 @@ import httpx
 from sealdog import __version__
 from sealdog.client.errors import ApiError, ClientError, ServerUnreachableError, api_error
 from sealdog.client.http.endpoints import Call, Request
+from sealdog.errors import CorruptDataError
 
 T = TypeVar("T")
 
 MAX_DETAIL = 2000  # characters of a server's error message kept (a proxy may send a page)
 MAX_RETRY_AFTER = 3600.0
+MAX_JSON_ANSWER_BYTES = 64 * 1024 * 1024  # a JSON answer (a page, a batch's verdicts) is far less
+
+
+def check_answer_size(call: Call[Any], received: int, base_url: str) -> None:
+    """Stop reading an answer larger than its route can honestly be: a hostile or broken
+    server cannot make the client buffer gigabytes."""
+    cap = call.request.max_answer_bytes or MAX_JSON_ANSWER_BYTES
+    if received > cap:
+        raise ClientError(
+            f"The answer from {base_url} to {call.request.method} {call.request.path} is "
+            f"larger than {cap:,} bytes; refusing to read more (is this a Sealdog server?)."
+        )
+
+
+def with_body(response: httpx.Response, body: bytes) -> httpx.Response:
+    """A read response, rebuilt around the body read under the size cap."""
+    return httpx.Response(
+        response.status_code,
+        headers=[(k, v) for k, v in response.headers.items() if k.lower() != "content-encoding"],
+        content=body,
+        request=response.request,
+    )
 
 
 @dataclass(frozen=True)
@@ -64,7 +87,7 @@ def error_from(response: httpx.Response) -> ApiError:
         body = response.json()
         if isinstance(body, dict):
             problem = body
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     detail = problem.get("detail")
     title = problem.get("title")
@@ -92,13 +115,13 @@ def decode(response: httpx.Response, call: Call[T]) -> T:
         return call.parse(response.content)
     try:
         payload = response.json()
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested absurdly deep
         raise ClientError(
             f"The server at {response.request.url} did not answer with JSON."
         ) from exc
     try:
         return call.parse(payload)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, CorruptDataError) as exc:
         raise ClientError(
             f"Unexpected answer from {response.request.url}: {exc}. Is this a Sealdog server "
             f"of a compatible version (this client is {__version__})?"

@@ -28,6 +28,11 @@ then re-randomises once per packed ciphertext.
 Unpacking checks that every slot is in [1, 2T - 1] and the bits above the last slot are zero,
 so a ciphertext decrypted with the wrong key (a uniform P) is rejected except with
 probability about 2^-(slots + 1); the key fingerprint is checked before that.
+
+A layout read from the wire comes from a server the key holder does not trust: every value
+is type-checked and bounded (`MAX_LAYOUT_N_BITS`, a slot that fits the key) before anything
+is computed from it, so a `blinding_bits` of 4e9 is refused in microseconds instead of
+allocating a 500 MB offset first.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard
 
 from gmpy2 import mpz
 
@@ -80,6 +85,9 @@ VERDICTS_FRAME = Frame(b"SDEV", VERDICTS_VERSION, VERDICTS_FORMAT, "Sealdog encr
 _WINDOW_BITS = 3  # the mantissa's window in the Horner chain: 2^w - 2 precomputed powers per slot
 BLINDING_WINDOW_OCTAVES = 16  # U: |s| is hidden within 2^U (distance ~delta/(U+1) per 2^delta)
 BLINDING_MARGIN_BITS = 8  # KAPPA: mantissa > 2^KAPPA * |s|; discreteness adds ~2^-KAPPA distance
+MIN_LAYOUT_N_BITS = 128  # the smallest key `generate_keypair` makes (insecure=True)
+MAX_LAYOUT_N_BITS = 16384  # far above any key Sealdog makes (3072 default); bounds a wire layout
+MAX_FINGERPRINT_CHARS = 128  # a SHA-256 hex digest is 64
 
 
 class PackingError(SealdogError):
@@ -101,6 +109,14 @@ class PackingLayout:
     def derive(cls, n_bits: int, score_bound: int, blinding_bits: int) -> PackingLayout:
         if score_bound < 0 or blinding_bits < 0:
             raise PackingError("score_bound and blinding_bits must be non-negative.")
+        # slot_bits = bitlen(2T - 1) = bitlen(B + 1) + rho + 1; refuse a slot wider than the key
+        # BEFORE computing T = (B + 1) << rho, whose size is what a hostile rho would inflate.
+        if (score_bound + 1).bit_length() + blinding_bits + 1 > n_bits - 2:
+            raise PackingError(
+                f"A slot of {(score_bound + 1).bit_length() + blinding_bits + 1} bits (score "
+                f"bound {score_bound.bit_length()} bits + {blinding_bits} blinding bits) does "
+                f"not fit a {n_bits}-bit key."
+            )
         offset = (score_bound + 1) << blinding_bits  # T: |t| < T
         slot_bits = int((2 * offset - 1).bit_length())
         slots = (n_bits - 2) // slot_bits
@@ -126,19 +142,50 @@ class PackingLayout:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PackingLayout:
-        try:
-            layout = cls.derive(
-                int(data["n_bits"]), int(data["score_bound"]), int(data["blinding_bits"])
-            )
-        except (KeyError, TypeError, ValueError) as exc:
+        """A layout from untrusted JSON: types and bounds checked before `derive` runs.
+
+        n_bits: an int in [MIN_LAYOUT_N_BITS, MAX_LAYOUT_N_BITS]; blinding_bits: an int in
+        [0, n_bits]; score_bound: a decimal string (or int) of at most n_bits bits. Every
+        failure is a `CorruptDataError`.
+        """
+        n_bits = data.get("n_bits")
+        rho = data.get("blinding_bits")
+        bound = data.get("score_bound")
+        if not _plain_int(n_bits) or not MIN_LAYOUT_N_BITS <= n_bits <= MAX_LAYOUT_N_BITS:
             raise CorruptDataError(
-                "Packing layout is missing n_bits/score_bound/blinding_bits."
-            ) from exc
+                f"Packing layout n_bits must be an integer in [{MIN_LAYOUT_N_BITS}, "
+                f"{MAX_LAYOUT_N_BITS}], got {n_bits!r:.40}."
+            )
+        if not _plain_int(rho) or not 0 <= rho <= n_bits:
+            raise CorruptDataError(
+                f"Packing layout blinding_bits must be an integer in [0, {n_bits}], "
+                f"got {rho!r:.40}."
+            )
+        if (
+            isinstance(bound, str)
+            and 0 < len(bound) <= n_bits // 3 + 2
+            and bound.isascii()
+            and bound.isdigit()
+        ):
+            bound = int(bound)  # at most n_bits // 3 + 2 decimal digits: cheap
+        if not _plain_int(bound) or not 0 <= bound < (1 << n_bits):
+            raise CorruptDataError(
+                f"Packing layout score_bound must be a non-negative integer of at most {n_bits} "
+                f"bits, got {str(bound)!r:.40}."
+            )
+        try:
+            layout = cls.derive(n_bits, bound, rho)
+        except PackingError as exc:
+            raise CorruptDataError(f"Packing layout cannot be used: {exc}") from None
         if layout.to_json() != {k: data.get(k) for k in layout.to_json()}:
             raise CorruptDataError(
                 "Packing layout fields are inconsistent with its bounds (tampered?)."
             )
         return layout
+
+
+def _plain_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def blinding_bits_for(score_bound: int, window_octaves: int = BLINDING_WINDOW_OCTAVES) -> int:
@@ -264,9 +311,15 @@ def _check_header(data: object) -> _Header:
         data, format=VERDICTS_FORMAT, version=VERDICTS_VERSION, what=VERDICTS_FRAME.what
     )
     fp, count = data.get("key_fingerprint"), data.get("count")
-    if not isinstance(fp, str) or not isinstance(count, int) or isinstance(count, bool):
+    if (
+        not isinstance(fp, str)
+        or len(fp) > MAX_FINGERPRINT_CHARS
+        or not _plain_int(count)
+        or not 0 <= count < 2**63
+    ):
         raise CorruptDataError(
-            "Encrypted verdicts need a string key_fingerprint and an integer count."
+            "Encrypted verdicts need a key_fingerprint of at most "
+            f"{MAX_FINGERPRINT_CHARS} characters and an integer count in [0, 2^63)."
         )
     try:
         mode = Mode.parse(data.get("mode"))

@@ -21,7 +21,11 @@ async def healthz() -> Health:
     return Health(status="ok", version=__version__)
 
 
-@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Not ready: the body says why."}},
+)
 async def readyz(app: App) -> JSONResponse | Readiness:
     try:
         revision = await run_in_threadpool(current_revision, app.repo.engine)

@@ -13,7 +13,13 @@ from starlette.concurrency import run_in_threadpool
 from sealdog.protocol import Role
 from sealdog.server.deps import App, Caller, Purpose, model_for, require_role
 from sealdog.server.kinds.base import ModelRejectedError
-from sealdog.server.problems import CLIENT_GONE, Problem, missing_blob, unavailable
+from sealdog.server.problems import (
+    CLIENT_GONE,
+    Problem,
+    missing_blob,
+    problem_responses,
+    unavailable,
+)
 from sealdog.server.schemas import ModelInfo, ModelList, ScorePolicy
 from sealdog.server.scoring import ClientGoneError, ScoringUnavailableError, unless_disconnected
 from sealdog.server.settings import ServerSettings
@@ -58,7 +64,10 @@ def check_quota(settings: ServerSettings, *, models: int, used_bytes: int, new_b
     status_code=status.HTTP_201_CREATED,
     response_model=ModelInfo,
     openapi_extra=_UPLOAD_BODY,
-    responses={200: {"model": ModelInfo, "description": "Already uploaded by this owner."}},
+    responses={
+        200: {"model": ModelInfo, "description": "Already uploaded by this owner."},
+        **problem_responses(400, 401, 403, 409, 413, 422, 503),
+    },
 )
 async def upload_model(
     request: Request,
@@ -158,7 +167,7 @@ async def upload_model(
     return ModelInfo.of(record)
 
 
-@router.get("", response_model=ModelList)
+@router.get("", response_model=ModelList, responses=problem_responses(401, 403))
 async def list_models(app: App, caller: Caller) -> ModelList:
     """Owners see their models, submitters the models granted to them, admins all models."""
     if caller.role is Role.owner:
@@ -170,7 +179,7 @@ async def list_models(app: App, caller: Caller) -> ModelList:
     return ModelList(models=[ModelInfo.of(r) for r in records])
 
 
-@router.get("/{model_id}", response_model=ModelInfo)
+@router.get("/{model_id}", response_model=ModelInfo, responses=problem_responses(401, 403, 404))
 async def get_model(model_id: str, app: App, caller: Caller) -> ModelInfo:
     """Public metadata of one model (never its ciphertexts)."""
     return ModelInfo.of(await model_for(app, caller, model_id, purpose=Purpose.read))
@@ -179,7 +188,10 @@ async def get_model(model_id: str, app: App, caller: Caller) -> ModelInfo:
 @router.get(
     "/{model_id}/sealed",
     response_class=FileResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        **problem_responses(401, 403, 404, 409),
+    },
 )
 async def download_sealed_model(model_id: str, app: App, caller: Caller) -> FileResponse:
     """The sealed-model file itself, for its owner only."""
@@ -193,7 +205,11 @@ async def download_sealed_model(model_id: str, app: App, caller: Caller) -> File
     )
 
 
-@router.delete("/{model_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{model_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404),
+)
 async def delete_model(model_id: str, app: App, caller: Caller) -> Response:
     """Delete a model, its grants and its verdict inbox."""
     record = await model_for(app, caller, model_id, purpose=Purpose.own)
@@ -203,7 +219,11 @@ async def delete_model(model_id: str, app: App, caller: Caller) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.put("/{model_id}/policy", response_model=ModelInfo)
+@router.put(
+    "/{model_id}/policy",
+    response_model=ModelInfo,
+    responses=problem_responses(400, 401, 403, 404, 413, 422),
+)
 async def set_policy(model_id: str, policy: ScorePolicy, app: App, caller: Caller) -> ModelInfo:
     """Operator (admin) switch for exact-score mode on one model; off by default."""
     require_role(caller, Role.admin)

@@ -22,7 +22,13 @@ from sealdog.server.kinds.base import (
     ScoringInputError,
     ScoringInputTooLargeError,
 )
-from sealdog.server.problems import CLIENT_GONE, Problem, missing_blob, unavailable
+from sealdog.server.problems import (
+    CLIENT_GONE,
+    Problem,
+    missing_blob,
+    problem_responses,
+    unavailable,
+)
 from sealdog.server.schemas import DirectVerdicts, EmailIn, ScoreAck, ScoreRequest
 from sealdog.server.scoring import ClientGoneError, ScoringUnavailableError, unless_disconnected
 
@@ -56,7 +62,8 @@ def decode_emails(emails: list[EmailIn], *, max_email_bytes: int) -> list[bytes]
     "/{model_id}/score",
     response_model=DirectVerdicts | ScoreAck,
     responses={
-        202: {"model": ScoreAck, "description": "Inbox delivery: stored for the key holder."}
+        202: {"model": ScoreAck, "description": "Inbox delivery: stored for the key holder."},
+        **problem_responses(400, 401, 403, 404, 409, 413, 422, 503),
     },
 )
 async def score(

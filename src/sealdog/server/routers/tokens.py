@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from sealdog.protocol import Role
 from sealdog.server.auth import issue_token
 from sealdog.server.deps import App, Caller, require_role
-from sealdog.server.problems import Problem
+from sealdog.server.problems import Problem, problem_responses
 from sealdog.server.schemas import GrantCreate, TokenCreate, TokenCreated, TokenInfo, TokenList
 from sealdog.server.storage.repository import TokenRecord
 
@@ -31,7 +31,12 @@ def token_info(record: TokenRecord) -> TokenInfo:
     )
 
 
-@router.post("", response_model=TokenCreated, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=TokenCreated,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(400, 401, 403, 404, 413, 422),
+)
 async def create_token(body: TokenCreate, app: App, caller: Caller) -> TokenCreated:
     """Issue a token; the plaintext is in this response only."""
     require_role(caller, Role.admin)
@@ -59,13 +64,17 @@ async def create_token(body: TokenCreate, app: App, caller: Caller) -> TokenCrea
     return TokenCreated(**token_info(record).model_dump(), token=token)
 
 
-@router.get("", response_model=TokenList)
+@router.get("", response_model=TokenList, responses=problem_responses(401, 403))
 async def list_tokens(app: App, caller: Caller) -> TokenList:
     require_role(caller, Role.admin)
     return TokenList(tokens=[token_info(r) for r in await run_in_threadpool(app.repo.list_tokens)])
 
 
-@router.delete("/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{token_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404),
+)
 async def revoke_token(token_id: str, app: App, caller: Caller) -> Response:
     require_role(caller, Role.admin)
     if len(token_id) > 32 or not await run_in_threadpool(app.repo.revoke_token, token_id):
@@ -74,7 +83,11 @@ async def revoke_token(token_id: str, app: App, caller: Caller) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{token_id}/grants", response_model=TokenInfo)
+@router.post(
+    "/{token_id}/grants",
+    response_model=TokenInfo,
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 422),
+)
 async def grant_model(token_id: str, body: GrantCreate, app: App, caller: Caller) -> TokenInfo:
     """Allow a submitter token to score with a model."""
     require_role(caller, Role.admin)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from sealdog.server.deps import App, Caller, Purpose, model_for
-from sealdog.server.problems import Problem
+from sealdog.server.problems import Problem, problem_responses
 from sealdog.server.schemas import InboxEntry, InboxPage
 
 router = APIRouter(prefix="/v1/models", tags=["verdicts"])
@@ -23,13 +23,22 @@ def parse_cursor(after: str) -> int:
     return int(after)
 
 
-@router.get("/{model_id}/verdicts", response_model=InboxPage)
+@router.get(
+    "/{model_id}/verdicts",
+    response_model=InboxPage,
+    responses=problem_responses(401, 403, 404, 422),
+)
 async def list_verdicts(
     model_id: str,
     app: App,
     caller: Caller,
     after: Annotated[
-        str, Query(max_length=32, description="Cursor: entries after this one.")
+        str,
+        Query(
+            max_length=18,
+            pattern="^[0-9]{1,18}$",
+            description="Cursor: entries after this one (a next_cursor value, 0 to start).",
+        ),
     ] = "0",
     limit: Annotated[int, Query(ge=1, le=100_000, description="Entries per page.")] = 100,
 ) -> InboxPage:
