@@ -441,7 +441,7 @@ def score(
     flags = _not_mail_flags(items)
     for name, flag in flags.items():
         _warn(
-            f"{name} is {'empty' if flag == 'empty' else 'not an e-mail (binary, or no header line)'}; "
+            f"{name} is {'empty' if flag == 'empty' else 'not an e-mail (binary or no headers)'}; "
             f"it is scored, but its verdict is flagged {flag!r}"
         )
     emails = [Email(item.raw, item.name) for item in items]
