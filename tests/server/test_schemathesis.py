@@ -104,12 +104,18 @@ def test_every_error_status_is_documented_as_problem_json(server: Server) -> Non
     for path, item in document["paths"].items():
         for method, operation in item.items():
             for code, answer in operation["responses"].items():
-                if code.startswith(("4", "5")) and not (path == "/readyz" and code == "503"):
+                if code == "431":  # the connection layer's, before any route: plain text
+                    assert list(answer["content"]) == ["text/plain"], (method, path, code)
+                elif code == "503" and path != "/readyz":  # a route's, and the concurrency cap's
+                    assert set(answer["content"]) <= {PROBLEM, "text/plain"}, (method, path)
+                    assert "text/plain" in answer["content"], (method, path)
+                elif code.startswith(("4", "5")) and path != "/readyz":
                     assert list(answer["content"]) == [PROBLEM], (method, path, code)
+                if code.startswith(("4", "5")):
                     seen.add(int(code))
             if path.startswith("/v1/"):
                 assert "401" in operation["responses"], (method, path)
-    assert {400, 401, 403, 404, 409, 413, 422, 503} <= seen
+    assert {400, 401, 403, 404, 409, 413, 422, 431, 503} <= seen
     after = next(
         p
         for p in document["paths"]["/v1/models/{model_id}/verdicts"]["get"]["parameters"]
