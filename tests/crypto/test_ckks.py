@@ -168,12 +168,17 @@ def test_hardening_rerandomises_and_floods_every_slot(
     raw = vectors.raw_from_bytes(keys.context, first)
     assert keys.context.seal_context().data.get_context_data(raw.parms_id()).chain_index() == 0
     slots = vectors.decrypt_slots(keys.context, raw)
-    # slots 1.. held exact zeros plus the evaluation's noise: what is left is the flooding
-    spread = statistics.pstdev(slots[1:])
-    assert 0.9 * outputs.FLOOD_SIGMA < spread < 1.1 * outputs.FLOOD_SIGMA
-    # unhardened, the key holder would read the evaluation's own noise, far smaller
+    # TenSEAL replicates the scalar into every slot: each copy carries its own noise
     bare = vectors.decrypt_slots(keys.context, vectors.raw_ciphertext(y))
-    assert statistics.pstdev(bare[1:]) < outputs.FLOOD_SIGMA / 100
+    assert statistics.pstdev(bare) < 1e-4 and abs(statistics.mean(bare) - 0.6) < 1e-4
+    # hardened, the other slots are flooded with width 1, slot 0 with FLOOD_SIGMA
+    spread = statistics.pstdev(s - 0.6 for s in slots[1:])
+    assert 0.95 * outputs.OTHER_SLOTS_SIGMA < spread < 1.05 * outputs.OTHER_SLOTS_SIGMA
+    firsts = [
+        vectors.decrypt_slots(keys.context, vectors.raw_from_bytes(keys.context, h))[0] - 0.6
+        for h in [outputs.harden(public, y) for _ in range(40)]
+    ]
+    assert 0.6 * outputs.FLOOD_SIGMA < statistics.pstdev(firsts) < 1.4 * outputs.FLOOD_SIGMA
 
 
 # --- masked refresh --------------------------------------------------------------------

@@ -51,7 +51,8 @@ def test_a_given_seed_is_used_and_repeatable_in_plaintext_terms() -> None:
     summary = _last_json(result.stdout)
     reference = train_momentum(MomentumConfig(seed=3, max_iterations=2))
     assert summary["seed"] == 3
-    assert summary["predictions"] == pytest.approx(reference.predictions, abs=2e-3)
+    # the key holder reads flooded final weights: within the outputs' tolerance
+    assert summary["predictions"] == pytest.approx(reference.predictions, abs=2e-2)
 
 
 def test_presets_of_the_other_scheme_are_clear_errors() -> None:
