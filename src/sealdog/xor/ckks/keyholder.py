@@ -23,10 +23,10 @@ from sealdog.crypto.ckks.outputs import decrypt_hardened
 from sealdog.crypto.ckks.params import CkksParams
 from sealdog.crypto.ckks.refresh import answer_refresh
 from sealdog.xor.ckks import messages
-from sealdog.xor.ckks.network import CkksXor
+from sealdog.xor.ckks.network import CkksXor, kappa
 from sealdog.xor.ckks.outputs import decrypt_ckks_outputs
 from sealdog.xor.ckks.sealed import SealedCkksXor
-from sealdog.xor.ckks.training import kappa, state_size
+from sealdog.xor.ckks.training import state_size
 from sealdog.xor.momentum import MomentumConfig, Outcome, judge
 from sealdog.xor.plaintext import XorNet
 
@@ -37,12 +37,13 @@ def seal_ckks_xor(
     """Fresh encryptions of a plaintext network's weights, with the server bundle."""
     bundle = keys.server_bundle()
     ctx = keys.context
-    w1 = [[vectors.encrypt(ctx, float(w)) for w in row] for row in net.w1]
+    k = kappa(net.act.c3)
+    u = [[vectors.encrypt(ctx, k * float(w)) for w in row] for row in net.w1]
     w2 = [vectors.encrypt(ctx, float(w)) for w in net.w2]
     public, params = load_public(bundle)
     # re-link to the public context: the sealed network must not carry the secret key
     network = CkksXor(
-        w1=[[vectors.from_bytes(public, vectors.to_bytes(c)) for c in row] for row in w1],
+        u=[[vectors.from_bytes(public, vectors.to_bytes(c)) for c in row] for row in u],
         w2=[vectors.from_bytes(public, vectors.to_bytes(c)) for c in w2],
         act=net.act,
     )

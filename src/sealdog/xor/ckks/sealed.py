@@ -9,7 +9,8 @@ one registry line, and the research kind "xor" keeps its opt-in rules):
   (`key_fingerprint` = SHA-256 of the server bundle);
 - payload: length-prefixed blobs (`sealdog.xor.sealed.join_blobs`): the server bundle
   (public context: parameters, public and relinearisation keys, no secret key), then the
-  weight ciphertexts, W1 row by row (H rows of 3) and W2 (H + 1), each at the top level.
+  weight ciphertexts, U = kappa W1 row by row (H rows of 3; kappa = cbrt(c3), see
+  `network.kappa`) and W2 (H + 1), each at the top level.
 
 `evaluate` is the server's scoring: one hardened ciphertext (re-randomised, flooded, last
 level: `crypto.ckks.outputs.harden`) per input row.
@@ -29,7 +30,7 @@ from sealdog.crypto.ckks.params import CkksParams
 from sealdog.crypto.ckks.randomness import RandomBytes
 from sealdog.sealed_model import SealedModel, SealedModelError, base_manifest
 from sealdog.xor.activation import PolySigmoid
-from sealdog.xor.ckks.network import INFERENCE_LEVELS, CkksXor, forward
+from sealdog.xor.ckks.network import INFERENCE_LEVELS, CkksXor, forward, output_bias
 from sealdog.xor.sealed import join_blobs, split_blobs
 
 KIND = "xor-ckks"
@@ -49,9 +50,17 @@ class SealedCkksXor:
     metadata: dict[str, Any] = field(default_factory=dict)
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
+    _bias: Any = field(default=None, repr=False, compare=False)
+
     @property
     def hidden(self) -> int:
         return self.network.hidden
+
+    def bias(self) -> Any:
+        """b + c0 sum w2, computed once (`network.output_bias`)."""
+        if self._bias is None:
+            self._bias = output_bias(self.network)
+        return self._bias
 
     @property
     def key_fingerprint(self) -> str:
@@ -101,7 +110,7 @@ class SealedCkksXor:
         if any(vectors.levels_left(c) != params.levels for c in cts):
             raise SealedModelError("every weight ciphertext must be a fresh (top-level) one")
         network = CkksXor(
-            w1=[cts[3 * j : 3 * j + 3] for j in range(hidden)], w2=cts[3 * hidden :], act=act
+            u=[cts[3 * j : 3 * j + 3] for j in range(hidden)], w2=cts[3 * hidden :], act=act
         )
         return cls(
             network=network,
@@ -129,4 +138,7 @@ def evaluate(
 ) -> list[bytes]:
     """Server side: one hardened encrypted output per bit pair (re-randomised, flooded)."""
     vectors.require_levels(sealed.network.ciphertexts(), INFERENCE_LEVELS, "XOR inference")
-    return [harden(sealed.context, forward(sealed.network, row), random_bytes) for row in rows]
+    bias = sealed.bias()
+    return [
+        harden(sealed.context, forward(sealed.network, row, bias), random_bytes) for row in rows
+    ]

@@ -36,7 +36,7 @@ from sealdog.crypto.ckks.outputs import harden
 from sealdog.crypto.ckks.refresh import Refresher
 from sealdog.xor.activation import fit_poly_sigmoid
 from sealdog.xor.ckks import messages
-from sealdog.xor.ckks.network import select_sum
+from sealdog.xor.ckks.network import kappa, select_sum
 from sealdog.xor.momentum import MomentumConfig, Outcome
 from sealdog.xor.plaintext import INPUTS, TARGETS, check_inputs
 
@@ -217,13 +217,6 @@ class CkksXorTrainer:
         blobs = [harden(self.context, c) for c in [*w1, *w.w2, w.b]]
         header = {"key_fingerprint": self.key_fingerprint, "hidden": self.config.hidden}
         return messages.write(messages.FINAL, header, blobs)
-
-
-def kappa(c3: float) -> float:
-    """The real cube root of c3 (negative for the sigmoid fit): the first layer's scale."""
-    if c3 == 0:
-        raise ValueError("the activation has no cubic term; nothing to fold")
-    return float(np.sign(c3) * abs(c3) ** (1.0 / 3.0))
 
 
 def _momentum(velocity: Any, gradient: Any, mu: float) -> Any:
