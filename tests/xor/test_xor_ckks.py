@@ -253,7 +253,7 @@ def test_sealed_network_round_trips_and_carries_no_secret_key(sealed, keyholder)
 def test_sealed_network_with_a_secret_key_bundle_is_refused(sealed, keyholder) -> None:
     model = sealed.to_model()
     blobs = split_blobs(model.payload)
-    private = keyholder.keys.to_bytes()
+    private = keyholder.keys.context.serialize(save_secret_key=True)
     manifest = model.manifest_dict()
     from sealdog.crypto.ckks.keys import fingerprint
 

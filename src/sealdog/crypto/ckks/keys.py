@@ -21,9 +21,11 @@ from typing import Any
 from sealdog.crypto.ckks.backend import sealapi, tenseal
 from sealdog.crypto.ckks.errors import CkksCorruptDataError, CkksParameterError
 from sealdog.crypto.ckks.params import PRESETS, CkksParams, security_bits
+from sealdog.crypto.frame import Frame
 from sealdog.fileio import atomic_write_bytes
 
 MAX_BUNDLE_BYTES = 256 * 1024 * 1024
+KEY_FILE = Frame(b"SDKK", 1, "sealdog-ckks-secret-key", "a Sealdog CKKS secret-key file")
 
 
 def build_context(params: CkksParams) -> Any:
@@ -127,9 +129,18 @@ class KeyHolderContext:
         return fingerprint(self.server_bundle())
 
     def to_bytes(self) -> bytes:
-        """The private context, secret key included: write it only with `write` (0600)."""
-        data: bytes = self.context.serialize(save_secret_key=True)
-        return data
+        """The private context (secret key included) and the server bundle, framed: write it
+        only with `write` (0600). The bundle travels along because TenSEAL's serialisation
+        is not deterministic: a bundle made again from a reloaded context has other bytes,
+        hence another fingerprint, and outputs of models already sealed would not match."""
+        private: bytes = self.context.serialize(save_secret_key=True)
+        bundle = self.server_bundle()
+        header = {
+            "format": KEY_FILE.format,
+            "key_fingerprint": fingerprint(bundle),
+            "private_bytes": len(private),
+        }
+        return KEY_FILE.write(header, private + bundle)
 
     def write(self, path: str | os.PathLike[str]) -> None:
         """Atomically, readable by the owner only."""
@@ -137,11 +148,18 @@ class KeyHolderContext:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> KeyHolderContext:
+        header, body = KEY_FILE.read(data)
+        size = header.get("private_bytes")
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 < size < len(body):
+            raise CkksCorruptDataError("CKKS key file: bad 'private_bytes'")
+        private, bundle = bytes(body[:size]), bytes(body[size:])
+        if fingerprint(bundle) != header.get("key_fingerprint"):
+            raise CkksCorruptDataError("CKKS key file: the bundle does not match its fingerprint")
         ts = tenseal()
         try:
-            ctx = ts.context_from(bytes(data))
+            ctx = ts.context_from(private)
         except Exception as exc:  # TenSEAL raises bare ValueError/RuntimeError from C++
             raise CkksCorruptDataError(f"not a CKKS context ({type(exc).__name__})") from None
         if not ctx.is_private():
             raise CkksCorruptDataError("this CKKS context has no secret key")
-        return cls(ctx, params_of(ctx))
+        return cls(ctx, params_of(ctx), bundle)
