@@ -231,7 +231,9 @@ def test_the_wide_preset_takes_two_steps_per_refresh() -> None:
     config = MomentumConfig(seed=3, max_iterations=4)
     result = train_ckks_xor(PRESETS["wide"], config)
     reference = train_momentum(config)
-    assert result.refreshes == 1  # levels 7 -> 4 -> 1, refresh, -> 4
+    # levels 7 -> 4 -> 1 (two steps), refresh, 7 -> 4 -> 1, refresh to judge iteration 4;
+    # `standard` (4 levels) would refresh before every iteration after the first: 4 times
+    assert result.iterations == 4 and result.refreshes == 2
     np.testing.assert_allclose(result.net.w1, reference.state.net.w1, atol=OUTPUT_TOLERANCE)
     np.testing.assert_allclose(result.net.w2, reference.state.net.w2, atol=OUTPUT_TOLERANCE)
 
