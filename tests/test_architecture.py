@@ -38,7 +38,9 @@ ALLOWED: dict[str, set[str]] = {
     "sealdog.progress": set(),
     "sealdog.sealed_model": BASE | {"sealdog.crypto"},
     "sealdog.data": BASE | CLI_SUPPORT | {"sealdog.mail"},
-    "sealdog.xor": BASE | CLI_SUPPORT | {"sealdog.crypto.vhe", "sealdog.sealed_model"},
+    "sealdog.xor": BASE
+    | CLI_SUPPORT
+    | {"sealdog.crypto.vhe", "sealdog.crypto.ckks", "sealdog.crypto.frame", "sealdog.sealed_model"},
     "sealdog.experiments": BASE | CLI_SUPPORT | {"sealdog.crypto.vhe", "sealdog.xor"},
     "sealdog.trainer": BASE
     | CLI_SUPPORT
@@ -52,6 +54,8 @@ ALLOWED: dict[str, set[str]] = {
         "sealdog.sealed_model",
         "sealdog.xor.sealed",
         "sealdog.xor.outputs",
+        "sealdog.xor.ckks.sealed",
+        "sealdog.xor.ckks.outputs",
     },
 }
 NEVER_IN_SERVER = ("sealdog.trainer", "sealdog.client", "sealdog.experiments", "sealdog.data")

@@ -48,11 +48,12 @@ def _sealdog_imports(path) -> set[str]:
 
 
 def test_registry_names_every_kind_and_refuses_others() -> None:
-    assert sorted(KINDS) == ["linear", "xor"]
+    assert sorted(KINDS) == ["linear", "xor", "xor-ckks"]
     for name, kind in KINDS.items():
         assert kind.name == name and kind_for(name) is kind
     with pytest.raises(
-        ModelRejectedError, match=r"unknown model kind 'forest' \(this server hosts: linear, xor\)"
+        ModelRejectedError,
+        match=r"unknown model kind 'forest' \(this server hosts: linear, xor, xor-ckks\)",
     ):
         kind_for("forest")
 
@@ -67,7 +68,7 @@ def test_imports_run_one_way_base_kinds_registry() -> None:
     assert server_imports["base"] == set()
     assert server_imports["__init__"] == set()
     kind_modules = set(server_imports) - {"base", "registry", "__init__"}
-    assert kind_modules == {"linear", "xor"}
+    assert kind_modules == {"linear", "xor", "xor_ckks"}
     for name in kind_modules:
         assert server_imports[name] == {"sealdog.server.kinds.base"}, name
     assert server_imports["registry"] == {"sealdog.server.kinds.base"} | {

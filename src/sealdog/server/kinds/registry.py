@@ -9,10 +9,12 @@ from __future__ import annotations
 from sealdog.server.kinds.base import Kind, ModelRejectedError
 from sealdog.server.kinds.linear import LinearKind
 from sealdog.server.kinds.xor import XorKind
+from sealdog.server.kinds.xor_ckks import XorCkksKind
 
 KINDS: dict[str, Kind] = {
     LinearKind.name: LinearKind(),
     XorKind.name: XorKind(),
+    XorCkksKind.name: XorCkksKind(),
 }
 
 
