@@ -239,3 +239,18 @@ def test_bad_inputs_fail_clearly(tmp_path: Path, corpus: tuple[Path, Path]) -> N
     r = runner.invoke(app, ["train", "--ham", str(ham), "-o", str(tmp_path / "m.json")])
     assert r.exit_code == 2 and "both ham and spam" in r.output
     assert not (tmp_path / "m.json").exists()
+
+
+def test_labels_csv_trains_like_the_flags(corpus: tuple[Path, Path], tmp_path: Path) -> None:
+    ham, spam = corpus
+    labels = tmp_path / "labels.csv"
+    labels.write_text(f"path,label\n{ham},ham\n{spam},spam\n")
+    outs = []
+    for args in (["--labels", str(labels)], ["--ham", str(ham), "--spam", str(spam)]):
+        out = tmp_path / f"m{len(outs)}.json"
+        r = runner.invoke(
+            app, ["train", *args, "--buckets", "1024", "--c-grid", "1", "-o", str(out)]
+        )
+        assert r.exit_code == 0, r.output
+        outs.append(LinearModel.load(out))
+    assert np.array_equal(outs[0].weights, outs[1].weights) and outs[0].bias == outs[1].bias
