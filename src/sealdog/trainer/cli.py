@@ -724,6 +724,7 @@ def _eval_enron(
             insecure_key=insecure,
             progress=progress.advance,
             log=typer.echo,
+            stage=progress.stage,
         )
     seconds = time.perf_counter() - t0
     table = Table(

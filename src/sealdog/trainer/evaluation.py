@@ -233,8 +233,12 @@ def evaluate(
     insecure_key: bool = True,
     progress: ProgressCallback | None = None,
     log: Callable[[str], None] | None = None,
+    stage: Callable[[str, int | None], None] | None = None,
 ) -> list[SplitResult]:
-    """Train and test on each split; `key_bits=None` skips the encrypted path."""
+    """Train and test on each split; `key_bits=None` skips the encrypted path.
+
+    `stage` (if given) hears of each split's training and scoring, so a caller's progress
+    line names the step that is running."""
     config = config.validate()
     raws = [e.raw for e in emails]
     folders = np.array([e.folder for e in emails])
@@ -256,6 +260,8 @@ def evaluate(
             continue
         t0 = time.perf_counter()
         spec = config.featuriser
+        if stage:
+            stage(f"{name}: training on {int(split.train.sum()):,} e-mails", None)
         train_idx, test_idx = np.flatnonzero(split.train), np.flatnonzero(split.test)
         if spec.mode == "vocabulary":
             vocab = fit_vocabulary(
@@ -284,6 +290,8 @@ def evaluate(
         rate = plaintext_throughput(model, [raws[i] for i in test_idx])
         encrypted = None
         if keypair is not None:
+            if stage:
+                stage(f"{name}: sealing and scoring {len(test_idx):,} e-mails encrypted", None)
             encrypted = encrypted_agreement(
                 model,
                 [(r.indices, r.counts) for r in test_rows],
