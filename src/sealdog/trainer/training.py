@@ -24,6 +24,7 @@ weight); such rows have fold -1: they train every fold's model but are never jud
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -314,7 +315,15 @@ def train_prepared(
         raise TrainingError("training needs at least two ham and two spam e-mails")
     seconds: dict[str, float] = {}
     warnings: list[str] = []
-    if config.target_fpr and n_ham < MIN_HAM_PER_TARGET / config.target_fpr:
+    target = config.target_fpr
+    if target and n_ham * target < 1:
+        warnings.append(
+            f"only {n_ham:,} ham e-mails: a false-positive rate of {target:.2%} cannot be "
+            f"resolved with fewer than {math.ceil(1 / target):,}; the learner's own threshold "
+            "(0) is used instead"
+        )
+        target = None
+    elif config.target_fpr and n_ham < MIN_HAM_PER_TARGET / config.target_fpr:
         warnings.append(
             f"only {n_ham:,} ham e-mails: a false-positive rate of {config.target_fpr:.2%} "
             f"needs about {MIN_HAM_PER_TARGET / config.target_fpr:,.0f} to be measured; "
@@ -337,7 +346,7 @@ def train_prepared(
         y,
         folds,
         config.c_grid,
-        config.target_fpr,
+        target,
         fit,
         sample_weight=weight,
         on_c=on_c,
@@ -364,7 +373,7 @@ def train_prepared(
         "learner": config.learner,
         "c": selection.c,
         "intercept": intercept,
-        "target_fpr": config.target_fpr,
+        "target_fpr": target,
         "n_train": len(y),
         "n_train_spam": int(np.sum(y == 1)),
         "selection": f"{k}-fold out-of-fold scores, seed {config.seed}",
