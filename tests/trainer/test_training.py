@@ -202,17 +202,3 @@ def test_corpus_matrix_rows_equal_single_email_features(sample_model) -> None:
     scores = model.decision_function(X)
     f = model.make_featuriser()
     assert np.allclose(scores, [model.score(f.featurise_email(r)) for r in raws])
-
-
-def test_mailboxes_make_leave_one_mailbox_out_selection() -> None:
-    from sealdog.trainer.training import prepare, train_prepared
-
-    samples = load_samples()
-    corpus, _ = prepare([s.raw for s in samples], [s.label for s in samples], SMALL.featuriser)
-    corpus.mailboxes = ["box-a" if i % 2 else "box-b" for i in range(len(samples))]
-    _, report = train_prepared(corpus, SMALL)
-    assert report.validation["method"] == "leave-one-mailbox-out"
-    assert report.validation["folds"] == 2 and report.validation["n_judged"] == 40
-    corpus.mailboxes = ["only-one"] * len(samples)  # one mailbox: the ordinary k-fold
-    _, report = train_prepared(corpus, SMALL)
-    assert report.validation["method"] == "out-of-fold" and report.validation["folds"] == 5

@@ -377,8 +377,6 @@ def train_command(
                 workers=config.workers,
                 progress=progress.advance,
             )
-            if not samples:  # Enron-Spam: select on mailboxes the model did not see
-                corpus.mailboxes = [e.folder for e in emails]
             n_emails = len(emails)
         featurise_seconds = time.perf_counter() - t0
         model, report = train_prepared(

@@ -234,7 +234,6 @@ def evaluate(
     progress: ProgressCallback | None = None,
     log: Callable[[str], None] | None = None,
     stage: Callable[[str, int | None], None] | None = None,
-    by_mailbox: bool = True,
 ) -> list[SplitResult]:
     """Train and test on each split; `key_bits=None` skips the encrypted path.
 
@@ -278,7 +277,6 @@ def evaluate(
                 labels[train_idx],
                 keys=[keys[i] for i in train_idx],
                 groups=[groups[i] for i in train_idx],
-                mailboxes=[str(folders[i]) for i in train_idx] if by_mailbox else None,
             ),
             config,
         )

@@ -144,10 +144,6 @@ class PreparedCorpus:
     groups: Sequence[int] | None = None
     sample_weight: np.ndarray | None = None
     train_only: np.ndarray | None = None
-    mailboxes: Sequence[str] | None = None
-    """Mailbox of each row (Enron-Spam's enronN): with two or more, the selection folds are
-    leave-one-mailbox-out, so C and the threshold are chosen on scores of mailboxes the
-    model did not see (what a detector meets when it is deployed on someone else's mail)."""
 
 
 def prepare(
@@ -312,7 +308,6 @@ def train_prepared(
         groups=None if corpus.groups is None else [corpus.groups[int(i)] for i in order],
         sample_weight=weight,
         train_only=None if corpus.train_only is None else corpus.train_only[order],
-        mailboxes=None if corpus.mailboxes is None else [corpus.mailboxes[int(i)] for i in order],
     )
     judged = np.ones(len(y), dtype=bool) if ordered.train_only is None else ~ordered.train_only
     n_ham, n_spam = int(np.sum(y[judged] == 0)), int(np.sum(y[judged] == 1))
@@ -337,13 +332,9 @@ def train_prepared(
 
     fit = LinearFit(config.learner, config.nb_alpha)
     t0 = time.perf_counter()
-    boxes = sorted(set(ordered.mailboxes or ()))
-    if len(boxes) >= 2 and ordered.mailboxes is not None and ordered.train_only is None:
-        folds = np.asarray([boxes.index(m) for m in ordered.mailboxes], dtype=np.int64)
-    else:
-        folds = folds_for(
-            y, ordered.keys, ordered.groups, config.folds, config.seed, ordered.train_only
-        )
+    folds = folds_for(
+        y, ordered.keys, ordered.groups, config.folds, config.seed, ordered.train_only
+    )
     k = int(folds.max()) + 1
 
     def on_c(c: float, i: int) -> None:
@@ -364,7 +355,7 @@ def train_prepared(
     )
     seconds["model_selection"] = time.perf_counter() - t0
     validation: dict[str, Any] = {
-        "method": "out-of-fold" if len(boxes) < 2 else "leave-one-mailbox-out",
+        "method": "out-of-fold",
         "folds": k,
         "seed": config.seed,
         "n_judged": int(judged.sum()),
