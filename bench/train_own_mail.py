@@ -30,7 +30,18 @@ from sealdog.trainer.crossval import training_corpus
 from sealdog.trainer.mailset import read_labelled
 from sealdog.trainer.training import TrainingConfig, train_prepared
 
-DEFAULT = Path(__file__).resolve().parents[1] / "../shared/datasets/spamassassin-dev"
+_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = next(
+    (
+        p
+        for p in (
+            _ROOT / "../shared/datasets/spamassassin-dev",
+            _ROOT / "../../shared/datasets/spamassassin-dev",
+        )
+        if p.is_dir()
+    ),
+    _ROOT / "../shared/datasets/spamassassin-dev",
+)
 
 
 def main() -> None:
