@@ -531,10 +531,11 @@ def audit(
     ham: list[Path] | None = typer.Option(
         None,
         "--ham",
+        metavar="PATH",
         help=("Your held-out ham to evaluate on (folder, Maildir, mbox, archive; repeatable)."),
     ),
     spam: list[Path] | None = typer.Option(
-        None, "--spam", help="Your held-out spam to evaluate on (repeatable)."
+        None, "--spam", metavar="PATH", help="Your held-out spam to evaluate on (repeatable)."
     ),
     labels: Path | None = typer.Option(
         None, "--labels", help="CSV of path,label rows to evaluate on (mixed folders)."

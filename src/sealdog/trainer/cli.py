@@ -149,12 +149,15 @@ _WORKERS = typer.Option(None, "--workers", help="Parser processes (default: up t
 _HAM = typer.Option(
     None,
     "--ham",
+    metavar="PATH",
     help=(
         "Ham (good mail): a folder of .eml files, a Maildir, an mbox, a .tar.gz/.zip of "
         "those, or an Enron-Spam root. Repeatable."
     ),
 )
-_SPAM = typer.Option(None, "--spam", help="Spam, in any form --ham takes. Repeatable.")
+_SPAM = typer.Option(
+    None, "--spam", metavar="PATH", help="Spam, in any form --ham takes. Repeatable."
+)
 _LABELS = typer.Option(
     None, "--labels", help="CSV of path,label rows (label ham or spam) for mixed folders."
 )
