@@ -21,10 +21,10 @@ from sealdog.trainer.sealing import public_metadata
 from sealdog.trainer.training import (
     TrainingConfig,
     TrainingError,
-    holdout_last,
     threshold_for_fpr,
     train,
 )
+from sealdog.trainer.selection import cross_fitted_operating_point, wilson_interval
 
 SMALL = TrainingConfig(
     featuriser=FeaturiserSpec(n_buckets=2**12, ngram_max=1, max_count=2), c_grid=(0.3, 1.0, 3.0)
@@ -57,10 +57,24 @@ def test_threshold_examples() -> None:
     assert 0.5 < t <= 2.0 and np.sum(ham >= t) == 1
 
 
-def test_holdout_last_takes_the_last_of_each_class() -> None:
-    y = np.array([0, 1, 0, 0, 1, 1, 0])
-    assert holdout_last(y, 2).tolist() == [False, False, False, True, True, True, True]
-    assert not holdout_last(y, 0).any()
+def test_wilson_interval_known_values() -> None:
+    lo, hi = wilson_interval(0, 100)
+    assert lo == 0.0 and hi == pytest.approx(0.03699, abs=1e-5)
+    lo, hi = wilson_interval(5, 10)
+    assert lo == pytest.approx(0.23659, abs=1e-5) and hi == pytest.approx(0.76341, abs=1e-5)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_cross_fitted_operating_point_judges_each_fold_at_the_others_threshold() -> None:
+    # fold 0: ham scores high; the other folds' ham set the threshold just above 0.5.
+    y = np.array([0, 0, 1, 0, 0, 1])
+    folds = np.array([0, 0, 0, 1, 1, 1])
+    scores = np.array([3.0, -1.0, 4.0, 0.5, -2.0, 1.0])
+    point = cross_fitted_operating_point(scores, y, folds, 0.0)
+    # fold 0 judged at threshold > 0.5: ham 3.0 is a false positive, spam 4.0 caught;
+    # fold 1 judged at threshold > 3.0: spam 1.0 missed.
+    assert (point.fp, point.n_ham, point.fn, point.n_spam) == (1, 4, 1, 2)
+    assert cross_fitted_operating_point(scores, y, np.array([-1, 0, 0, 1, 1, 1]), None).n_ham == 3
 
 
 def test_threshold_is_folded_into_the_bias() -> None:
@@ -81,7 +95,8 @@ def test_training_on_the_samples_separates_them(sample_model) -> None:
     metrics = classification_metrics(np.array([s.label for s in samples]), np.array(scores))
     assert metrics["accuracy"] >= 0.95 and metrics["auc"] == 1.0
     assert report.chosen_c in SMALL.c_grid
-    assert report.validation["per_class"] == 4  # a fifth of each class
+    assert report.validation["method"] == "out-of-fold" and report.validation["folds"] == 5
+    assert report.validation["n_judged"] == 40 and report.validation["expected"]["n_ham"] == 20
     assert len(model.weights) == 2**12 and model.metadata["learner"] == "nb-logistic"
 
 

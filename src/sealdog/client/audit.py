@@ -9,6 +9,13 @@ Two modes (see `sealdog.client.openings` for the checks and their soundness):
 Then, with the verified weights: the most spam- and ham-indicative terms, an evaluation on a
 labelled data set (accuracy, FPR, FNR, ROC AUC, confusion matrix) and an HTML report with
 inline SVG charts (jinja2 template `templates/audit_report.html.j2`).
+
+Names of hashing buckets come from the key holder's term map (``model.terms.json``, written
+by `sealdog train` next to the model; `sealdog.trainer.term_map`), else from the terms of
+the evaluation mail that fall into each bucket, else ``#bucket``. The evaluation set is the
+user's own labelled mail (``--ham``/``--spam``/``--labels``, ideally held out from
+training), Enron-Spam folders, or, when nothing is given, the 40 bundled sample e-mails:
+the report then says plainly that those are not the user's mail.
 """
 
 from __future__ import annotations
@@ -61,6 +68,8 @@ class Evaluation:
     roc_fpr: list[float] = field(repr=False)
     roc_tpr: list[float] = field(repr=False)
     source: str = ""
+    bundled: bool = False
+    """True when the evaluation set is the 40 bundled samples, not the user's mail."""
 
 
 @dataclass
@@ -74,6 +83,8 @@ class AuditResult:
     top_spam: list[tuple[str, float]] = field(default_factory=list)
     top_ham: list[tuple[str, float]] = field(default_factory=list)
     evaluation: Evaluation | None = None
+    term_names: str = ""
+    """Where the term names come from (a term map file, the evaluation mail, vocabulary)."""
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
@@ -117,7 +128,14 @@ def run_audit(
     workers: int | None = None,
     method: str = "auto",
     progress: Progress | None = None,
+    mail: MailSet | None = None,
+    terms_path: Path | None = None,
 ) -> AuditResult:
+    """Check the sealed model (see module doc), then describe and evaluate it.
+
+    `mail` is the user's labelled evaluation mail (`MailSet`); `terms_path` a term map
+    (default: ``<model>.terms.json`` next to the plaintext model, if present).
+    """
     model = SealedModel.read(sealed_path)  # verifies the digest: tampered bytes fail here
     info = _model_info(model)
     plain = load_plain_model(plain_path) if plain_path else None
@@ -194,10 +212,39 @@ def run_audit(
         weights, bias = plain.weights, plain.bias
     if not result.passed:
         return result
+    if terms_path is None and plain_path is not None:
+        from sealdog.trainer.term_map import term_map_path
+
+        default = term_map_path(plain_path)
+        terms_path = default if default.exists() else None
     _describe(
-        result, model, np.asarray(weights, dtype=np.float64), float(bias), data, folders, limit, top
+        result,
+        model,
+        np.asarray(weights, dtype=np.float64),
+        float(bias),
+        EvaluationSource(data, folders, limit, mail),
+        top,
+        terms_path,
     )
     return result
+
+
+@dataclass(frozen=True)
+class MailSet:
+    """The user's labelled mail for the evaluation: ``--ham``/``--spam``/``--labels``."""
+
+    ham: Sequence[Path] = ()
+    spam: Sequence[Path] = ()
+    labels: Path | None = None
+    workers: int | None = None
+
+
+@dataclass(frozen=True)
+class EvaluationSource:
+    data: Path | None
+    folders: Sequence[str] | None
+    limit: int | None
+    mail: MailSet | None
 
 
 def _describe(
@@ -205,19 +252,29 @@ def _describe(
     model: SealedModel,
     weights: np.ndarray,
     bias: float,
-    data: Path | None,
-    folders: Sequence[str] | None,
-    limit: int | None,
+    where: EvaluationSource,
     top: int,
+    terms_path: Path | None,
 ) -> None:
     from sealdog.mail.featuriser import Featuriser, FeaturiserSpec
-    from sealdog.trainer.corpus import corpus_terms, index_corpus
+    from sealdog.trainer.corpus import index_corpus
 
     spec = FeaturiserSpec.from_dict(model.featuriser)
     featuriser = Featuriser(spec)
-    emails, source = _evaluation_set(data, folders, limit)
-    terms = corpus_terms([e.raw for e in emails], spec)
+    labels, terms, source, bundled = _evaluation_set(spec, where)
     names = _feature_names(spec, featuriser, terms)
+    result.term_names = (
+        "the vocabulary"
+        if spec.mode == "vocabulary"
+        else f"the evaluation mail's terms in each bucket ({source})"
+    )
+    if spec.mode == "hashing" and terms_path is not None:
+        from sealdog.trainer.term_map import TermMap
+
+        term_map = TermMap.load(terms_path, spec)
+        mapped = {int(i): term_map.name(int(i)) for i in np.flatnonzero(weights)}
+        names = {**names, **{i: n for i, n in mapped.items() if n is not None}}
+        result.term_names = f"the training term map {terms_path}"
     order = np.argsort(weights)
     result.top_spam = [
         (names.get(int(i), f"#{i}"), float(weights[i])) for i in order[::-1][:top] if weights[i] > 0
@@ -227,18 +284,45 @@ def _describe(
     ]
     matrix = index_corpus(featuriser, terms)
     scores = np.asarray(matrix @ weights + bias).reshape(-1)
-    labels = np.asarray([e.label for e in emails])
-    result.evaluation = evaluate(labels, scores, source)
+    result.evaluation = evaluate(np.asarray(labels), scores, source)
+    result.evaluation.bundled = bundled
 
 
 def _evaluation_set(
+    spec: Any, where: EvaluationSource
+) -> tuple[list[int], list[list[str]], str, bool]:
+    """(labels, terms, description, is the bundled sample set) of the evaluation mail."""
+    from sealdog.trainer.corpus import corpus_terms
+
+    if where.mail is not None:
+        from sealdog.mail.corpora import labelled_sources
+        from sealdog.trainer.mailset import read_labelled
+
+        m = where.mail
+        read = read_labelled(labelled_sources(m.ham, m.spam, m.labels), spec, workers=m.workers)
+        paths = [str(p) for p in [*m.ham, *m.spam]] + ([str(m.labels)] if m.labels else [])
+        labels, terms = read.labels, read.terms
+        if where.limit and where.limit < len(labels):
+            labels, terms = labels[: where.limit], terms[: where.limit]
+        return labels, terms, f"your mail: {', '.join(paths)}", False
+    emails, source = _enron_or_samples(where.data, where.folders, where.limit)
+    bundled = where.data is None and not where.folders
+    terms = corpus_terms([e.raw for e in emails], spec)
+    return [e.label for e in emails], terms, source, bundled
+
+
+def _enron_or_samples(
     data: Path | None, folders: Sequence[str] | None, limit: int | None
 ) -> tuple[list[LabelledEmail], str]:
     from sealdog.data.enron import load_enron, locate_enron
     from sealdog.data.sample_corpus import load_samples
 
     if data is None and not folders:
-        emails, source = load_samples(), "built-in sample corpus"
+        emails = load_samples()
+        source = (
+            f"the {len(emails)} bundled sample e-mails, NOT your mail: pass --ham/--spam "
+            "with held-out mail of your own for a meaningful evaluation"
+        )
     else:
         root = locate_enron(data)
         emails = load_enron(root, folders)
@@ -386,6 +470,8 @@ def print_summary(result: AuditResult) -> None:
         f"{info['dim']:,} sealed weights ({info['featuriser_mode']})"
     )
     if result.top_spam or result.top_ham:
+        if result.term_names:
+            console.print(f"term names from {result.term_names}")
         table = Table(title="most indicative terms")
         table.add_column("spam term")
         table.add_column("weight", justify="right")
@@ -409,3 +495,8 @@ def print_summary(result: AuditResult) -> None:
             f"{100 * ev.accuracy:.2f}%, "
             f"FPR {100 * ev.fpr:.2f}%, FNR {100 * ev.fnr:.2f}%, ROC AUC {auc}"
         )
+        if ev.bundled:
+            console.print(
+                "[bold]note:[/bold] the evaluation set is the 40 bundled sample e-mails, not your "
+                "mail; pass --ham/--spam with held-out mail of your own"
+            )

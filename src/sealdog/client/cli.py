@@ -610,6 +610,23 @@ def audit(
     openings: Path = typer.Option(
         None, "--openings", help="Auditor mode: verify every ciphertext from these openings."
     ),
+    ham: list[Path] | None = typer.Option(
+        None,
+        "--ham",
+        metavar="PATH",
+        help=("Your held-out ham to evaluate on (folder, Maildir, mbox, archive; repeatable)."),
+    ),
+    spam: list[Path] | None = typer.Option(
+        None, "--spam", metavar="PATH", help="Your held-out spam to evaluate on (repeatable)."
+    ),
+    labels: Path | None = typer.Option(
+        None, "--labels", help="CSV of path,label rows to evaluate on (mixed folders)."
+    ),
+    terms: Path | None = typer.Option(
+        None,
+        "--terms",
+        help="Term map naming hashing buckets (default: MODEL.terms.json next to --model).",
+    ),
     data: Path = typer.Option(
         None, "--data", help="Labelled data set to evaluate on (Enron-Spam folder)."
     ),
@@ -617,8 +634,8 @@ def audit(
         None,
         "--folders",
         help=(
-            "Enron folders to evaluate on, e.g. enron2,enron3 (default: the sample corpus if "
-            "--data is absent)."
+            "Enron folders to evaluate on, e.g. enron2,enron3 (default: the 40 bundled "
+            "samples if neither --ham/--spam nor --data is given)."
         ),
     ),
     limit: int = typer.Option(0, "--limit", help="Evaluate on at most N e-mails (0 = all)."),
@@ -639,10 +656,10 @@ def audit(
     """Audit a sealed model against its plaintext model; write an HTML report.
 
     Key holder (--secret-key): check every ciphertext decrypts to the plaintext model (or
-    decrypt every weight), show the most spam- and ham-indicative terms, evaluate on
-    labelled data. Auditor (--openings, no secret key): re-encrypt the plaintext model with
-    the openings and compare the sealed model ciphertext by ciphertext. Exit status 6 when
-    a check fails.
+    decrypt every weight), show the most spam- and ham-indicative terms (named by the
+    training term map), evaluate on labelled data (your held-out mail with --ham/--spam).
+    Auditor (--openings, no secret key): re-encrypt the plaintext model with the openings
+    and compare the sealed model ciphertext by ciphertext. Exit status 6 when a check fails.
     """
     from sealdog.client import audit as audit_mod
 
@@ -663,6 +680,12 @@ def audit(
             workers=workers or None,
             method=method.value,
             progress=progress.update,
+            mail=(
+                audit_mod.MailSet(ham or (), spam or (), labels, workers or None)
+                if ham or spam or labels
+                else None
+            ),
+            terms_path=terms,
         )
     audit_mod.write_report(report, result)
     audit_mod.print_summary(result)

@@ -57,6 +57,11 @@ def _has_corpus(root: Path) -> bool:
     )
 
 
+def is_enron_root(path: str | os.PathLike[str]) -> bool:
+    """True if `path` holds ``enronN.tar.gz`` archives or ``enronN/ham`` folders."""
+    return _has_corpus(Path(path))
+
+
 def candidate_roots(cwd: Path | None = None) -> list[Path]:
     """The default places searched when no path or environment variable is given."""
     bases = [Path.cwd() if cwd is None else cwd, _PROJECT_ROOT]

@@ -6,10 +6,11 @@ Splits (over the corpus in its deterministic order, see `sealdog.data.enron`):
 - ``e1_e2``      train enron1, test enron2 (python-paillier's example);
 - ``e123_e456``  train enron1-3, test enron4-6 (other mailbox owners).
 
-For each split the model is trained exactly as `sealdog train` does (C and threshold on a
-validation split carved from the training part), then every test e-mail is scored in the
-clear and, if a key is available, through the sealed model: seal, score through
-`LinearScorer` (verdict mode: blinded, packed, re-randomised), decrypt, compare.
+For each split the model is trained exactly as `sealdog train` does (C and threshold from
+out-of-fold scores of a k-fold over the training part, `sealdog.trainer.selection`), then
+every test e-mail is scored in the clear and, if a key is available, through the sealed
+model: seal, score through `LinearScorer` (verdict mode: blinded, packed, re-randomised),
+decrypt, compare.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sealdog.data.enron import LabelledEmail
 from sealdog.mail.featuriser import Featuriser, fit_vocabulary
 from sealdog.trainer.corpus import ProgressCallback, corpus_terms, index_corpus
 from sealdog.trainer.model import LinearModel
+from sealdog.trainer.splits import content_key, duplicate_groups
 from sealdog.trainer.training import PreparedCorpus, TrainingConfig, train_prepared
 
 SPLIT_NAMES = ("posts", "e1_e2", "e123_e456")
@@ -231,13 +233,19 @@ def evaluate(
     insecure_key: bool = True,
     progress: ProgressCallback | None = None,
     log: Callable[[str], None] | None = None,
+    stage: Callable[[str, int | None], None] | None = None,
 ) -> list[SplitResult]:
-    """Train and test on each split; `key_bits=None` skips the encrypted path."""
+    """Train and test on each split; `key_bits=None` skips the encrypted path.
+
+    `stage` (if given) hears of each split's training and scoring, so a caller's progress
+    line names the step that is running."""
     config = config.validate()
     raws = [e.raw for e in emails]
     folders = np.array([e.folder for e in emails])
     labels = np.array([e.label for e in emails], dtype=np.int64)
     terms = corpus_terms(raws, config.featuriser, workers=config.workers, progress=progress)
+    keys = [content_key(r) for r in raws]
+    groups = duplicate_groups(raws)
     keypair = None
     if key_bits is not None:
         from sealdog.crypto.paillier import generate_keypair
@@ -252,6 +260,8 @@ def evaluate(
             continue
         t0 = time.perf_counter()
         spec = config.featuriser
+        if stage:
+            stage(f"{name}: training on {int(split.train.sum()):,} e-mails", None)
         train_idx, test_idx = np.flatnonzero(split.train), np.flatnonzero(split.test)
         if spec.mode == "vocabulary":
             vocab = fit_vocabulary(
@@ -261,7 +271,14 @@ def evaluate(
         featuriser = Featuriser.from_spec(spec)
         X_train = index_corpus(featuriser, [terms[i] for i in train_idx])
         model, report = train_prepared(
-            PreparedCorpus(featuriser, X_train, labels[train_idx]), config
+            PreparedCorpus(
+                featuriser,
+                X_train,
+                labels[train_idx],
+                keys=[keys[i] for i in train_idx],
+                groups=[groups[i] for i in train_idx],
+            ),
+            config,
         )
         train_seconds = time.perf_counter() - t0
         test_rows = [featuriser.index_terms(terms[i]) for i in test_idx]
@@ -273,6 +290,8 @@ def evaluate(
         rate = plaintext_throughput(model, [raws[i] for i in test_idx])
         encrypted = None
         if keypair is not None:
+            if stage:
+                stage(f"{name}: sealing and scoring {len(test_idx):,} e-mails encrypted", None)
             encrypted = encrypted_agreement(
                 model,
                 [(r.indices, r.counts) for r in test_rows],

@@ -1,27 +1,30 @@
 """Training: featurise a labelled corpus, fit a logistic regression, pick C and the threshold.
 
-Pipeline (every step deterministic for a given corpus order):
+Pipeline (the model depends on the corpus's contents, never on its order):
 
 1. terms of every e-mail (`corpus.corpus_terms`, in parallel);
-2. in vocabulary mode, the vocabulary is fitted on the *training* e-mails only;
-3. validation split = the last `validation_per_class` ham and spam of the training
-   e-mails, the same "most recent held out" shape as the posts' test split, so C and the
-   threshold are chosen on data that looks like what comes next;
-4. for each C in the grid a model is fitted on the rest and scored on the validation
-   split; the C with the lowest validation error at the target false-positive rate wins
-   (ties: higher ROC AUC);
-5. the final model is fitted on all training e-mails with that C;
-6. the threshold is the smallest validation score that keeps the validation
-   false-positive rate at or below `target_fpr`, and is folded into the bias.
+2. in vocabulary mode, the vocabulary is fitted on the *training* e-mails only (it is
+   sorted, so order-free);
+3. the rows are put in a canonical order (by the BLAKE2b key of each message's bytes), so
+   the solver sees the same problem whatever order the files were read in;
+4. C and the threshold are chosen from out-of-fold scores of a stratified, seeded,
+   duplicate-aware k-fold (`sealdog.trainer.selection`, `sealdog.trainer.splits`): the C
+   with the lowest out-of-fold error at the target false-positive rate wins, and the
+   threshold keeps the out-of-fold ham's false-positive rate at or below the target;
+5. the final model is fitted on all training e-mails with that C and the threshold is
+   folded into the bias. The report carries the cross-fitted expected FPR/FNR with Wilson
+   95% intervals, and a warning when there is too little ham for the target.
 
 Learner: `nb-logistic` (default) is logistic regression on features scaled by their
 naive-Bayes log-count ratio (Wang & Manning, 2012, "NBSVM"); the final weights are the
 product, so the model stays linear in the small integer counts. `logistic` is plain
-logistic regression.
+logistic regression. Rows may carry a sample weight (a `--base` corpus mixed in with a
+weight); such rows have fold -1: they train every fold's model but are never judged.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,8 +37,31 @@ from sealdog.errors import SealdogError
 from sealdog.mail.featuriser import Featuriser, FeaturiserSpec, fit_vocabulary
 from sealdog.trainer.corpus import ProgressCallback, corpus_terms, index_corpus
 from sealdog.trainer.model import LinearModel
+from sealdog.trainer.selection import (
+    error_at_fpr,
+    select,
+    threshold_for_fpr,
+)
+from sealdog.trainer.splits import content_key, duplicate_aware_folds, duplicate_groups
+
+__all__ = [
+    "LEARNERS",
+    "PreparedCorpus",
+    "TrainingConfig",
+    "TrainingError",
+    "TrainingReport",
+    "error_at_fpr",
+    "fit_linear",
+    "prepare",
+    "threshold_for_fpr",
+    "train",
+    "train_prepared",
+]
 
 LEARNERS = ("nb-logistic", "logistic")
+MIN_HAM_PER_TARGET = 20
+"""Warn when the ham count is below this many divided by the target FPR: fewer ham than that
+cannot say whether the false-positive rate is at the target (0.5% needs 4,000 ham)."""
 
 StageCallback = Callable[[str, int | None], None]
 """Called as training starts each stage, with what it does and how many units the
@@ -55,7 +81,8 @@ class TrainingConfig:
     learner: str = "nb-logistic"
     c_grid: tuple[float, ...] = (0.1, 0.3, 1.0)
     target_fpr: float | None = 0.005
-    validation_per_class: int = 500
+    folds: int = 5
+    seed: int = 0
     min_df: int = 2
     max_terms: int | None = None
     nb_alpha: float = 1.0
@@ -70,15 +97,15 @@ class TrainingConfig:
             raise TrainingError("the C grid needs at least one positive value")
         if self.target_fpr is not None and not 0.0 <= self.target_fpr < 1.0:
             raise TrainingError(f"target FPR must be in [0, 1), got {self.target_fpr}")
-        if self.validation_per_class < 0:
-            raise TrainingError("validation_per_class must be >= 0")
+        if self.folds < 2:
+            raise TrainingError(f"model selection needs at least 2 folds, got {self.folds}")
         self.featuriser.validate()
         return self
 
 
 @dataclass
 class TrainingReport:
-    """What happened during `train`: chosen C, threshold, validation figures and timings."""
+    """What happened during `train`: chosen C, threshold, out-of-fold figures and timings."""
 
     n_train: int
     n_features: int
@@ -86,6 +113,7 @@ class TrainingReport:
     threshold: float
     validation: dict[str, Any]
     seconds: dict[str, float]
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -95,16 +123,27 @@ class TrainingReport:
             "threshold": self.threshold,
             "validation": self.validation,
             "seconds": self.seconds,
+            "warnings": self.warnings,
         }
 
 
 @dataclass
 class PreparedCorpus:
-    """Training e-mails turned into a matrix under a fixed featuriser (vocabulary fitted)."""
+    """Training e-mails turned into a matrix under a fixed featuriser (vocabulary fitted).
+
+    `keys` (content keys, `splits.content_key`) and `groups` (duplicate-group ids) make the
+    folds and the canonical row order; without them each row is its own group and its key
+    is its position (then the model does depend on the order). `sample_weight` and
+    `train_only` (rows never judged, e.g. a `--base` corpus) are optional.
+    """
 
     featuriser: Featuriser
     X: sp.csr_matrix
     y: np.ndarray
+    keys: Sequence[str] | None = None
+    groups: Sequence[int] | None = None
+    sample_weight: np.ndarray | None = None
+    train_only: np.ndarray | None = None
 
 
 def prepare(
@@ -122,6 +161,25 @@ def prepare(
     if len(raws) != len(y):
         raise TrainingError(f"{len(raws)} e-mails but {len(y)} labels")
     terms = corpus_terms(raws, spec, workers=workers, progress=progress)
+    featuriser = fitted_featuriser(spec, terms, min_df=min_df, max_terms=max_terms)
+    corpus = PreparedCorpus(
+        featuriser,
+        index_corpus(featuriser, terms),
+        y,
+        keys=[content_key(r) for r in raws],
+        groups=duplicate_groups(raws),
+    )
+    return corpus, terms
+
+
+def fitted_featuriser(
+    spec: FeaturiserSpec,
+    terms: Sequence[Sequence[str]],
+    *,
+    min_df: int = 2,
+    max_terms: int | None = None,
+) -> Featuriser:
+    """The featuriser of `spec`; in vocabulary mode with the vocabulary fitted on `terms`."""
     if spec.mode == "vocabulary":
         vocabulary = fit_vocabulary(terms, min_df=min_df, max_terms=max_terms)
         if not vocabulary:
@@ -129,39 +187,17 @@ def prepare(
                 f"no term occurs in {min_df} or more e-mails: lower --min-df or add e-mails"
             )
         spec = replace(spec, vocabulary=vocabulary)
-    featuriser = Featuriser.from_spec(spec)
-    return PreparedCorpus(featuriser, index_corpus(featuriser, terms), y), terms
-
-
-def holdout_last(y: np.ndarray, per_class: int) -> np.ndarray:
-    """Boolean mask of the last `per_class` ham and last `per_class` spam (in corpus order)."""
-    mask = np.zeros(len(y), dtype=bool)
-    if per_class <= 0:
-        return mask
-    for label in (0, 1):
-        idx = np.flatnonzero(y == label)
-        mask[idx[-per_class:]] = True
-    return mask
-
-
-def threshold_for_fpr(ham_scores: np.ndarray, target_fpr: float) -> float:
-    """Smallest threshold t with  #(ham score >= t) / #ham <= target_fpr.
-
-    With k = floor(target_fpr * n_ham) ham allowed above, t sits just above the
-    (k+1)-th highest ham score, so exactly at most k ham are flagged as spam. The result is
-    never below 0.0's neighbour of the data: it is a plain float the bias absorbs.
-    """
-    scores = np.sort(np.asarray(ham_scores, dtype=np.float64))[::-1]
-    if len(scores) == 0:
-        return 0.0
-    allowed = int(np.floor(target_fpr * len(scores) + 1e-9))
-    if allowed >= len(scores):
-        return float(-np.inf)
-    return float(np.nextafter(scores[allowed], np.inf))
+    return Featuriser.from_spec(spec)
 
 
 def fit_linear(
-    X: sp.csr_matrix, y: np.ndarray, *, c: float, learner: str, nb_alpha: float = 1.0
+    X: sp.csr_matrix,
+    y: np.ndarray,
+    *,
+    c: float,
+    learner: str,
+    nb_alpha: float = 1.0,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
     """Weights and intercept of one fitted model (NB scaling folded into the weights)."""
     from sklearn.linear_model import LogisticRegression
@@ -171,31 +207,85 @@ def fit_linear(
     Xf = X.astype(np.float64)
     scale = None
     if learner == "nb-logistic":
-        scale = nb_log_count_ratio(Xf, y, alpha=nb_alpha)
+        scale = nb_log_count_ratio(Xf, y, alpha=nb_alpha, sample_weight=sample_weight)
         Xf = Xf @ sp.diags(scale)
     clf = LogisticRegression(C=c, solver="liblinear", max_iter=5000)
-    clf.fit(Xf, y)
+    clf.fit(Xf, y, sample_weight=sample_weight)
     weights = clf.coef_.ravel().astype(np.float64)
     if scale is not None:
         weights = weights * scale
     return weights, float(clf.intercept_[0])
 
 
-def nb_log_count_ratio(X: sp.csr_matrix, y: np.ndarray, *, alpha: float = 1.0) -> np.ndarray:
-    """r_i = log((alpha + spam count_i) / |.|_1) - log((alpha + ham count_i) / |.|_1)."""
+def nb_log_count_ratio(
+    X: sp.csr_matrix,
+    y: np.ndarray,
+    *,
+    alpha: float = 1.0,
+    sample_weight: np.ndarray | None = None,
+) -> np.ndarray:
+    """r_i = log((alpha + spam count_i) / |.|_1) - log((alpha + ham count_i) / |.|_1)
+    (counts weighted by `sample_weight` if given)."""
+    if sample_weight is not None:
+        X = sp.diags(np.asarray(sample_weight, dtype=np.float64)) @ X
     p = np.asarray(X[y == 1].sum(axis=0)).ravel() + alpha
     q = np.asarray(X[y == 0].sum(axis=0)).ravel() + alpha
     ratio: np.ndarray = np.log(p / p.sum()) - np.log(q / q.sum())
     return ratio
 
 
-def error_at_fpr(
-    scores: np.ndarray, y: np.ndarray, target_fpr: float | None
-) -> tuple[float, float]:
-    """(threshold, error rate) on a labelled set when the threshold is set for target_fpr."""
-    threshold = 0.0 if target_fpr is None else threshold_for_fpr(scores[y == 0], target_fpr)
-    predicted = scores >= threshold
-    return threshold, float(np.mean(predicted != (y == 1)))
+@dataclass(frozen=True)
+class LinearFit:
+    """`fit_linear` with the learner's settings bound: a picklable fit for fold workers."""
+
+    learner: str
+    nb_alpha: float = 1.0
+
+    def __call__(
+        self, X: sp.csr_matrix, y: np.ndarray, sample_weight: np.ndarray | None, c: float
+    ) -> tuple[np.ndarray, float]:
+        return fit_linear(
+            X, y, c=c, learner=self.learner, nb_alpha=self.nb_alpha, sample_weight=sample_weight
+        )
+
+
+def _fit_workers(workers: int | None) -> int:
+    from sealdog.trainer.corpus import default_workers
+
+    return default_workers() if workers is None else max(1, workers)
+
+
+def canonical_order(keys: Sequence[str]) -> np.ndarray:
+    """Row permutation sorting by content key (ties, i.e. byte-identical copies, by position:
+    identical rows, so their order cannot matter)."""
+    return np.asarray(sorted(range(len(keys)), key=lambda i: keys[i]), dtype=np.int64)
+
+
+def folds_for(
+    y: np.ndarray,
+    keys: Sequence[str] | None,
+    groups: Sequence[int] | None,
+    k: int,
+    seed: int,
+    train_only: np.ndarray | None = None,
+) -> np.ndarray:
+    """Fold of every row (-1 for `train_only` rows): duplicate-aware, stratified, seeded.
+
+    Without keys a row's key is its position, without groups each row is its own group.
+    k is lowered to the smaller class's judged count (at least 2) for tiny corpora.
+    """
+    n = len(y)
+    judged = np.ones(n, dtype=bool) if train_only is None else ~train_only
+    keys = list(keys) if keys is not None else [f"{i:012d}" for i in range(n)]
+    groups = list(groups) if groups is not None else list(range(n))
+    idx = np.flatnonzero(judged)
+    smaller = int(min(np.sum(y[idx] == 0), np.sum(y[idx] == 1)))
+    k = max(2, min(k, smaller))
+    folds = np.full(n, -1, dtype=np.int64)
+    folds[idx] = duplicate_aware_folds(
+        [int(y[i]) for i in idx], [groups[i] for i in idx], [keys[i] for i in idx], k=k, seed=seed
+    )
+    return folds
 
 
 def train_prepared(
@@ -205,65 +295,100 @@ def train_prepared(
     log: Callable[[str], None] | None = None,
     stage: StageCallback | None = None,
 ) -> tuple[LinearModel, TrainingReport]:
-    """Choose C and the threshold on the validation split, then fit on everything."""
-    from sklearn.metrics import roc_auc_score
-
+    """Choose C and the threshold from out-of-fold scores, then fit on everything."""
     config.validate()
-    X, y = corpus.X, corpus.y
-    if len(y) < 4 or len(np.unique(y)) < 2:
+    order = canonical_order(corpus.keys) if corpus.keys is not None else np.arange(len(corpus.y))
+    X, y = corpus.X[order], corpus.y[order]
+    weight = None if corpus.sample_weight is None else corpus.sample_weight[order]
+    ordered = PreparedCorpus(
+        corpus.featuriser,
+        X,
+        y,
+        keys=None if corpus.keys is None else [corpus.keys[int(i)] for i in order],
+        groups=None if corpus.groups is None else [corpus.groups[int(i)] for i in order],
+        sample_weight=weight,
+        train_only=None if corpus.train_only is None else corpus.train_only[order],
+    )
+    judged = np.ones(len(y), dtype=bool) if ordered.train_only is None else ~ordered.train_only
+    n_ham, n_spam = int(np.sum(y[judged] == 0)), int(np.sum(y[judged] == 1))
+    if n_ham < 2 or n_spam < 2:
         raise TrainingError("training needs at least two ham and two spam e-mails")
     seconds: dict[str, float] = {}
-    per_class = min(config.validation_per_class, int(min(np.sum(y == 0), np.sum(y == 1)) // 5))
-    val = holdout_last(y, per_class)
-    chosen_c, threshold = config.c_grid[0], 0.0
-    validation: dict[str, Any] = {"per_class": per_class, "grid": []}
+    warnings: list[str] = []
+    target = config.target_fpr
+    if target and n_ham * target < 1:
+        warnings.append(
+            f"only {n_ham:,} ham e-mails: a false-positive rate of {target:.2%} cannot be "
+            f"resolved with fewer than {math.ceil(1 / target):,}; the learner's own threshold "
+            "(0) is used instead"
+        )
+        target = None
+    elif config.target_fpr and n_ham < MIN_HAM_PER_TARGET / config.target_fpr:
+        warnings.append(
+            f"only {n_ham:,} ham e-mails: a false-positive rate of {config.target_fpr:.2%} "
+            f"needs about {MIN_HAM_PER_TARGET / config.target_fpr:,.0f} to be measured; "
+            "the threshold and its expected FPR are uncertain (see the interval)"
+        )
+
+    fit = LinearFit(config.learner, config.nb_alpha)
     t0 = time.perf_counter()
-    if per_class >= 2 and len(config.c_grid) + (config.target_fpr is not None) > 1:
-        best: tuple[float, float] | None = None
-        for k, c in enumerate(config.c_grid, 1):
-            if stage:
-                stage(f"choosing C: fitting C={c:g} ({k} of {len(config.c_grid)})", None)
-            w, b = fit_linear(
-                X[~val], y[~val], c=c, learner=config.learner, nb_alpha=config.nb_alpha
-            )
-            scores = np.asarray(X[val] @ w).ravel() + b
-            thr, err = error_at_fpr(scores, y[val], config.target_fpr)
-            auc = float(roc_auc_score(y[val], scores))
-            validation["grid"].append(
-                {"c": c, "error_at_target": err, "auc": auc, "threshold": thr}
-            )
-            if log:
-                log(f"C={c:g}: validation error {err:.4f} at target FPR, AUC {auc:.5f}")
-            if best is None or (err, -auc) < best:
-                best, chosen_c, threshold = (err, -auc), c, thr
+    folds = folds_for(
+        y, ordered.keys, ordered.groups, config.folds, config.seed, ordered.train_only
+    )
+    k = int(folds.max()) + 1
+
+    def on_c(c: float, i: int) -> None:
+        if stage:
+            stage(f"choosing C: fitting C={c:g} ({i} of {len(config.c_grid)})", None)
+
+    selection = select(
+        X,
+        y,
+        folds,
+        config.c_grid,
+        target,
+        fit,
+        sample_weight=weight,
+        on_c=on_c,
+        log=log,
+        workers=_fit_workers(config.workers),
+    )
     seconds["model_selection"] = time.perf_counter() - t0
+    validation: dict[str, Any] = {
+        "method": "out-of-fold",
+        "folds": k,
+        "seed": config.seed,
+        "n_judged": int(judged.sum()),
+        "grid": selection.grid,
+        "expected": selection.expected.to_dict(),
+    }
     t0 = time.perf_counter()
     if stage:
-        stage(f"final fit with C={chosen_c:g} on {len(y):,} e-mails", None)
+        stage(f"final fit with C={selection.c:g} on {len(y):,} e-mails", None)
     weights, intercept = fit_linear(
-        X, y, c=chosen_c, learner=config.learner, nb_alpha=config.nb_alpha
+        X, y, c=selection.c, learner=config.learner, nb_alpha=config.nb_alpha, sample_weight=weight
     )
     seconds["final_fit"] = time.perf_counter() - t0
-    if not np.isfinite(threshold):
-        threshold = 0.0
     metadata = {
         "learner": config.learner,
-        "c": chosen_c,
+        "c": selection.c,
         "intercept": intercept,
-        "target_fpr": config.target_fpr,
+        "target_fpr": target,
         "n_train": len(y),
         "n_train_spam": int(np.sum(y == 1)),
+        "selection": f"{k}-fold out-of-fold scores, seed {config.seed}",
     }
     model = LinearModel(weights, intercept, corpus.featuriser.spec, metadata).with_threshold(
-        threshold
+        selection.threshold
     )
     report = TrainingReport(
         n_train=len(y),
         n_features=corpus.featuriser.n_features,
-        chosen_c=chosen_c,
-        threshold=threshold,
+        chosen_c=selection.c,
+        threshold=selection.threshold,
         validation=validation,
         seconds=seconds,
+        warnings=warnings,
     )
     return model, report
 
