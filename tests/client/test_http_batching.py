@@ -231,6 +231,9 @@ def test_a_413_without_a_cap_on_one_email_is_final_after_halving() -> None:
                     "status": 413,
                     "detail": "emails[0] is 2,000 bytes, above the server's cap of 1,000 bytes "
                     "per e-mail (SEALDOG_MAX_EMAIL_BYTES)",
+                    "item": "emails",
+                    "index": 0,
+                    "max_email_bytes": 1000,
                 },
             )
         return httpx.Response(

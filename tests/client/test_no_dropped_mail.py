@@ -166,7 +166,8 @@ def test_a_422_naming_an_email_is_isolated_and_a_422_about_the_request_stops() -
         for i, e in enumerate(emails):
             if e["message_id"] == "bad":
                 detail = f"emails[{i}]: cannot parse this e-mail"
-                return httpx.Response(422, json={"status": 422, "detail": detail})
+                problem = {"status": 422, "detail": detail, "item": "emails", "index": i}
+                return httpx.Response(422, json=problem)
         return _direct(emails)
 
     from sealdog.client.http import Email
@@ -225,7 +226,13 @@ def test_the_async_client_isolates_a_bad_email_too() -> None:
         for i, e in enumerate(emails):
             if e["message_id"] == "bad":
                 return httpx.Response(
-                    413, json={"status": 413, "detail": f"emails[{i}] is too large"}
+                    413,
+                    json={
+                        "status": 413,
+                        "detail": f"emails[{i}] is too large",
+                        "item": "emails",
+                        "index": i,
+                    },
                 )
         return _direct(emails)
 

@@ -204,6 +204,39 @@ def test_batch_cap_is_machine_readable(server: Server, model_id: str) -> None:
     assert r.json()["max_emails_per_batch"] == 8
 
 
+@pytest.mark.parametrize(
+    ("email", "status", "extra"),
+    [
+        ({"raw": "x" * (16 * 1024 + 1)}, 413, {"max_email_bytes": 16 * 1024}),
+        ({"base64": "not base64!"}, 422, {}),
+    ],
+)
+def test_a_refusal_of_one_email_names_it_as_data(
+    server: Server, model_id: str, email: dict[str, str], status: int, extra: dict[str, int]
+) -> None:
+    """The refused e-mail's batch index travels as problem+json data, so a client sets it
+    aside and sends the rest without reading the message."""
+    emails = [{"raw": "Subject: fine\n\nhello"}, {"raw": "Subject: also fine\n\nhi"}, email]
+    r = server.client.post(
+        f"/v1/models/{model_id}/score", headers=server.owner, json={"emails": emails}
+    )
+    assert r.status_code == status, r.text
+    problem = r.json()
+    assert problem["item"] == "emails" and problem["index"] == 2
+    assert {k: problem[k] for k in extra} == extra
+
+
+def test_a_scoring_input_error_keeps_its_index_across_processes() -> None:
+    """The scoring process pickles the error back to the server: its index must survive."""
+    import pickle
+
+    from sealdog.server.kinds.base import ScoringInputTooLargeError
+
+    back = pickle.loads(pickle.dumps(ScoringInputTooLargeError("emails[3]: too big", index=3)))
+    assert isinstance(back, ScoringInputTooLargeError)
+    assert back.index == 3 and str(back) == "emails[3]: too big"
+
+
 def test_lone_surrogate_in_raw_text_is_scored(server: Server, model_id: str) -> None:
     r = server.client.post(
         f"/v1/models/{model_id}/score",

@@ -8,15 +8,14 @@ such as a lost connection, kept in `ScoreRun.error`).
 
 Which refusals are an item's fault: an e-mail over the per-e-mail cap (checked here before
 sending; the cap is the server's default unless a 413 advertised `max_email_bytes`); a 413
-on a batch of one; a 413 or 422 whose detail names an item (`emails[i]...`, `inputs[i]...`,
-the server's convention), which is narrowed down by halving the batch until that item is
-alone. Anything else (401, 403, 404, 409, a 422 about the whole request, 5xx after retries,
-an unreachable server) is the run's fault: nothing more is sent.
+on a batch of one; a 413 or 422 whose problem+json data names an item (`"item": "emails"`,
+`"index": i`), which is narrowed down by halving the batch until that item is alone.
+Anything else (401, 403, 404, 409, a 422 about the whole request, 5xx after retries, an
+unreachable server) is the run's fault: nothing more is sent.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -92,19 +91,24 @@ class ScoreRun:
             raise self.refused[0].error
 
 
-_ITEM = re.compile(r"^(emails|inputs)\[\d+\]")
+def _item_index(error: ApiError, field: str) -> int | None:
+    """The batch index of the one item a refusal is about, from the problem+json data the
+    server sends (`item`, `index`); None when the refusal is about the whole request."""
+    index = error.problem.get("index")
+    if error.problem.get("item") != field or type(index) is not int or index < 0:
+        return None
+    return index
 
 
-def _names_an_item(error: ApiError, field: str) -> bool:
-    return error.detail.startswith(f"{field}[")
-
-
-def _renamed(error: ApiError, name: str) -> ApiError:
+def _renamed(error: ApiError, name: str, field: str) -> ApiError:
     """The same refusal, its `emails[i]` (an index into a batch, meaningless to a user)
     replaced by the item's name."""
-    detail = _ITEM.sub(name, error.detail, count=1)
-    if detail == error.detail:
-        detail = f"{name}: {detail}"
+    index = _item_index(error, field)
+    prefix = f"{field}[{index}]"
+    if index is not None and error.detail.startswith(prefix):
+        detail = name + error.detail[len(prefix) :]
+    else:
+        detail = f"{name}: {error.detail}"
     return type(error)(
         error.status,
         detail,
@@ -163,13 +167,16 @@ class Submission(Generic[Item]):
         """Sending `batch` failed with `error`: re-cut it, skip its bad item, or stop the run."""
         if isinstance(error, PayloadTooLargeError):
             cap = self.route.advertised_cap(error.problem)
-            if _names_an_item(error, self.route.field):
+            if _item_index(error, self.route.field) is not None:
                 if self.plan.isolate(batch):
                     return
             elif self.plan.refused(batch, cap):
                 return
             self._skip(batch, error)
-        elif isinstance(error, InvalidRequestError) and _names_an_item(error, self.route.field):
+        elif (
+            isinstance(error, InvalidRequestError)
+            and _item_index(error, self.route.field) is not None
+        ):
             if not self.plan.isolate(batch):
                 self._skip(batch, error)
         else:
@@ -180,7 +187,8 @@ class Submission(Generic[Item]):
 
     def _skip(self, batch: Batch, error: ApiError) -> None:
         index = self._index[batch.start]
-        self.plan.skip(batch, _renamed(error, self.route.name(index, self._items[index])))
+        name = self.route.name(index, self._items[index])
+        self.plan.skip(batch, _renamed(error, name, self.route.field))
         if self.on_error is OnError.stop:
             self.plan.stop()
 

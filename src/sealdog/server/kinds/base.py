@@ -28,7 +28,16 @@ class ModelRejectedError(SealdogError):
 
 
 class ScoringInputError(SealdogError):
-    """An e-mail or input row in a batch cannot be scored (HTTP 422)."""
+    """An e-mail or input row in a batch cannot be scored (HTTP 422).
+
+    `index` is the item's position in the batch when one item is at fault: the problem+json
+    answer carries it as data (`item`, `index`), so a client can set that item aside and send
+    the rest without reading the message. It survives pickling (an exception's `__dict__`
+    travels with it from the scoring process)."""
+
+    def __init__(self, message: str, *, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
 
 
 class ScoringInputTooLargeError(ScoringInputError):

@@ -88,7 +88,7 @@ class LinearModel:
                     self.featuriser.featurise_email(raw, max_bytes=batch.max_email_bytes)
                 )
             except EmailTooLargeError as exc:
-                raise ScoringInputTooLargeError(f"emails[{i}]: {exc}") from None
+                raise ScoringInputTooLargeError(f"emails[{i}]: {exc}", index=i) from None
         return self._scorer(mode).score_batch(vectors).to_json()
 
 

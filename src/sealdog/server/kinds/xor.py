@@ -154,11 +154,14 @@ def check_bit_rows(inputs: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
         if len(row) != INPUT_WIDTH:
             raise ScoringInputError(
                 f"inputs[{i}] has {len(row)} values; an XOR network takes {INPUT_WIDTH} bits "
-                "[x1, x2]"
+                "[x1, x2]",
+                index=i,
             )
         for j, v in enumerate(row):
             if isinstance(v, bool) or v not in (0, 1):
-                raise ScoringInputError(f"inputs[{i}][{j}] is {v!r}; inputs must be bits, 0 or 1")
+                raise ScoringInputError(
+                    f"inputs[{i}][{j}] is {v!r}; inputs must be bits, 0 or 1", index=i
+                )
         rows.append((int(row[0]), int(row[1])))
     return rows
 

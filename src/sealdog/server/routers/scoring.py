@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response, status
 from starlette.concurrency import run_in_threadpool
@@ -35,6 +35,12 @@ from sealdog.server.scoring import ClientGoneError, ScoringUnavailableError, unl
 router = APIRouter(prefix="/v1/models", tags=["scoring"])
 
 
+def item(field: str, index: int | None) -> dict[str, Any]:
+    """Problem+json members naming the one item at fault (`emails`/`inputs` and its index in
+    the batch), so clients act on data, not on the message's wording; {} for the whole batch."""
+    return {} if index is None else {"item": field, "index": index}
+
+
 def decode_emails(emails: list[EmailIn], *, max_email_bytes: int) -> list[bytes]:
     """Raw bytes of each e-mail; 422 for bad base64, 413 above the per-e-mail cap."""
     out: list[bytes] = []
@@ -43,7 +49,9 @@ def decode_emails(emails: list[EmailIn], *, max_email_bytes: int) -> list[bytes]
             try:
                 raw = base64.b64decode(email.base64, validate=True)
             except (binascii.Error, ValueError):
-                raise Problem(422, f"emails[{i}].base64 is not valid base64") from None
+                raise Problem(
+                    422, f"emails[{i}].base64 is not valid base64", extra=item("emails", i)
+                ) from None
         else:
             assert email.raw is not None
             # JSON can carry lone surrogates; they cannot be UTF-8, so replace them.
@@ -53,6 +61,7 @@ def decode_emails(emails: list[EmailIn], *, max_email_bytes: int) -> list[bytes]
                 413,
                 f"emails[{i}] is {len(raw):,} bytes, above the server's cap of "
                 f"{max_email_bytes:,} bytes per e-mail (SEALDOG_MAX_EMAIL_BYTES)",
+                extra={**item("emails", i), "max_email_bytes": max_email_bytes},
             )
         out.append(raw)
     return out
@@ -110,6 +119,7 @@ async def score(
         emails = decode_emails(body.emails, max_email_bytes=settings.max_email_bytes)
         batch = EmailBatch(tuple(emails), max_email_bytes=settings.max_email_bytes)
         message_ids = [e.message_id for e in body.emails]
+    field = "inputs" if isinstance(batch, InputBatch) else "emails"
     if body.mode is Mode.SCORE and not record.score_mode_enabled:
         raise Problem(
             403,
@@ -134,9 +144,9 @@ async def score(
     except ScoringUnavailableError as exc:
         raise unavailable(exc) from None
     except ScoringInputTooLargeError as exc:
-        raise Problem(413, str(exc)) from None
+        raise Problem(413, str(exc), extra=item(field, exc.index)) from None
     except ScoringInputError as exc:
-        raise Problem(422, str(exc)) from None
+        raise Problem(422, str(exc), extra=item(field, exc.index)) from None
     except ModelRejectedError as exc:  # the stored file: altered, or a format since retired
         raise Problem(
             409,
