@@ -313,3 +313,27 @@ def test_seal_linear_returns_only_the_model() -> None:
     sealed2, openings = seal_linear_with_openings(PK, np.array([1.0, 2.0]), 0.5)
     assert openings.verify(sealed2, np.array([1.0, 2.0]), 0.5)
     assert not openings.verify(sealed, np.array([1.0, 2.0]), 0.5)  # other randomness
+
+
+def test_truncated_positions_round_trip_and_are_bounded() -> None:
+    """`truncated` (inputs the server read in part) travels in the JSON and the frame, is
+    absent when empty (the version-1 document, byte for byte), and a server cannot send
+    positions that are out of range, repeated, unordered or more than the count."""
+    import dataclasses
+
+    from sealdog.crypto.paillier import generate_keypair
+    from sealdog.crypto.paillier.verdicts import EncryptedVerdicts
+    from sealdog.errors import CorruptDataError
+
+    pk, _ = generate_keypair(512, insecure=True)
+    sealed = seal_linear(pk, np.array([1.0, -1.0]), 0.5, max_count=1)
+    vectors = [(np.array([0]), np.array([1])), (np.array([1]), np.array([1]))] * 2
+    plain = LinearScorer(sealed).score_batch(vectors[:3])
+    assert "truncated" not in plain.to_json()
+    cut = dataclasses.replace(plain, truncated=(1,))
+    assert EncryptedVerdicts.from_json(cut.to_json()).truncated == (1,)
+    assert EncryptedVerdicts.from_bytes(cut.to_bytes()).truncated == (1,)
+    for bad in ([3], [-1], [1, 1], [2, 1], [0, 1, 2, 2], ["1"], [True], "1"):
+        doc = {**plain.to_json(), "truncated": bad}
+        with pytest.raises(CorruptDataError, match="truncated"):
+            EncryptedVerdicts.from_json(doc)

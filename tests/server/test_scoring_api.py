@@ -32,6 +32,33 @@ def test_direct_verdicts_match_plaintext_model(server: Server, model_id: str, ke
     assert [expected_score(x) > 0 for x in raws] == [True, False, False, True]
 
 
+def test_an_email_over_a_parsing_cap_is_scored_and_flagged_truncated(
+    server: Server, model_id: str, keys: Keys
+) -> None:
+    """Over a parsing cap (here a 3,000-byte Subject, the cap is 2,048) an e-mail is read in
+    part and scored, never refused or dropped, and the key holder is told: `truncated`
+    lists its position, and the client's decrypted verdict carries the flag."""
+    from sealdog.client.decryption import decrypt_direct
+    from sealdog.client.http.models import parse_score_answer
+
+    long_subject = b"Subject: " + b"offer " * 500 + b"\n\nfree money"
+    r = server.client.post(
+        f"/v1/models/{model_id}/score",
+        headers=server.owner,
+        json={"emails": _emails(HAM, long_subject, SPAM)},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["verdicts"]["truncated"] == [1]
+    verdicts = decrypt_direct(keys.secret, [parse_score_answer(body, 3)])
+    assert [v.truncated for v in verdicts] == [False, True, False]
+    assert [v.positive for v in verdicts][::2] == [False, True]
+    plain = server.client.post(
+        f"/v1/models/{model_id}/score", headers=server.owner, json={"emails": _emails(HAM)}
+    ).json()
+    assert "truncated" not in plain["verdicts"]  # absent when empty: the old document
+
+
 def test_raw_text_emails_and_rerandomisation(server: Server, model_id: str, keys: Keys) -> None:
     req = {"emails": [{"raw": SPAM.decode()}, {"raw": HAM.decode()}]}
     first = server.client.post(

@@ -351,7 +351,7 @@ def _verdict_rows(
     rows = []
     for v in verdicts:
         row = {"message": v.message_id, "verdict": v.label, "cursor": v.cursor or ""}
-        flag = (flags or {}).get(v.message_id or "")
+        flag = (flags or {}).get(v.message_id or "") or ("truncated" if v.truncated else "")
         if flag:
             row["flag"] = flag
         rows.append(row)
@@ -470,7 +470,8 @@ def score(
     if delivery is Delivery.direct:
         assert sk is not None
         verdicts = decrypt_direct(sk, [r for r in run.results if isinstance(r, DirectResult)])
-        columns = ["message", "verdict"] + (["flag"] if flags else [])
+        cut = any(v.truncated for v in verdicts)
+        columns = ["message", "verdict"] + (["flag"] if flags or cut else [])
         _emit_rows(_verdict_rows(verdicts, flags), columns, fmt, f"verdicts of model {model}")
         spam = sum(v.positive for v in verdicts)
         typer.echo(
@@ -548,9 +549,10 @@ def verdicts(
         )
         entries = list(client.iter_inbox(model, after=start))
     results = decrypt_inbox(sk, entries)
-    _emit_rows(
-        _verdict_rows(results), ["message", "verdict", "cursor"], fmt, f"inbox of model {model}"
+    columns = ["message", "verdict", "cursor"] + (
+        ["flag"] if any(v.truncated for v in results) else []
     )
+    _emit_rows(_verdict_rows(results), columns, fmt, f"inbox of model {model}")
     next_cursor = entries[-1].cursor if entries else start
     if cursor_file is not None:
         atomic_write_text(cursor_file, next_cursor + "\n")

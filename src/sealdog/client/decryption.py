@@ -17,12 +17,15 @@ from sealdog.errors import SealdogError
 
 @dataclass(frozen=True)
 class Verdict:
-    """One decrypted verdict: `positive` is True when the model says spam."""
+    """One decrypted verdict: `positive` is True when the model says spam. `truncated`: the
+    server read the e-mail only in part (it was over a parsing cap), so the verdict covers
+    what was read."""
 
     message_id: str | None
     positive: bool
     model_id: str
     cursor: str | None = None
+    truncated: bool = False
 
     @property
     def label(self) -> str:
@@ -47,14 +50,22 @@ def decrypt_batch(secret_key: SecretKey, verdicts: Ciphertexts) -> list[bool]:
 
 
 def _paired(
-    ids: Sequence[str | None], flags: Sequence[bool], model_id: str, cursor: str | None
+    ids: Sequence[str | None],
+    verdicts: Ciphertexts,
+    flags: Sequence[bool],
+    model_id: str,
+    cursor: str | None,
 ) -> list[Verdict]:
     if len(ids) != len(flags):
         raise DecryptionError(
             f"The server sent {len(flags)} verdicts for {len(ids)} message ids (entry {cursor}): "
             "corrupt answer."
         )
-    return [Verdict(i, f, model_id, cursor) for i, f in zip(ids, flags)]
+    cut = set(verdicts.truncated) if isinstance(verdicts, EncryptedVerdicts) else set()
+    return [
+        Verdict(i, f, model_id, cursor, truncated=k in cut)
+        for k, (i, f) in enumerate(zip(ids, flags))
+    ]
 
 
 def decrypt_direct(secret_key: SecretKey, results: Iterable[DirectResult]) -> list[Verdict]:
@@ -64,6 +75,7 @@ def decrypt_direct(secret_key: SecretKey, results: Iterable[DirectResult]) -> li
         out.extend(
             _paired(
                 result.message_ids,
+                result.verdicts,
                 decrypt_batch(secret_key, result.verdicts),
                 result.model_id,
                 None,
@@ -77,5 +89,5 @@ def decrypt_inbox(secret_key: SecretKey, entries: Iterable[InboxEntry]) -> list[
     out: list[Verdict] = []
     for entry in entries:
         flags = decrypt_batch(secret_key, entry.verdicts)
-        out.extend(_paired(entry.message_ids, flags, entry.model_id, entry.cursor))
+        out.extend(_paired(entry.message_ids, entry.verdicts, flags, entry.model_id, entry.cursor))
     return out

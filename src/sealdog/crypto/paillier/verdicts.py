@@ -41,6 +41,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import pairwise
 from typing import Any, TypeGuard
 
 from gmpy2 import mpz
@@ -238,6 +239,9 @@ class EncryptedVerdicts:
     """Packed, blinded, re-randomised scores of `count` inputs, in input order.
 
     `mode` is a `Mode` (a plain "verdict"/"score" string is converted on construction).
+    `truncated`: the sorted positions of inputs the server parsed only in part (an e-mail
+    over one of its parsing caps: its verdict covers what was read); in the header only
+    when non-empty, so every other document is byte-for-byte what version 1 always was.
     """
 
     key_fingerprint: str
@@ -245,6 +249,7 @@ class EncryptedVerdicts:
     count: int
     layout: PackingLayout
     ciphertexts: Ciphertexts
+    truncated: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         try:
@@ -258,6 +263,7 @@ class EncryptedVerdicts:
             )
         if self.mode is Mode.SCORE and self.layout.blinding_bits != 0:
             raise CorruptDataError("Score mode must not carry blinding bits.")
+        _check_truncated(self.truncated, self.count)
 
     def _header(self) -> dict[str, Any]:
         return {
@@ -267,6 +273,7 @@ class EncryptedVerdicts:
             "mode": self.mode.value,
             "count": self.count,
             "layout": self.layout.to_json(),
+            **({"truncated": list(self.truncated)} if self.truncated else {}),
         }
 
     @property
@@ -282,7 +289,7 @@ class EncryptedVerdicts:
         head = _check_header(data)
         width = width_for_modulus_bits(head.layout.n_bits)
         cts = ciphertexts_from_json(head.ciphertexts, width=width)
-        return cls(head.key_fingerprint, head.mode, head.count, head.layout, cts)
+        return cls(head.key_fingerprint, head.mode, head.count, head.layout, cts, head.truncated)
 
     def to_bytes(self) -> bytes:
         body = encode_ciphertexts(self.ciphertexts, width=self._width)
@@ -293,7 +300,7 @@ class EncryptedVerdicts:
         header, body = VERDICTS_FRAME.read(data)
         head = _check_header(header)
         cts = decode_ciphertexts(body, width=width_for_modulus_bits(head.layout.n_bits))
-        return cls(head.key_fingerprint, head.mode, head.count, head.layout, cts)
+        return cls(head.key_fingerprint, head.mode, head.count, head.layout, cts, head.truncated)
 
 
 @dataclass(frozen=True)
@@ -303,6 +310,7 @@ class _Header:
     count: int
     layout: PackingLayout
     ciphertexts: object  # the JSON form's "ciphertexts" document, unchecked here
+    truncated: tuple[int, ...]
 
 
 def _check_header(data: object) -> _Header:
@@ -328,7 +336,24 @@ def _check_header(data: object) -> _Header:
     layout = data.get("layout")
     if not isinstance(layout, dict):
         raise CorruptDataError("Encrypted verdicts have no packing layout.")
-    return _Header(fp, mode, count, PackingLayout.from_json(layout), data.get("ciphertexts"))
+    truncated = data.get("truncated", [])
+    if not isinstance(truncated, list) or len(truncated) > count:
+        raise CorruptDataError("Encrypted verdicts' truncated must be a list of input positions.")
+    positions = tuple(truncated)
+    _check_truncated(positions, count)
+    return _Header(
+        fp, mode, count, PackingLayout.from_json(layout), data.get("ciphertexts"), positions
+    )
+
+
+def _check_truncated(positions: tuple[int, ...], count: int) -> None:
+    """Strictly increasing input positions in [0, count) (so at most `count` of them)."""
+    if not all(_plain_int(p) and 0 <= p < count for p in positions) or any(
+        a >= b for a, b in pairwise(positions)
+    ):
+        raise CorruptDataError(
+            "Encrypted verdicts' truncated must list increasing input positions below count."
+        )
 
 
 # --- server side: blinding + packing -------------------------------------------------------

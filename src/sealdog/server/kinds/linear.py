@@ -9,6 +9,7 @@ feature count matches the number of sealed weights. It scores e-mails.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from sealdog.crypto.paillier import (
@@ -82,14 +83,19 @@ class LinearModel:
                 'this is a linear model: it scores e-mails, send "emails" instead of "inputs"'
             )
         vectors = []
+        truncated = []
         for i, raw in enumerate(batch.emails):
             try:
-                vectors.append(
-                    self.featuriser.featurise_email(raw, max_bytes=batch.max_email_bytes)
+                checked = self.featuriser.featurise_email_checked(
+                    raw, max_bytes=batch.max_email_bytes
                 )
             except EmailTooLargeError as exc:
                 raise ScoringInputTooLargeError(f"emails[{i}]: {exc}", index=i) from None
-        return self._scorer(mode).score_batch(vectors).to_json()
+            vectors.append(checked.features)
+            if checked.truncated:  # over a parsing cap: the key holder is told (never silent)
+                truncated.append(i)
+        verdicts = self._scorer(mode).score_batch(vectors)
+        return replace(verdicts, truncated=tuple(truncated)).to_json()
 
 
 def check_manifest(manifest: Mapping[str, Any]) -> None:
