@@ -72,6 +72,30 @@ def test_overrunning_job_is_killed_and_replaced_while_the_other_slot_works(engin
     assert asyncio.run(engine.run("ping")) in after  # the replacement serves jobs
 
 
+def test_every_restart_is_reported_with_its_reason() -> None:
+    """The server counts restarts in /metrics (sealdog_scoring_process_restarts_total)."""
+    heard: list[str] = []
+    eng = ScoringEngine(1, EngineLimits(job_timeout_seconds=0.5), on_restart=heard.append)
+    eng.start()
+    try:
+        with pytest.raises(ScoringTimeoutError):
+            asyncio.run(eng.run("probe", 60.0))
+        assert heard == ["timeout"] and eng.restarts == 1
+    finally:
+        pids = eng.pids()
+        eng.shutdown()
+        wait_gone(pids)
+
+
+def test_the_restart_counter_is_in_the_metrics() -> None:
+    from sealdog.server.metrics import ServerMetrics
+
+    metrics = ServerMetrics()
+    metrics.scoring_restarts.labels("timeout").inc()
+    text = metrics.exposition()[0].decode()
+    assert 'sealdog_scoring_process_restarts_total{reason="timeout"} 1.0' in text
+
+
 def test_cancelled_job_kills_its_process(engine) -> None:
     async def scenario() -> int:
         task = asyncio.ensure_future(engine.run("probe", 60.0))

@@ -110,6 +110,7 @@ def prepare_storage(settings: ServerSettings) -> tuple[Repository, BlobStore]:
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
     settings = settings or ServerSettings()
     repo, blobs = prepare_storage(settings)
+    server_metrics = ServerMetrics()
     engine = ScoringEngine(
         settings.effective_scoring_processes(),
         EngineLimits(
@@ -118,9 +119,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             address_space_bytes=settings.scoring_address_space_bytes,
             cache_bytes=settings.model_cache_bytes,
         ),
+        on_restart=lambda reason: server_metrics.scoring_restarts.labels(reason).inc(),
     )
     services = Services(settings=settings, repo=repo, blobs=blobs, scoring=engine)
-    server_metrics = ServerMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -44,6 +44,12 @@ class ServerMetrics:
             ["kind", "mode", "delivery"],
             registry=self.registry,
         )
+        self.scoring_restarts = Counter(
+            "sealdog_scoring_process_restarts",
+            "Scoring processes killed and replaced, by reason (timeout, cancelled, died, memory).",
+            ["reason"],
+            registry=self.registry,
+        )
         self.errors = Counter(
             "sealdog_http_errors",
             "HTTP responses with status >= 400.",

@@ -182,12 +182,21 @@ class ScoringEngine:
     All processes are started from one long-lived thread of the engine's own, because the
     parent-death signal fires when the *thread* that forked a process exits."""
 
-    def __init__(self, processes: int, limits: EngineLimits | None = None) -> None:
+    def __init__(
+        self,
+        processes: int,
+        limits: EngineLimits | None = None,
+        *,
+        on_restart: Callable[[str], None] | None = None,
+    ) -> None:
+        """`on_restart(reason)` hears of every process killed and replaced ("timeout",
+        "cancelled", "died", "memory"): the server counts them in /metrics."""
         if processes < 1:
             raise ValueError("need at least one scoring process")
         self.processes = processes
         self.limits = limits or EngineLimits()
         self.restarts = 0
+        self._on_restart = on_restart
         self._idle = _IdleSlots()
         self._slots: set[_Slot] = set()
         self._slots_lock = threading.Lock()
@@ -265,11 +274,13 @@ class ScoringEngine:
             self._idle.put(fresh)
             return
 
-    def _replace(self, slot: _Slot) -> None:
+    def _replace(self, slot: _Slot, reason: str) -> None:
         """Kill `slot`'s process now; start a fresh one in the background."""
         slot.kill()
         self._forget(slot)
         self.restarts += 1
+        if self._on_restart is not None:
+            self._on_restart(reason)
         if self._spawner is not None and not self._closed:
             self._spawner.submit(slot.reap)
             self._spawner.submit(self._replacement)
@@ -313,7 +324,7 @@ class ScoringEngine:
         try:
             result = await asyncio.wait_for(asyncio.shield(job), limit)
         except TimeoutError:
-            self._replace(slot)
+            self._replace(slot, "timeout")
             log.warning("scoring job %s overran %.1f s; its process was killed", name, limit)
             raise ScoringTimeoutError(
                 f"the job ran longer than the server's limit of {limit:g} s per job "
@@ -322,7 +333,7 @@ class ScoringEngine:
                 reason="timeout",
             ) from None
         except asyncio.CancelledError:
-            self._replace(slot)
+            self._replace(slot, "cancelled")
             log.info(
                 "scoring job %s cancelled after %.1f s (client gone); process killed",
                 name,
@@ -330,13 +341,13 @@ class ScoringEngine:
             )
             raise
         except _SlotDiedError:
-            self._replace(slot)
+            self._replace(slot, "died")
             raise ScoringUnavailableError(
                 "a scoring process died (out of memory?); nothing was stored, retry the request",
                 reason="died",
             ) from None
-        except ScoringUnavailableError:
-            self._replace(slot)  # out of memory: start clean
+        except ScoringUnavailableError as exc:
+            self._replace(slot, exc.reason)  # out of memory: start clean
             raise
         except BaseException:
             self._idle.put(slot)  # the job's own error: the process is fine
