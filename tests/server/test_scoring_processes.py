@@ -91,6 +91,9 @@ def test_the_restart_counter_is_in_the_metrics() -> None:
     from sealdog.server.metrics import ServerMetrics
 
     metrics = ServerMetrics()
+    assert 'sealdog_scoring_process_restarts_total{reason="died"} 0.0' in (
+        metrics.exposition()[0].decode()
+    )
     metrics.scoring_restarts.labels("timeout").inc()
     text = metrics.exposition()[0].decode()
     assert 'sealdog_scoring_process_restarts_total{reason="timeout"} 1.0' in text

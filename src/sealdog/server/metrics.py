@@ -50,6 +50,8 @@ class ServerMetrics:
             ["reason"],
             registry=self.registry,
         )
+        for reason in ("timeout", "cancelled", "died", "memory"):
+            self.scoring_restarts.labels(reason)  # exported from the start, at 0
         self.errors = Counter(
             "sealdog_http_errors",
             "HTTP responses with status >= 400.",
