@@ -45,6 +45,20 @@ ALLOWED: dict[str, set[str]] = {
     "sealdog.trainer": BASE
     | CLI_SUPPORT
     | {"sealdog.crypto", "sealdog.mail", "sealdog.data", "sealdog.sealed_model"},
+    # Bulk scoring runs the server's own scoring code (`server.kinds`) on Ray; its CLI
+    # downloads the model with the HTTP client and shares the client's options.
+    "sealdog.bulk": BASE
+    | CLI_SUPPORT
+    | {
+        "sealdog.crypto",
+        "sealdog.mail",
+        "sealdog.protocol",
+        "sealdog.sealed_model",
+        "sealdog.server.kinds",
+        "sealdog.client.cli",
+        "sealdog.client.http",
+        "sealdog.client.keyfiles",
+    },
     "sealdog.server": BASE
     | CLI_SUPPORT
     | {

@@ -54,6 +54,7 @@ def _root(
 
 
 def _register_all() -> None:
+    from sealdog.bulk import cli as bulk_cli
     from sealdog.client import cli as client_cli
     from sealdog.data import cli as data_cli
     from sealdog.experiments import cli as experiments_cli
@@ -61,7 +62,7 @@ def _register_all() -> None:
     from sealdog.trainer import cli as trainer_cli
     from sealdog.xor import cli as xor_cli
 
-    for module in (client_cli, trainer_cli, data_cli, server_cli, experiments_cli):
+    for module in (client_cli, trainer_cli, data_cli, server_cli, experiments_cli, bulk_cli):
         module.register(app)
     for demo_module in (client_cli, xor_cli):
         demo_module.register_demo(demo_app)

@@ -508,8 +508,13 @@ def _shortfall(run: ScoreRun, flags: dict[str, str]) -> str:
 
 @handles_errors
 def verdicts(
-    model: str = typer.Option(..., "--model", "-m", help="Model id."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Model id (its inbox)."),
     secret_key: Path = SecretKeyOption,
+    from_archive: Path | None = typer.Option(
+        None,
+        "--from",
+        help="Instead of an inbox: decrypt a verdict archive written by `sealdog bulk score`.",
+    ),
     after: str | None = typer.Option(
         None, "--after", help="Start after this cursor (default: the cursor file's, else 0)."
     ),
@@ -527,12 +532,20 @@ def verdicts(
     """Collect and decrypt the verdict inbox of a model, after a cursor.
 
     The next cursor is printed on stderr (and saved with --cursor-file, after the verdicts
-    are printed), so repeated runs never show a verdict twice.
+    are printed), so repeated runs never show a verdict twice. With --from, the verdicts of
+    a bulk run's archive instead (offline, no server).
     """
     from sealdog.client.decryption import decrypt_inbox
     from sealdog.fileio import atomic_write_text
 
     fmt = _output_format(fmt, as_json)
+    if from_archive is not None:
+        if model is not None:
+            raise SealdogError("Give --model (an inbox) or --from (an archive), not both.")
+        _archive_verdicts(from_archive, secret_key, fmt)
+        return
+    if model is None:
+        raise SealdogError("Missing option --model (or --from ARCHIVE).")
     sk = _secret_key(secret_key)
     start = after
     if start is None and cursor_file is not None and cursor_file.exists():
@@ -561,6 +574,34 @@ def verdicts(
         f"{count(len(results), 'verdict')} ({spam:,} spam) in "
         f"{count(len(entries), 'entry', 'entries')}; "
         f"next cursor {next_cursor}",
+        err=True,
+    )
+
+
+def _archive_verdicts(folder: Path, secret_key: Path, fmt: OutputFormat) -> None:
+    """`verdicts --from`: every message of a bulk run's archive, scored or set aside."""
+    from sealdog.bulk.archive import ArchiveManifest, read_rows, stored_ids
+    from sealdog.client.decryption import decrypt_archive
+
+    manifest = ArchiveManifest.read(folder)
+    sk = _secret_key(secret_key)
+    require_same_key(
+        manifest.key_fingerprint,
+        sk.public_key.fingerprint,
+        what=f"The archive {folder}",
+        key=secret_key,
+        consequence="its verdicts would not decrypt",
+    )
+    with Progress("decrypting verdicts", total=stored_ids(folder)) as progress:
+        results, set_aside = decrypt_archive(sk, read_rows(folder), progress=progress.advance)
+    rows = _verdict_rows(results)
+    rows += [{"message": i, "verdict": "none", "flag": why} for i, why in set_aside.items()]
+    columns = ["message", "verdict"] + (["flag"] if any("flag" in r for r in rows) else [])
+    _emit_rows(rows, columns, fmt, f"verdicts in {folder}")
+    spam = sum(v.positive for v in results)
+    typer.echo(
+        f"{count(len(results), 'verdict')} ({spam:,} spam) of model "
+        f"{manifest.model_digest[:16]}...; {count(len(set_aside), 'e-mail')} set aside",
         err=True,
     )
 

@@ -6,13 +6,17 @@ this module only pairs each verdict with its message id and where it came from.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sealdog.client.errors import DecryptionError
 from sealdog.client.http import Ciphertexts, DirectResult, InboxEntry
 from sealdog.crypto.paillier import EncryptedVerdicts, SecretKey, decrypt_verdicts
 from sealdog.errors import SealdogError
+
+if TYPE_CHECKING:
+    from sealdog.bulk.archive import ArchiveRow
 
 
 @dataclass(frozen=True)
@@ -91,3 +95,30 @@ def decrypt_inbox(secret_key: SecretKey, entries: Iterable[InboxEntry]) -> list[
         flags = decrypt_batch(secret_key, entry.verdicts)
         out.extend(_paired(entry.message_ids, entry.verdicts, flags, entry.model_id, entry.cursor))
     return out
+
+
+def decrypt_archive(
+    secret_key: SecretKey,
+    rows: Iterable[ArchiveRow],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[Verdict], dict[str, str]]:
+    """Verdicts of a bulk run's archive (`sealdog.bulk.archive`), one per scored id (the
+    latest, should a resumed run have scored an id twice), and the ids set aside and never
+    scored, with the latest reason."""
+    by_id: dict[str, Verdict] = {}
+    set_aside: dict[str, str] = {}
+    for row in rows:
+        if row.verdicts is not None:
+            try:
+                packed = EncryptedVerdicts.from_bytes(row.verdicts)
+            except SealdogError as exc:
+                raise DecryptionError(f"A verdict archive row is corrupt: {exc}") from exc
+            flags = decrypt_batch(secret_key, packed)
+            for verdict in _paired(row.ids, packed, flags, packed.key_fingerprint[:16], None):
+                by_id[verdict.message_id or ""] = verdict
+            if progress is not None:
+                progress(len(flags))
+        for message, reason in zip(row.skipped_ids, row.skipped_reasons):
+            set_aside[message] = reason
+    return list(by_id.values()), {k: v for k, v in set_aside.items() if k not in by_id}
