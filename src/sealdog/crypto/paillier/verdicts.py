@@ -557,6 +557,12 @@ def _unpack_slot_values(sk: SecretKey, ev: EncryptedVerdicts) -> list[int]:
     return out
 
 
+def slot_values(sk: SecretKey, ev: EncryptedVerdicts) -> list[int]:
+    """Each blinded slot value t, in input order: everything the key holder sees of a verdict
+    (bench/verdict_leak.py measures what it reveals beyond the sign)."""
+    return _unpack_slot_values(sk, ev)
+
+
 def decrypt_verdicts(sk: SecretKey, ev: EncryptedVerdicts) -> list[bool]:
     """One verdict per input, in order: True (positive, e.g. spam) iff the score s >= 0."""
     return [t >= 0 for t in _unpack_slot_values(sk, ev)]
@@ -590,5 +596,6 @@ __all__ = [
     "decrypt_verdicts",
     "mantissa_bits_for",
     "pack_scores",
+    "slot_values",
     "verdict_of_score",
 ]
