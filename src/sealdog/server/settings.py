@@ -11,8 +11,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sealdog.crypto.paillier.verdicts import Blinding
+from sealdog.server.kinds.linear import DEFAULT_MAX_SCORE_BOUND_BITS
 
 MIB = 1024 * 1024
 
@@ -124,7 +127,28 @@ class ServerSettings(BaseSettings):
     auto_migrate: bool = Field(
         default=True, description="Run Alembic migrations when the app starts."
     )
+    max_score_bound_bits: int = Field(
+        default=DEFAULT_MAX_SCORE_BOUND_BITS,
+        ge=1,
+        le=1024,
+        description="Cap on a linear model's declared score bound, in bits: larger bounds are "
+        "refused at upload (422). The server sizes every verdict slot and the blinding "
+        "factor's mantissa for this cap, never for the model's own declaration.",
+    )
+    blinding: Blinding = Field(
+        default=Blinding.STANDARD,
+        description="Verdict blinding: standard (16-octave window, the default), wide (40), "
+        "strongest (the whole range of the cap: <= 1 bit per verdict beyond the sign, fewer "
+        "verdicts per ciphertext); see docs/paillier.md. legacy (the weak pre-issue-14 form, "
+        "sized from the model's declared bound) is accepted only in demo mode.",
+    )
     log_level: str = "info"
+
+    @model_validator(mode="after")
+    def _legacy_blinding_only_in_demo(self) -> ServerSettings:
+        if self.blinding is Blinding.LEGACY and not self.demo_mode:
+            raise ValueError("blinding 'legacy' is a weak variant, allowed only in demo mode")
+        return self
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in the data directory."""

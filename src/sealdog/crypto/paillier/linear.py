@@ -5,7 +5,8 @@ computed as Enc(b) * prod_i Enc(w_i)^x_i mod n^2 on raw gmpy2 integers (binary c
 modular product per token). `seal_linear` refuses a model whose largest possible |s| (the
 `score_bound`, |b| + max_count * sum|w_i|) could exceed n/3 or not fit a packing slot, so an
 encrypted score can never wrap around modulo n. `seal_linear_with_openings` also returns the
-encryption randomness, for an auditor.
+encryption randomness, for an auditor. `check_weight_ciphertexts` refuses trivially structured
+weight ciphertexts (what a server can see without the key).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sealdog.crypto.paillier.fixed_point import DEFAULT_SCALE_BITS, FixedPoint
 from sealdog.crypto.paillier.keys import PublicKey
 from sealdog.crypto.paillier.randomiser import DJNRandomiser, full_randomiser
 from sealdog.crypto.paillier.verdicts import (
+    Blinding,
     EncryptedVerdicts,
     Mode,
     PackingError,
@@ -34,13 +36,22 @@ from sealdog.errors import SealdogError
 # The former fixed length of a uniform r. Kept for callers that pass it explicitly; the default
 # is now derived from the score bound (`blinding_bits_for`: log-uniform r, see verdicts.py).
 DEFAULT_BLINDING_BITS = 64
-MAX_BLINDING_BITS = 128  # cap for an explicit blinding_bits
+MAX_BLINDING_BITS = 160  # cap for an explicit blinding_bits (STRONGEST at a 64-bit bound: 143)
+SMALL_RANDOMNESS = 16  # Enc(m; r) with |r| <= this is refused as a weight (`check_weight_...`)
 # Fixed-point scale: |float score - S/2^f| <= (1 + sum x_i) * 2^-(f+1); at f = 20 and 150 binary
 # features that is 7.2e-5. Every bit of f costs two bits of slot (score and mantissa of r).
 
 
 class ScoreOverflowError(SealdogError):
     """The model's largest possible score could wrap around modulo n (or not fit a slot)."""
+
+
+class TrivialCiphertextError(SealdogError):
+    """A weight ciphertext is trivially structured; `index` is its position (-1: the bias)."""
+
+    def __init__(self, message: str, *, index: int) -> None:
+        super().__init__(message)
+        self.index = index
 
 
 class InvalidFeatureVectorError(SealdogError):
@@ -107,20 +118,83 @@ def score_bound_of(weight_ints: Sequence[int], bias_int: int, max_count: int) ->
     return max(1, abs(int(bias_int)) + max_count * sum(abs(int(w)) for w in weight_ints))
 
 
-def check_bounds(pk: PublicKey, score_bound: int, blinding_bits: int | None = None) -> None:
+def check_weight_ciphertexts(pk: PublicKey, weights: Sequence[mpz], bias: mpz) -> None:
+    """Refuse ciphertexts whose structure anyone can see, at bounded cost per ciphertext.
+
+    For c = (1 + m*n) * r^n mod n^2, c mod n = r^n mod n: the server reads the randomness's
+    shape without the key. Refused (TrivialCiphertextError naming the index): c outside
+    [1, n^2); c not a unit (gcd(c, n) != 1: not a ciphertext, and it would factor n); r^n
+    congruent to +-k^n for 1 <= k <= SMALL_RANDOMNESS, which covers c = 1 = Enc(0; 1) and
+    every power of (1 + n), i.e. Enc(m; 1) (the server could read m); two ciphertexts with
+    the same r^n mod n (their ratio is (1 + n)^(m_i - m_j): the difference is readable).
+    Cost: one reduction mod n, one gcd and two hash look-ups per ciphertext, plus
+    2 * SMALL_RANDOMNESS powmods mod n once.
+
+    What it cannot detect: randomness the key holder knows but that looks random (the key
+    holder chose every r, and can always decrypt), and anything about the plaintexts: a
+    weight's magnitude, so a lying score bound, is visible only to an auditor with the
+    openings (issue 14, item 1). The submitters' protection against known randomness is the
+    server's own re-randomisation of every output.
+    """
+    n, nsq = pk.n, pk.nsquare
+    small: dict[mpz, int] = {}
+    for k in range(SMALL_RANDOMNESS, 0, -1):
+        kn = gmpy2.powmod(mpz(k), n, n)
+        small[kn] = k
+        small[n - kn] = -k
+    seen: dict[mpz, int] = {}
+    for index, c in [(-1, bias), *enumerate(weights)]:
+        name = "the bias" if index < 0 else f"weight #{index}"
+        if not 1 <= c < nsq:
+            raise TrivialCiphertextError(f"{name} is not in [1, n^2).", index=index)
+        rn = c % n
+        if rn == 0 or gmpy2.gcd(rn, n) != 1:
+            raise TrivialCiphertextError(
+                f"{name} shares a factor with n: not a Paillier ciphertext.", index=index
+            )
+        small_r = small.get(rn)
+        if small_r is not None:
+            raise TrivialCiphertextError(
+                f"{name} is trivially structured: its randomness is r = {small_r} (r = 1 is "
+                "Enc(m; 1) = (1 + n)^m, which anyone can decrypt).",
+                index=index,
+            )
+        other = seen.setdefault(rn, index)
+        if other != index:
+            first = "the bias" if other < 0 else f"weight #{other}"
+            raise TrivialCiphertextError(
+                f"{name} has the same randomness as {first}: their plaintext difference is "
+                "readable without the key.",
+                index=index,
+            )
+
+
+def check_bounds(
+    pk: PublicKey,
+    score_bound: int,
+    blinding_bits: int | None = None,
+    *,
+    blinding: Blinding = Blinding.STANDARD,
+) -> None:
     """Raise ScoreOverflowError unless scores up to score_bound are safe under pk.
 
-    blinding_bits None: the verdict-mode default, `blinding_bits_for(score_bound)`.
+    blinding_bits None: the default for the blinding setting,
+    `blinding_bits_for(score_bound, blinding=blinding)`.
     """
     if blinding_bits is None:
-        blinding_bits = blinding_bits_for(score_bound)
+        blinding_bits = blinding_bits_for(score_bound, blinding=blinding)
     if score_bound > pk.n // 3:
         raise ScoreOverflowError(
             f"The largest possible |score| ({score_bound.bit_length()} bits) could exceed n/3 "
             f"for this {pk.bits}-bit key: lower scale_bits, clip the weights or lower max_count."
         )
     try:
-        PackingLayout.derive(pk.bits, score_bound, blinding_bits)
+        PackingLayout.derive(
+            pk.bits,
+            score_bound,
+            blinding_bits,
+            odd_scores=blinding.odd_scores and blinding_bits > 0,
+        )
     except PackingError as exc:
         raise ScoreOverflowError(
             f"The largest possible |score| ({score_bound.bit_length()} bits) plus {blinding_bits} "
@@ -183,9 +257,13 @@ class LinearScorer:
     """Scores sparse inputs against a sealed model; every output is packed and re-randomised.
 
     The scorer draws its own secret DJN base (never the model's) for re-randomisation.
-    `blinding_bits` (verdict mode) defaults to `blinding_bits_for(score_bound)`: a log-uniform
-    r with a mantissa 8 bits longer than the score bound and 16 octaves; an explicit value is
-    the total length of r (a mantissa of at most bitlen(B) + 9 bits, the rest octaves).
+    `blinding` (verdict mode) picks the form and window of r (`Blinding`: STANDARD blinds
+    2s + 1 with 16 octaves; LEGACY is the pre-issue-14 r*s + r', a weak variant for tests).
+    `design_bound` (default: the model's declared score_bound, which must not exceed it) sizes
+    the slots and the mantissa of r: a server passes its own cap so that a figure it cannot
+    check does not choose the blinding. `blinding_bits` defaults to `blinding_bits_for`; an
+    explicit value is the total length of r (a mantissa of at most its default, the rest
+    octaves).
     `strict_rerandomise=True` also multiplies each packed ciphertext by a fresh full r^n,
     which removes the short-exponent and honest-key-generation assumptions (one full powmod
     per pack, amortised over its slots).
@@ -198,8 +276,17 @@ class LinearScorer:
         mode: Mode = Mode.VERDICT,
         blinding_bits: int | None = None,
         strict_rerandomise: bool = False,
+        blinding: Blinding = Blinding.STANDARD,
+        design_bound: int | None = None,
     ) -> None:
         mode = Mode.parse(mode)  # a Mode; its plain string is accepted too
+        blinding = Blinding.parse(blinding)
+        bound = sealed.score_bound if design_bound is None else design_bound
+        if bound < sealed.score_bound:
+            raise ScoreOverflowError(
+                f"The model's score bound ({sealed.score_bound.bit_length()} bits) exceeds the "
+                f"design bound ({bound.bit_length()} bits) its slots would be sized for."
+            )
         if (
             mode is Mode.VERDICT
             and blinding_bits is not None
@@ -209,14 +296,16 @@ class LinearScorer:
                 f"blinding_bits must be in 1..{MAX_BLINDING_BITS}, got {blinding_bits}."
             )
         if blinding_bits is None:
-            blinding_bits = blinding_bits_for(sealed.score_bound)
+            blinding_bits = blinding_bits_for(bound, blinding=blinding)
         self.sealed = sealed
         self.mode = mode
+        self.blinding = blinding
         self.blinding_bits = blinding_bits if mode is Mode.VERDICT else 0
         self.strict_rerandomise = strict_rerandomise
         pk = sealed.public_key
-        check_bounds(pk, sealed.score_bound, self.blinding_bits)
-        self.layout = PackingLayout.derive(pk.bits, sealed.score_bound, self.blinding_bits)
+        check_bounds(pk, bound, self.blinding_bits, blinding=blinding)
+        odd = mode is Mode.VERDICT and blinding.odd_scores
+        self.layout = PackingLayout.derive(pk.bits, bound, self.blinding_bits, odd_scores=odd)
         self._rerandomiser = DJNRandomiser(pk)  # the server's own secret base
 
     def check_vector(

@@ -1,9 +1,20 @@
 """Verdict-only blinding, packing of many scores into one ciphertext, and their decryption.
 
 Blinding (verdict mode): for an integer score s the server returns Enc(t) with
-t = r*s + r', r >= 1 and r' uniform in [0, r), both secret and fresh per score. Then t >= 0 iff
-s >= 0, exactly (s = -1 gives t <= -r + r' < 0; s = 0 gives t = r' >= 0). Score mode uses
-r = 1, r' = 0 (t = s).
+t = r*(2s + 1) + r', r >= 1 and r' uniform in [0, r), both secret and fresh per score. Then
+t >= 0 iff s >= 0, exactly (s >= 0 gives t >= r > 0; s <= -1 gives 2s + 1 <= -1 and
+t <= -r + r' < 0). Scoring the odd value 2s + 1 (issue 14) means no score is zero: the form
+before it, t = r*s + r' (`Blinding.LEGACY`, still decoded and kept as a weak variant for the
+attack tests), gave s = 0 the slot t = r' < min r, which no other score can produce: the key
+holder read "s = 0" with certainty in 8.4% of verdicts. Score mode uses t = s.
+
+Blinding settings (`Blinding`): the log-uniform window of r spans U octaves: 16 (STANDARD,
+the default), 40 (WIDE), or bitlen(2B + 1) + 1 (STRONGEST: the whole magnitude range of
+the bound, so the key holder's view of log2|2s + 1| is a uniform-noise channel of width at
+least the range of its input: at most 1 bit per verdict beyond the sign). Wider windows make
+wider slots, hence fewer verdicts per ciphertext. What remains at the window's edges (e.g.
+the smallest |2s + 1| = 1 is the only one reaching t < 3 * min r) is measured by
+bench/verdict_leak.py and stated in docs/paillier.md.
 
 r is LOG-UNIFORM (see `BlindingFactor`): r = m * 2^u with u uniform in 0..U and a mantissa m
 of M = bitlen(B) + KAPPA + 1 bits drawn with density proportional to 1/m, so r has density
@@ -17,12 +28,14 @@ overlap; a short mantissa would pin s to the few values floor(t/r)). A uniform 6
 contrast, puts 3/4 of its mass in the top two octaves: the key holder reads log2|s| to ~2
 bits (distance 1/2 between s and 2s).
 
-Packing: with |s| <= B (the model's score_bound), |t| < T = (B + 1) * 2^rho. Each slot holds
-v = t + T in [1, 2T - 1] (a public offset makes it non-negative), slot_bits = bitlen(2T - 1)
-(= rho + bitlen(B) + 1 or + 2), and K = floor((bitlen(n) - 2) / slot_bits) slots fit below n:
+Packing: with |s| <= B (the layout's score_bound), |t| < T = (B + 1) * 2^(rho + 1) for odd
+scores (|r*(2s + 1) + r'| < 2^rho * (2B + 2)), T = (B + 1) * 2^rho for the legacy form. Each
+slot holds v = t + T in [1, 2T - 1] (a public offset makes it non-negative),
+slot_bits = bitlen(2T - 1), and K = floor((bitlen(n) - 2) / slot_bits) slots fit below n:
 P = sum_k v_k * 2^(slot_bits * k) < 2^(bitlen(n) - 2) < n. The server computes Enc(P) as one
 Horner chain prod_k Enc(s_k)^(r_k * 2^(slot_bits*k)) with r_k's bits riding on the shift
-squarings, times the public constant (1 + M*n) with M = sum_k (r'_k + T) * 2^(slot_bits*k),
+squarings (one more for the factor 2 of odd scores), times the public constant (1 + M*n)
+with M = sum_k (r_k + r'_k + T) * 2^(slot_bits*k) (r_k is not added in the legacy form),
 then re-randomises once per packed ciphertext.
 
 Unpacking checks that every slot is in [1, 2T - 1] and the bits above the last slot are zero,
@@ -86,9 +99,45 @@ VERDICTS_FRAME = Frame(b"SDEV", VERDICTS_VERSION, VERDICTS_FORMAT, "Sealdog encr
 _WINDOW_BITS = 3  # the mantissa's window in the Horner chain: 2^w - 2 precomputed powers per slot
 BLINDING_WINDOW_OCTAVES = 16  # U: |s| is hidden within 2^U (distance ~delta/(U+1) per 2^delta)
 BLINDING_MARGIN_BITS = 8  # KAPPA: mantissa > 2^KAPPA * |s|; discreteness adds ~2^-KAPPA distance
+WIDE_WINDOW_OCTAVES = 40  # Blinding.WIDE
 MIN_LAYOUT_N_BITS = 128  # the smallest key `generate_keypair` makes (insecure=True)
 MAX_LAYOUT_N_BITS = 16384  # far above any key Sealdog makes (3072 default); bounds a wire layout
 MAX_FINGERPRINT_CHARS = 128  # a SHA-256 hex digest is 64
+
+
+class Blinding(StrEnum):
+    """How a verdict is blinded: the width U of r's log-uniform window, and the score form.
+
+    STANDARD (default), WIDE and STRONGEST blind the odd value 2s + 1 with U = 16, 40 and
+    bitlen(2B + 1) + 1 octaves. LEGACY is the form before issue 14 (r*s + r', U = 16): it
+    reveals s = 0; only a library/test knob (and a demo-mode server) can select it.
+    """
+
+    LEGACY = "legacy"
+    STANDARD = "standard"
+    WIDE = "wide"
+    STRONGEST = "strongest"
+
+    @property
+    def odd_scores(self) -> bool:
+        return self is not Blinding.LEGACY
+
+    def octaves(self, score_bound: int) -> int:
+        """U for scores |s| <= score_bound under this setting."""
+        if self is Blinding.STRONGEST:
+            return int((2 * max(score_bound, 1) + 1).bit_length()) + 1
+        return WIDE_WINDOW_OCTAVES if self is Blinding.WIDE else BLINDING_WINDOW_OCTAVES
+
+    @classmethod
+    def parse(cls, value: object) -> Blinding:
+        """The member named by `value` (a Blinding or its string); SealdogError otherwise."""
+        if isinstance(value, str):
+            try:
+                return cls(value)
+            except ValueError:
+                pass
+        choices = ", ".join(m.value for m in cls)
+        raise SealdogError(f"Unknown blinding {value!r}; expected one of {choices}.")
 
 
 class PackingError(SealdogError):
@@ -97,7 +146,13 @@ class PackingError(SealdogError):
 
 @dataclass(frozen=True)
 class PackingLayout:
-    """Slot geometry, fully derived from (n_bits, score_bound, blinding_bits)."""
+    """Slot geometry, fully derived from (n_bits, score_bound, blinding_bits, odd_scores).
+
+    `odd_scores`: slots hold r*(2s + 1) + r' (T doubles); False is the legacy form r*s + r'
+    (and score mode). On the wire the field appears only when true, so a legacy layout is
+    byte-for-byte what it always was, and a client that predates it refuses an odd layout
+    (its offset is inconsistent for it) instead of misreading it.
+    """
 
     n_bits: int
     score_bound: int
@@ -105,20 +160,26 @@ class PackingLayout:
     slot_bits: int
     slots: int
     offset: int
+    odd_scores: bool = False
 
     @classmethod
-    def derive(cls, n_bits: int, score_bound: int, blinding_bits: int) -> PackingLayout:
+    def derive(
+        cls, n_bits: int, score_bound: int, blinding_bits: int, *, odd_scores: bool = False
+    ) -> PackingLayout:
         if score_bound < 0 or blinding_bits < 0:
             raise PackingError("score_bound and blinding_bits must be non-negative.")
-        # slot_bits = bitlen(2T - 1) = bitlen(B + 1) + rho + 1; refuse a slot wider than the key
-        # BEFORE computing T = (B + 1) << rho, whose size is what a hostile rho would inflate.
-        if (score_bound + 1).bit_length() + blinding_bits + 1 > n_bits - 2:
+        if odd_scores and blinding_bits == 0:
+            raise PackingError("Odd-score blinding needs blinding bits.")
+        shift = blinding_bits + int(odd_scores)
+        # slot_bits = bitlen(2T - 1) = bitlen(B + 1) + shift + 1; refuse a slot wider than the
+        # key BEFORE computing T = (B + 1) << shift, whose size a hostile rho would inflate.
+        if (score_bound + 1).bit_length() + shift + 1 > n_bits - 2:
             raise PackingError(
-                f"A slot of {(score_bound + 1).bit_length() + blinding_bits + 1} bits (score "
+                f"A slot of {(score_bound + 1).bit_length() + shift + 1} bits (score "
                 f"bound {score_bound.bit_length()} bits + {blinding_bits} blinding bits) does "
                 f"not fit a {n_bits}-bit key."
             )
-        offset = (score_bound + 1) << blinding_bits  # T: |t| < T
+        offset = (score_bound + 1) << shift  # T: |t| < T
         slot_bits = int((2 * offset - 1).bit_length())
         slots = (n_bits - 2) // slot_bits
         if slots < 1:
@@ -126,7 +187,7 @@ class PackingLayout:
                 f"A slot of {slot_bits} bits (score bound {score_bound.bit_length()} bits + "
                 f"{blinding_bits} blinding bits) does not fit a {n_bits}-bit key."
             )
-        return cls(n_bits, score_bound, blinding_bits, slot_bits, slots, offset)
+        return cls(n_bits, score_bound, blinding_bits, slot_bits, slots, offset, odd_scores)
 
     def packs_for(self, count: int) -> int:
         return -(-count // self.slots)
@@ -139,6 +200,7 @@ class PackingLayout:
             "slot_bits": self.slot_bits,
             "slots": self.slots,
             "offset": str(self.offset),
+            **({"odd_scores": True} if self.odd_scores else {}),
         }
 
     @classmethod
@@ -151,6 +213,9 @@ class PackingLayout:
         """
         n_bits = data.get("n_bits")
         rho = data.get("blinding_bits")
+        odd = data.get("odd_scores", False)
+        if odd is not True and odd is not False:
+            raise CorruptDataError(f"Packing layout odd_scores must be true, got {odd!r:.40}.")
         bound = data.get("score_bound")
         if not _plain_int(n_bits) or not MIN_LAYOUT_N_BITS <= n_bits <= MAX_LAYOUT_N_BITS:
             raise CorruptDataError(
@@ -175,7 +240,7 @@ class PackingLayout:
                 f"bits, got {str(bound)!r:.40}."
             )
         try:
-            layout = cls.derive(n_bits, bound, rho)
+            layout = cls.derive(n_bits, bound, rho, odd_scores=odd)
         except PackingError as exc:
             raise CorruptDataError(f"Packing layout cannot be used: {exc}") from None
         if layout.to_json() != {k: data.get(k) for k in layout.to_json()}:
@@ -189,12 +254,27 @@ def _plain_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def blinding_bits_for(score_bound: int, window_octaves: int = BLINDING_WINDOW_OCTAVES) -> int:
+def blinding_bits_for(
+    score_bound: int,
+    window_octaves: int = BLINDING_WINDOW_OCTAVES,
+    *,
+    blinding: Blinding = Blinding.LEGACY,
+) -> int:
     """Bit length of the log-uniform blinding factor r for scores |s| <= score_bound.
 
-    Mantissa bitlen(B) + KAPPA + 1 bits (so m > 2^KAPPA * |s|), plus U octaves of 2^u.
+    Mantissa `mantissa_bits_for` (m > 2^KAPPA * the largest blinded magnitude), plus U
+    octaves of 2^u: `window_octaves` for LEGACY (the historic signature), the setting's own
+    for the others.
     """
-    return int(mpz(max(score_bound, 1)).bit_length()) + BLINDING_MARGIN_BITS + 1 + window_octaves
+    octaves = window_octaves if blinding is Blinding.LEGACY else blinding.octaves(score_bound)
+    return mantissa_bits_for(score_bound, odd_scores=blinding.odd_scores) + octaves
+
+
+def mantissa_bits_for(score_bound: int, *, odd_scores: bool) -> int:
+    """bitlen(M) + KAPPA + 1 where M = 2B + 1 (odd scores) or B (legacy) is the largest
+    magnitude the factor multiplies."""
+    magnitude = 2 * max(score_bound, 1) + 1 if odd_scores else max(score_bound, 1)
+    return int(mpz(magnitude).bit_length()) + BLINDING_MARGIN_BITS + 1
 
 
 @dataclass(frozen=True)
@@ -218,9 +298,7 @@ class BlindingFactor:
         mantissa and no octaves: still exact signs, weaker magnitude hiding.
         """
         total = layout.blinding_bits
-        mantissa = min(
-            total, int(mpz(max(layout.score_bound, 1)).bit_length()) + BLINDING_MARGIN_BITS + 1
-        )
+        mantissa = min(total, mantissa_bits_for(layout.score_bound, odd_scores=layout.odd_scores))
         return cls(mantissa, total - mantissa)
 
     def sample(self) -> tuple[int, int, int]:
@@ -368,8 +446,9 @@ def pack_scores(
 ) -> mpz:
     """Enc(P) for up to `layout.slots` score ciphertexts (NOT yet re-randomised).
 
-    With `blind`, slot k holds r_k*s_k + r'_k + T for fresh secret r_k = m_k*2^u_k, r'_k
-    (`BlindingFactor.for_layout`); otherwise s_k + T. Each slot costs exactly slot_bits
+    With `blind`, slot k holds r_k*(2s_k + 1) + r'_k + T (`layout.odd_scores`; the legacy
+    form r_k*s_k + r'_k + T otherwise) for fresh secret r_k = m_k*2^u_k, r'_k
+    (`BlindingFactor.for_layout`); without, s_k + T. Each slot costs exactly slot_bits
     squarings of the accumulator (the shift; r_k's bits ride on them) plus m_k's nonzero
     3-bit windows and 6 products for their table.
     """
@@ -391,7 +470,8 @@ def pack_scores(
         blinding = BlindingFactor.for_layout(layout)
         w = _WINDOW_BITS
         windows = -(-blinding.mantissa_bits // w)
-        if sb < windows * w + blinding.octaves:
+        odd = int(layout.odd_scores)  # 2s + 1: the exponent gains a factor 2, r joins the constant
+        if sb < windows * w + blinding.octaves + odd:
             raise PackingError(
                 "Slot narrower than the blinding factor; raise the score bound or lower rho."
             )
@@ -405,8 +485,9 @@ def pack_scores(
             for _ in range(4, 1 << w):
                 powers.append(powers[-1] * c % nsq)
             # acc^(2^sb) * c^(mant * 2^u): sb - u - windows*w squarings, mant's windows, u squarings
+            shift = u + odd
             if acc is not None:
-                acc = _square_times(acc, sb - u - windows * w, nsq)
+                acc = _square_times(acc, sb - shift - windows * w, nsq)
             for j in range(windows - 1, -1, -1):
                 if acc is not None:
                     for _ in range(w):
@@ -415,8 +496,8 @@ def pack_scores(
                 if d:
                     acc = powers[d] if acc is None else acc * powers[d] % nsq
             assert acc is not None  # mant >= 1, so some window digit was non-zero
-            acc = _square_times(acc, u, nsq)
-            const = (const << sb) + r_prime + offset
+            acc = _square_times(acc, shift, nsq)
+            const = (const << sb) + r_prime + offset + ((mant << u) if odd else 0)
     assert acc is not None
     # times (1 + const*n): Enc(x) * g^M = Enc(x + M) adds the public offsets T and r'_k
     return encrypt(pk, const, acc)
@@ -476,6 +557,12 @@ def _unpack_slot_values(sk: SecretKey, ev: EncryptedVerdicts) -> list[int]:
     return out
 
 
+def slot_values(sk: SecretKey, ev: EncryptedVerdicts) -> list[int]:
+    """Each blinded slot value t, in input order: everything the key holder sees of a verdict
+    (bench/verdict_leak.py measures what it reveals beyond the sign)."""
+    return _unpack_slot_values(sk, ev)
+
+
 def decrypt_verdicts(sk: SecretKey, ev: EncryptedVerdicts) -> list[bool]:
     """One verdict per input, in order: True (positive, e.g. spam) iff the score s >= 0."""
     return [t >= 0 for t in _unpack_slot_values(sk, ev)]
@@ -498,6 +585,7 @@ def verdict_of_score(score: int) -> bool:
 
 __all__ = [
     "VERDICTS_FRAME",
+    "Blinding",
     "BlindingFactor",
     "EncryptedVerdicts",
     "Mode",
@@ -506,6 +594,8 @@ __all__ = [
     "blinding_bits_for",
     "decrypt_scores",
     "decrypt_verdicts",
+    "mantissa_bits_for",
     "pack_scores",
+    "slot_values",
     "verdict_of_score",
 ]

@@ -2,14 +2,19 @@
 
 Validation is complete before an upload is acknowledged: container and digest
 (`base.open_container`), scheme, key size (>= 2048 bits unless demo mode), every
-ciphertext in range (`SealedModel.linear()`), the featuriser spec, and that the spec's
-feature count matches the number of sealed weights. It scores e-mails.
+ciphertext in range (`SealedModel.linear()`) and not trivially structured
+(`check_weight_ciphertexts`), the featuriser spec, that the spec's feature count matches the
+number of sealed weights, and the server's caps (`ScoringCaps`): a declared score bound above
+SEALDOG_MAX_SCORE_BOUND_BITS is refused, and the packing width is checked at upload. It
+scores e-mails, with slots and blinding sized from the caps, never from the manifest: a
+key holder who understates the bound does not shrink the blinding factor.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sealdog.crypto.paillier import (
@@ -18,7 +23,8 @@ from sealdog.crypto.paillier import (
     PublicKey,
     SealedLinear,
 )
-from sealdog.crypto.paillier.verdicts import pack_scores
+from sealdog.crypto.paillier.linear import TrivialCiphertextError, check_weight_ciphertexts
+from sealdog.crypto.paillier.verdicts import Blinding, pack_scores
 from sealdog.errors import SealdogError
 from sealdog.mail.errors import EmailTooLargeError, MailError
 from sealdog.mail.featuriser import Featuriser
@@ -41,6 +47,51 @@ from sealdog.server.kinds.base import (
 
 NAME = "linear"
 SCHEME = "paillier"
+# The caps' settings (server/settings.py documents them; the scoring processes read them from
+# the environment they inherit, as server/connections.py does for its knobs).
+MAX_SCORE_BOUND_BITS_ENV = "SEALDOG_MAX_SCORE_BOUND_BITS"
+BLINDING_ENV = "SEALDOG_BLINDING"
+# A trained model at scale 2^20 with 2^18 hashed features has |s| < 2^45 or so; 64 bits is
+# well above any honest linear model and sizes the blinding's mantissa (2^64 * 2 + 1 -> 75 bits).
+DEFAULT_MAX_SCORE_BOUND_BITS = 64
+
+
+@dataclass(frozen=True)
+class ScoringCaps:
+    """The server's own limits on what a linear model may make it compute.
+
+    Invariant: the verdict layout is a function of (key size, caps) only: slots and the
+    blinding mantissa are sized for |s| <= 2^max_score_bound_bits - 1, the window by
+    `blinding`. The weak LEGACY blinding (demo mode only) sizes them from the declared bound.
+    """
+
+    max_score_bound_bits: int
+    blinding: Blinding
+
+    @classmethod
+    def from_environment(cls) -> ScoringCaps:
+        """The caps of this server: scoring processes inherit the SEALDOG_* environment
+        (`sealdog server run` exports its validated settings; `LocalServer` passes them)."""
+        raw_bits = os.environ.get(MAX_SCORE_BOUND_BITS_ENV, "")
+        bits = int(raw_bits) if raw_bits.strip() else DEFAULT_MAX_SCORE_BOUND_BITS
+        if bits < 1:
+            raise SealdogError(f"{MAX_SCORE_BOUND_BITS_ENV} must be >= 1, got {bits}.")
+        blinding = Blinding.parse(os.environ.get(BLINDING_ENV, "") or Blinding.STANDARD)
+        return cls(bits, blinding)
+
+    def design_bound(self, declared: int) -> int:
+        """The |s| the slots and blinding are sized for."""
+        if self.blinding is Blinding.LEGACY:
+            return declared
+        return (1 << self.max_score_bound_bits) - 1
+
+    def scorer(self, sealed: SealedLinear, mode: Mode) -> LinearScorer:
+        return LinearScorer(
+            sealed,
+            mode=mode,
+            blinding=self.blinding,
+            design_bound=self.design_bound(sealed.score_bound),
+        )
 
 
 def _summary(model: SealedModel, sealed: SealedLinear, featuriser: Featuriser) -> dict[str, Any]:
@@ -65,15 +116,16 @@ def _summary(model: SealedModel, sealed: SealedLinear, featuriser: Featuriser) -
 class LinearModel:
     """A validated sealed linear model with its featuriser, ready to score in a worker."""
 
-    def __init__(self, model: SealedModel) -> None:
+    def __init__(self, model: SealedModel, caps: ScoringCaps | None = None) -> None:
         self.featuriser = Featuriser.from_spec(model.featuriser)
         self.sealed = model.linear()
+        self.caps = caps or ScoringCaps.from_environment()
         self._scorers: dict[Mode, LinearScorer] = {}
 
     def _scorer(self, mode: Mode) -> LinearScorer:
         scorer = self._scorers.get(mode)
         if scorer is None:
-            scorer = self._scorers[mode] = LinearScorer(self.sealed, mode=mode)
+            scorer = self._scorers[mode] = self.caps.scorer(self.sealed, mode)
         return scorer
 
     def score(self, batch: Batch, *, mode: Mode) -> dict[str, Any]:
@@ -107,15 +159,28 @@ def check_manifest(manifest: Mapping[str, Any]) -> None:
     manifest_big_integer(manifest, "score_bound")
 
 
-def check_packing(sealed: SealedLinear) -> None:
-    """The packing-width check scoring would run, run once at upload: the score bound must
-    leave room in a slot for the blinding factor (too small) and fit the key (too large),
-    or every later score would fail. A dry run packs the bias ciphertext in both modes."""
+def check_caps(sealed: SealedLinear, caps: ScoringCaps) -> None:
+    """A declared score bound above the server's cap is refused, with both figures."""
+    bits = sealed.score_bound.bit_length()
+    if bits > caps.max_score_bound_bits:
+        raise ModelRejectedError(
+            f"score bound: the model declares a score bound of {bits} bits, above this "
+            f"server's cap of {caps.max_score_bound_bits} bits (SEALDOG_MAX_SCORE_BOUND_BITS); "
+            "lower scale_bits, clip the weights or lower max_count"
+        )
+
+
+def check_packing(sealed: SealedLinear, caps: ScoringCaps | None = None) -> None:
+    """The packing-width check scoring would run, run once at upload: the slot the caps
+    size (the blinding factor and the bound) must fit the key, and the declared bound must
+    leave room for the blinding (legacy form), or every later score would fail. A dry run
+    packs the bias ciphertext in both modes."""
+    caps = caps or ScoringCaps.from_environment()
     bound = sealed.score_bound
     for mode in (Mode.VERDICT, Mode.SCORE):
         slots = ""
         try:
-            scorer = LinearScorer(sealed, mode=mode)
+            scorer = caps.scorer(sealed, mode)
             slots = f" (slots of {scorer.layout.slot_bits} bits)"
             pack_scores(sealed.public_key, scorer.layout, [sealed.bias], blind=mode is Mode.VERDICT)
         except (SealdogError, MailError) as exc:
@@ -169,7 +234,14 @@ class LinearKind:
                 f"featuriser max_count {featuriser.max_count} exceeds the model's "
                 f"{sealed.max_count}"
             )
-        check_packing(sealed)
+        caps = ScoringCaps.from_environment()
+        if caps.blinding is not Blinding.LEGACY:  # the weak variant has no caps
+            check_caps(sealed, caps)
+        try:
+            check_weight_ciphertexts(sealed.public_key, sealed.weights, sealed.bias)
+        except TrivialCiphertextError as exc:
+            raise ModelRejectedError(f"ciphertexts: {exc}") from None
+        check_packing(sealed, caps)
         return ValidatedModel(
             kind=self.name,
             scheme=SCHEME,
@@ -180,4 +252,4 @@ class LinearKind:
         )
 
     def load(self, model: SealedModel) -> LinearModel:
-        return LinearModel(model)
+        return LinearModel(model, ScoringCaps.from_environment())
