@@ -55,8 +55,8 @@ def xor_demo_command(
     iterations: int | None = typer.Option(
         None,
         min=1,
-        help="ckks: iteration cap (default 300); vhe: gradient steps (default 10, bounded by "
-        "the preset's depth).",
+        help="ckks: iteration cap over all restarts (default 400); vhe: gradient steps "
+        "(default 10, bounded by the preset's depth).",
     ),
     json_output: bool = typer.Option(False, "--json", help="End with one JSON line."),
 ) -> None:
