@@ -17,9 +17,10 @@ training, hosted inference under 250 ms per request. Last line:
 {"bench": "ckks_xor", "security_bits": 128, "ring_dim": ..., "seeds": ..., "converged": ...,
 "median_iterations": ..., "median_seconds": ..., "max_seconds": ..., "restarts": ...,
 "infer_ms": ..., "server_bundle_mb": ..., "sealed_net_mb": ..., ...} ("restarts": over all
-seeds). Full run (quiet machine, 10 random seeds, about 10-15 min):
-`PYTHONPATH=src python bench/ckks_xor.py`; `--quick`: 2 seeds, at most 40 iterations each,
-10 requests (a few minutes on a loaded 2-core machine).
+seeds; "*_cpu_seconds": this process's CPU time per training, all threads, which a loaded
+machine does not inflate the way it inflates wall time). Full run (quiet machine, 10
+random seeds, about 10-15 min): `PYTHONPATH=src python bench/ckks_xor.py`; `--quick`: 2
+seeds, at most 40 iterations each, 10 requests (a few minutes on a loaded 2-core machine).
 """
 
 from __future__ import annotations
@@ -63,7 +64,9 @@ def train_seeds(seeds: list[int], preset: str, cap: int) -> list[dict]:
         t0 = time.perf_counter()
         reference = train_momentum(config)
         plain_s = time.perf_counter() - t0
+        cpu0 = time.process_time()
         result = train_ckks_xor(ckks_preset(preset), config)
+        cpu = time.process_time() - cpu0
         row = {
             "seed": seed,
             "outcome": result.outcome.value,
@@ -74,6 +77,7 @@ def train_seeds(seeds: list[int], preset: str, cap: int) -> list[dict]:
             "restarts": result.restarts,
             "plaintext_restarts": reference.restarts,
             "seconds": round(result.seconds, 2),
+            "cpu_seconds": round(cpu, 2),
             "plaintext_ms": round(plain_s * 1000, 2),
             "s_per_iteration": round(result.seconds / max(result.iterations, 1), 3),
         }
@@ -219,6 +223,8 @@ def main() -> None:
         "median_iterations": statistics.median(r["iterations"] for r in rows),
         "median_seconds": round(statistics.median(seconds), 1),
         "max_seconds": round(max(seconds), 1),
+        "median_cpu_seconds": round(statistics.median(r["cpu_seconds"] for r in rows), 1),
+        "max_cpu_seconds": round(max(r["cpu_seconds"] for r in rows), 1),
         "median_s_per_iteration": statistics.median(r["s_per_iteration"] for r in rows),
         "median_refreshes": statistics.median(r["refreshes"] for r in rows),
         "restarts": sum(r["restarts"] for r in rows),
