@@ -12,7 +12,7 @@ from sealdog.xor.momentum import (
     Action,
     MomentumConfig,
     Outcome,
-    Progress,
+    RunProgress,
     final_outcome,
     next_action,
     train_momentum,
@@ -24,17 +24,17 @@ CONFIG = MomentumConfig(seed=0, max_iterations=10, restart_after=4, max_restarts
 @pytest.mark.parametrize(
     ("outcome", "progress", "action"),
     [
-        (Outcome.converged, Progress(0, 0, 0), Action.stop),
-        (Outcome.running, Progress(3, 3, 0), Action.step),
-        (Outcome.running, Progress(4, 4, 0), Action.restart),  # stalled
-        (Outcome.diverged, Progress(1, 1, 0), Action.restart),
-        (Outcome.diverged, Progress(1, 1, 2), Action.stop),  # no restart left
-        (Outcome.running, Progress(9, 4, 2), Action.stop),
-        (Outcome.running, Progress(10, 2, 1), Action.stop),  # the cap over all attempts
-        (Outcome.diverged, Progress(10, 2, 1), Action.stop),
+        (Outcome.converged, RunProgress(0, 0, 0), Action.stop),
+        (Outcome.running, RunProgress(3, 3, 0), Action.step),
+        (Outcome.running, RunProgress(4, 4, 0), Action.restart),  # stalled
+        (Outcome.diverged, RunProgress(1, 1, 0), Action.restart),
+        (Outcome.diverged, RunProgress(1, 1, 2), Action.stop),  # no restart left
+        (Outcome.running, RunProgress(9, 4, 2), Action.stop),
+        (Outcome.running, RunProgress(10, 2, 1), Action.stop),  # the cap over all attempts
+        (Outcome.diverged, RunProgress(10, 2, 1), Action.stop),
     ],
 )
-def test_next_action(outcome: Outcome, progress: Progress, action: Action) -> None:
+def test_next_action(outcome: Outcome, progress: RunProgress, action: Action) -> None:
     assert next_action(outcome, progress, CONFIG) is action
 
 

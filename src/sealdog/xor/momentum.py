@@ -102,7 +102,7 @@ class Action(StrEnum):
 
 
 @dataclass(frozen=True)
-class Progress:
+class RunProgress:
     """Steps so far (all attempts), steps in this attempt, restarts so far."""
 
     steps: int = 0
@@ -110,7 +110,7 @@ class Progress:
     restarts: int = 0
 
 
-def next_action(outcome: Outcome, progress: Progress, config: MomentumConfig) -> Action:
+def next_action(outcome: Outcome, progress: RunProgress, config: MomentumConfig) -> Action:
     """The restart policy (module doc), shared by the plaintext and encrypted trainers."""
     if outcome is Outcome.converged or progress.steps >= config.max_iterations:
         return Action.stop
@@ -167,7 +167,7 @@ class MomentumResult:
 def train_momentum(config: MomentumConfig) -> MomentumResult:
     """Plaintext training with the same stopping and restart rules as the encrypted trainer."""
     state = MomentumState(config.initial_net())
-    progress = Progress()
+    progress = RunProgress()
     while True:
         predictions = [float(p) for p in state.net.predict(INPUTS)]
         outcome = judge(predictions, config)
@@ -177,8 +177,8 @@ def train_momentum(config: MomentumConfig) -> MomentumResult:
                 state, final_outcome(outcome), progress.steps, predictions, progress.restarts
             )
         if action is Action.restart:
-            progress = Progress(progress.steps, 0, progress.restarts + 1)
+            progress = RunProgress(progress.steps, 0, progress.restarts + 1)
             state = MomentumState(config.initial_net(progress.restarts))
             continue
         state.step(config.learning_rate, config.momentum)
-        progress = Progress(progress.steps + 1, progress.attempt_steps + 1, progress.restarts)
+        progress = RunProgress(progress.steps + 1, progress.attempt_steps + 1, progress.restarts)

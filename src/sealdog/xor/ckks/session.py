@@ -23,7 +23,7 @@ from sealdog.xor.momentum import (
     Action,
     MomentumConfig,
     Outcome,
-    Progress,
+    RunProgress,
     final_outcome,
     next_action,
 )
@@ -59,7 +59,7 @@ def drive(
     """The data holder's training loop (module doc); the final weights stay with the
     trainer (`trainer.final_weights()`) for the caller to hand over."""
     start = time.perf_counter()
-    progress = Progress()
+    progress = RunProgress()
     while True:
         decision = trainer.judge()
         if on_judged is not None:
@@ -77,10 +77,10 @@ def drive(
             break
         if action is Action.restart:
             trainer.restart()
-            progress = Progress(progress.steps, 0, progress.restarts + 1)
+            progress = RunProgress(progress.steps, 0, progress.restarts + 1)
             continue
         trainer.step()
-        progress = Progress(progress.steps + 1, progress.attempt_steps + 1, progress.restarts)
+        progress = RunProgress(progress.steps + 1, progress.attempt_steps + 1, progress.restarts)
     return DriveResult(
         final_outcome(decision),
         trainer.steps,
