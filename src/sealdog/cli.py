@@ -62,7 +62,8 @@ def _register_all() -> None:
     from sealdog.trainer import cli as trainer_cli
     from sealdog.xor import cli as xor_cli
 
-    for module in (client_cli, trainer_cli, data_cli, server_cli, experiments_cli, bulk_cli):
+    modules = (client_cli, trainer_cli, data_cli, server_cli, experiments_cli, xor_cli, bulk_cli)
+    for module in modules:
         module.register(app)
     for demo_module in (client_cli, xor_cli):
         demo_module.register_demo(demo_app)

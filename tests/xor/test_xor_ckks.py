@@ -381,3 +381,41 @@ def test_flooding_defeats_telling_inputs_apart_by_their_noise(keyholder, net) ->
         for row in trials
     )
     assert ours <= 10  # a fair coin gets 11 or 12 of 12 with probability 0.3%
+
+
+# ---------------------------------------------------------------- restarts
+
+
+def test_encrypted_training_restarts_where_the_plaintext_trainer_does() -> None:
+    # seed 8's first initialisation diverges after one step; attempt 1 then takes a step
+    config = MomentumConfig(seed=8, max_iterations=2)
+    reference = train_momentum(config)
+    assert (reference.restarts, reference.iterations) == (1, 2)
+    reports = []
+    result = train_ckks_xor(PRESETS["standard"], config, on_iteration=reports.append)
+    assert (result.outcome, result.iterations, result.restarts) == (
+        reference.outcome,
+        2,
+        1,
+    )
+    assert [(r.iteration, r.outcome, r.restarts) for r in reports] == [
+        (0, Outcome.running, 0),
+        (1, Outcome.diverged, 0),
+        (1, Outcome.running, 1),
+        (2, Outcome.running, 1),
+    ]
+    assert result.keyholder.restarts_answered == 1
+    np.testing.assert_allclose(result.net.w1, reference.state.net.w1, atol=OUTPUT_TOLERANCE)
+    np.testing.assert_allclose(result.net.w2, reference.state.net.w2, atol=OUTPUT_TOLERANCE)
+
+
+def test_the_key_holder_refuses_a_restart_it_does_not_owe(keyholder) -> None:
+    for attempt in (0, CONFIG.max_restarts + 1, "1", True):
+        request = messages.write(
+            messages.RESTART, {"key_fingerprint": keyholder.key_fingerprint, "attempt": attempt}
+        )
+        with pytest.raises(Exception, match="attempt from 1"):
+            keyholder.restart(request)
+    other = messages.write(messages.RESTART, {"key_fingerprint": "0" * 16, "attempt": 1})
+    with pytest.raises(Exception, match="another key"):
+        keyholder.restart(other)

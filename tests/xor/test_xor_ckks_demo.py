@@ -21,6 +21,7 @@ KEYS = {
     "seed",
     "iterations",
     "refreshes",
+    "restarts",
     "seconds",
     "predictions",
 }
@@ -37,6 +38,7 @@ def test_ckks_is_the_default_with_a_random_printed_seed() -> None:
     assert KEYS <= set(summary)
     assert (summary["demo"], summary["scheme"], summary["security_bits"]) == ("xor", "ckks", 128)
     assert summary["iterations"] == 1 and summary["refreshes"] == 1
+    assert isinstance(summary["restarts"], int) and "restarts" in result.stderr
     assert len(summary["predictions"]) == 4
     assert isinstance(summary["seed"], int)
     assert f"seed {summary['seed']}" in result.stderr

@@ -95,7 +95,7 @@ def run_ckks_xor_demo(
     """Train the XOR net on CKKS from a (random) seed; progress per iteration; summary."""
     from sealdog.crypto.ckks.params import preset as ckks_preset
     from sealdog.xor.ckks.session import IterationReport, train_ckks_xor
-    from sealdog.xor.momentum import MomentumConfig
+    from sealdog.xor.momentum import MomentumConfig, Outcome
 
     params = ckks_preset(preset)
     seed = secrets.randbelow(2**31) if seed is None else seed
@@ -111,7 +111,9 @@ def run_ckks_xor_demo(
     console.print(
         f"seed {seed} (--seed {seed} repeats it), momentum {config.momentum} at learning rate "
         f"{config.learning_rate}, stop when all four predictions are within {config.tolerance}"
-        f", at most {config.max_iterations} iterations"
+        f", at most {config.max_iterations} iterations; restart from fresh weights (sub-seed "
+        f"[{seed}, k]) on divergence or after {config.restart_after} iterations without "
+        "converging"
     )
     console.print(CKKS_NOTE)
     with Progress("training", total=config.max_iterations + 1, console=console) as progress:
@@ -121,12 +123,14 @@ def run_ckks_xor_demo(
                 f"iteration {report.iteration}: predictions "
                 + " ".join(f"{p:+.3f}" for p in report.predictions)
                 + f" | {report.seconds:.1f} s | {report.refreshes} refreshes"
+                + f" | {report.restarts} restarts"
+                + (f" | {report.outcome.value}" if report.outcome is Outcome.diverged else "")
             )
             if progress.interactive:
                 progress.describe(line)
-            else:  # piped: one plain line per iteration
+            else:  # piped: one plain line per judged iteration
                 console.print(line, markup=False, highlight=False, soft_wrap=True)
-            progress.advance()
+            progress.update(report.iteration + 1)
 
         result = train_ckks_xor(params, config, on_iteration=update)
     predictions = [float(p) for p in result.net.predict(INPUTS)]
@@ -134,7 +138,7 @@ def run_ckks_xor_demo(
         console.print(f"  {a} XOR {b} -> {p:+.3f} (target {target:.0f})")
     console.print(
         f"{result.outcome.value} after {result.iterations} iterations, {result.refreshes} "
-        f"refreshes, {result.seconds:.1f} s"
+        f"refreshes, {result.restarts} restarts, {result.seconds:.1f} s"
     )
     summary = {
         "demo": "xor",
@@ -143,6 +147,7 @@ def run_ckks_xor_demo(
         "seed": seed,
         "iterations": result.iterations,
         "refreshes": result.refreshes,
+        "restarts": result.restarts,
         "seconds": round(result.seconds, 2),
         "predictions": [round(p, 4) for p in predictions],
         "outcome": result.outcome.value,

@@ -3,11 +3,12 @@ encrypted training. The secret key never leaves this object; every method that a
 holder or server reaches takes bytes and returns bytes.
 
 In training the key holder (the model owner) picks the initial weights from a seed and
-encrypts them (`initial_state`), answers masked refreshes (`refresh`, seeing only masked
-values), judges the hardened predictions each iteration (`judge`: it learns the network's
-outputs on the training inputs, which the model owner may; the data holder gets back only
-running/converged/diverged, never a decrypted value), and finally decrypts the hardened
-weights (`receive_final`) to seal them for a server (`seal`).
+encrypts them (`initial_state`; `restart` for attempt k of the restart policy), answers
+masked refreshes (`refresh`, seeing only masked values), judges the hardened predictions
+each iteration (`judge`: it learns the network's outputs on the training inputs, which the
+model owner may; the data holder gets back only running/converged/diverged, never a
+decrypted value), and finally decrypts the hardened weights (`receive_final`) to seal them
+for a server (`seal`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from sealdog.crypto.ckks import vectors
+from sealdog.crypto.ckks.errors import CkksCorruptDataError
 from sealdog.crypto.ckks.keys import KeyHolderContext, load_public
 from sealdog.crypto.ckks.outputs import decrypt_hardened
 from sealdog.crypto.ckks.params import CkksParams
@@ -60,6 +62,7 @@ class XorKeyHolder:
     config: MomentumConfig
     last_predictions: list[float] = field(default_factory=list)
     refreshes_answered: int = 0
+    restarts_answered: int = 0
 
     @classmethod
     def generate(cls, params: CkksParams, config: MomentumConfig) -> XorKeyHolder:
@@ -72,10 +75,10 @@ class XorKeyHolder:
     def server_bundle(self) -> bytes:
         return self.keys.server_bundle()
 
-    def initial_state(self) -> bytes:
-        """Encrypted initial weights (from the config's seed) in the trainer's coordinates,
-        and zero velocities."""
-        net = self.config.initial_net()
+    def initial_state(self, attempt: int = 0) -> bytes:
+        """Encrypted initial weights (from the config's seed, attempt `attempt`) in the
+        trainer's coordinates, and zero velocities."""
+        net = self.config.initial_net(attempt)
         weights = [*(kappa(net.act.c3) * net.w1.ravel()), *net.w2]
         values = [float(v) for v in weights] + [0.0] * len(weights)
         if len(values) != state_size(self.config.hidden):
@@ -83,6 +86,21 @@ class XorKeyHolder:
         blobs = [vectors.to_bytes(vectors.encrypt(self.keys.context, v)) for v in values]
         header = {"key_fingerprint": self.key_fingerprint, "hidden": self.config.hidden}
         return messages.write(messages.STATE, header, blobs)
+
+    def restart(self, request: bytes) -> bytes:
+        """A fresh state for the attempt the data holder asks for (1..max_restarts)."""
+        header, _ = messages.read(messages.RESTART, request, key_fingerprint=self.key_fingerprint)
+        attempt = header.get("attempt")
+        if (
+            not isinstance(attempt, int)
+            or isinstance(attempt, bool)
+            or not 1 <= attempt <= self.config.max_restarts
+        ):
+            raise CkksCorruptDataError(
+                f"a restart names an attempt from 1 to {self.config.max_restarts}"
+            )
+        self.restarts_answered += 1
+        return self.initial_state(attempt)
 
     def refresh(self, request: bytes) -> bytes:
         answer = answer_refresh(self.keys, request, key_fingerprint=self.key_fingerprint)

@@ -7,6 +7,8 @@ is length-prefixed blobs (`sealdog.xor.sealed.join_blobs`):
   in the trainer's coordinates (`training.STATE_ORDER`), TenSEAL ciphertexts;
 - PREDICTIONS (data holder -> key holder, each iteration): four hardened outputs;
 - DECISION (key holder -> data holder): {"outcome": running | converged | diverged};
+- RESTART (data holder -> key holder, header only): {"attempt": k}, answered by a STATE for
+  attempt k (fresh initial weights from sub-seed [seed, k], `momentum.MomentumConfig`);
 - FINAL (data holder -> key holder, once): the hardened final weights W1, W2.
 
 Header fields are checked on reading; a wrong count or key is a `CkksCorruptDataError`.
@@ -25,6 +27,7 @@ from sealdog.xor.sealed import join_blobs, split_blobs
 STATE = Frame(b"SDXS", 1, "sealdog-xor-ckks-state", "an encrypted XOR training state")
 PREDICTIONS = Frame(b"SDXP", 1, "sealdog-xor-ckks-predictions", "encrypted XOR predictions")
 DECISION = Frame(b"SDXD", 1, "sealdog-xor-ckks-decision", "a training decision")
+RESTART = Frame(b"SDXR", 1, "sealdog-xor-ckks-restart", "a request for a fresh training state")
 FINAL = Frame(b"SDXF", 1, "sealdog-xor-ckks-final", "final encrypted XOR weights")
 MAX_BLOBS = 4096
 

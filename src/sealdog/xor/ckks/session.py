@@ -1,10 +1,13 @@
-"""Encrypted XOR training with both roles in one process, exchanging only bytes.
+"""Encrypted XOR training: the data holder's loop, and both roles in one process.
+
+`drive` is the data holder's loop, the one of `sealdog.xor.momentum.train_momentum` on
+ciphertexts: judge the predictions (the key holder answers), then stop, restart or step as
+`momentum.next_action` says. It only needs a `CkksXorTrainer`, whose transports may be
+in-process calls or HTTP requests (`sealdog.xor.ckks.http`).
 
 `train_ckks_xor` builds a key holder (secret key) and a data holder (`CkksXorTrainer`, no
-secret key) and wires the trainer's two transports straight to the key holder's byte
-methods; over a network the same callables would be HTTP requests. It runs the loop of
-`sealdog.xor.momentum.train_momentum`: judge the predictions, stop when converged or
-diverged, otherwise step; then hands the final weights to the key holder.
+secret key) and wires the trainer's transports straight to the key holder's byte methods,
+then hands the final weights to the key holder.
 """
 
 from __future__ import annotations
@@ -16,8 +19,75 @@ from dataclasses import dataclass
 from sealdog.crypto.ckks.params import CkksParams
 from sealdog.xor.ckks.keyholder import XorKeyHolder
 from sealdog.xor.ckks.training import CkksXorTrainer
-from sealdog.xor.momentum import MomentumConfig, Outcome
+from sealdog.xor.momentum import (
+    Action,
+    MomentumConfig,
+    Outcome,
+    RunProgress,
+    final_outcome,
+    next_action,
+)
 from sealdog.xor.plaintext import XorNet
+
+
+@dataclass(frozen=True)
+class Judged:
+    """What the data holder knows after an iteration was judged (no decrypted value)."""
+
+    iteration: int  # steps taken so far, all attempts
+    outcome: Outcome
+    seconds: float
+    refreshes: int
+    restarts: int
+
+
+@dataclass(frozen=True)
+class DriveResult:
+    outcome: Outcome
+    iterations: int
+    refreshes: int
+    restarts: int
+    seconds: float
+
+
+def drive(
+    trainer: CkksXorTrainer,
+    config: MomentumConfig,
+    *,
+    on_judged: Callable[[Judged], None] | None = None,
+) -> DriveResult:
+    """The data holder's training loop (module doc); the final weights stay with the
+    trainer (`trainer.final_weights()`) for the caller to hand over."""
+    start = time.perf_counter()
+    progress = RunProgress()
+    while True:
+        decision = trainer.judge()
+        if on_judged is not None:
+            on_judged(
+                Judged(
+                    progress.steps,
+                    decision,
+                    time.perf_counter() - start,
+                    trainer.refreshes,
+                    progress.restarts,
+                )
+            )
+        action = next_action(decision, progress, config)
+        if action is Action.stop:
+            break
+        if action is Action.restart:
+            trainer.restart()
+            progress = RunProgress(progress.steps, 0, progress.restarts + 1)
+            continue
+        trainer.step()
+        progress = RunProgress(progress.steps + 1, progress.attempt_steps + 1, progress.restarts)
+    return DriveResult(
+        final_outcome(decision),
+        trainer.steps,
+        trainer.refreshes,
+        trainer.restarts,
+        time.perf_counter() - start,
+    )
 
 
 @dataclass(frozen=True)
@@ -28,6 +98,8 @@ class IterationReport:
     predictions: list[float]
     seconds: float
     refreshes: int
+    restarts: int = 0
+    outcome: Outcome = Outcome.running
 
 
 @dataclass(frozen=True)
@@ -39,6 +111,7 @@ class CkksTrainingResult:
     refreshes: int
     seconds: float
     predictions: list[float]  # the last judged (encrypted, hardened) predictions
+    restarts: int = 0
 
 
 def train_ckks_xor(
@@ -48,6 +121,7 @@ def train_ckks_xor(
     on_iteration: Callable[[IterationReport], None] | None = None,
     keyholder: XorKeyHolder | None = None,
 ) -> CkksTrainingResult:
+    """Both roles in this process, exchanging only bytes."""
     start = time.perf_counter()
     keyholder = keyholder or XorKeyHolder.generate(params, config)
     trainer = CkksXorTrainer(
@@ -56,32 +130,31 @@ def train_ckks_xor(
         config,
         refresh=keyholder.refresh,
         judge=keyholder.judge,
+        restart=keyholder.restart,
     )
-    outcome = Outcome.exhausted
-    for iteration in range(config.max_iterations + 1):
-        decision = trainer.judge()
+
+    def report(judged: Judged) -> None:
         if on_iteration is not None:
             on_iteration(
                 IterationReport(
-                    iteration,
+                    judged.iteration,
                     list(keyholder.last_predictions),
                     time.perf_counter() - start,
-                    trainer.refreshes,
+                    judged.refreshes,
+                    judged.restarts,
+                    judged.outcome,
                 )
             )
-        if decision is not Outcome.running:
-            outcome = decision
-            break
-        if iteration == config.max_iterations:
-            break
-        trainer.step()
+
+    result = drive(trainer, config, on_judged=report)
     net = keyholder.receive_final(trainer.final_weights())
     return CkksTrainingResult(
         net=net,
         keyholder=keyholder,
-        outcome=outcome,
-        iterations=trainer.steps,
-        refreshes=trainer.refreshes,
+        outcome=result.outcome,
+        iterations=result.iterations,
+        refreshes=result.refreshes,
         seconds=time.perf_counter() - start,
         predictions=list(keyholder.last_predictions),
+        restarts=result.restarts,
     )

@@ -9,7 +9,9 @@ for something, through a callable that takes and returns bytes (the transport):
 - `refresh`: when the weights have too few levels left for a step, a masked refresh
   (`crypto.ckks.refresh`): the key holder sees only masked values;
 - `judge`: each iteration it sends the four predictions, hardened (re-randomised and
-  noise-flooded, `crypto.ckks.outputs.harden`), and gets back running/converged/diverged.
+  noise-flooded, `crypto.ckks.outputs.harden`), and gets back running/converged/diverged;
+- `restart`: when the restart policy (`momentum.next_action`) says so, a fresh encrypted
+  initial state for attempt k (the key holder draws it from sub-seed [seed, k]).
 
 Coordinates: the trainer stores u = kappa W1 with kappa = cbrt(c3) (c3 the activation's cubic
 coefficient, so kappa^3 = c3) instead of W1. With z' = kappa z the hidden unit is
@@ -79,6 +81,7 @@ class CkksXorTrainer:
         *,
         refresh: Transport,
         judge: Transport,
+        restart: Transport | None = None,
         inputs: np.ndarray = INPUTS,
         targets: np.ndarray = TARGETS,
     ) -> None:
@@ -93,18 +96,35 @@ class CkksXorTrainer:
             raise ValueError("one target per input row")
         self._refresh_transport = refresh
         self._judge_transport = judge
+        self._restart_transport = restart
         self._refresher = Refresher(self.context, self.key_fingerprint)
+        self._cache: tuple[list[Any], list[list[tuple[Any, Any]]]] | None = None
+        self._load_state(state)
+        self.refreshes = 0
+        self.steps = 0
+        self.restarts = 0
+
+    def _load_state(self, state: bytes) -> None:
         header, blobs = messages.read(messages.STATE, state, key_fingerprint=self.key_fingerprint)
         hidden = header.get("hidden")
-        if hidden != config.hidden or len(blobs) != state_size(config.hidden):
+        if hidden != self.config.hidden or len(blobs) != state_size(self.config.hidden):
             raise ValueError("the initial state does not match the training configuration")
         cts = [vectors.from_bytes(self.context, blob) for blob in blobs]
         half = len(cts) // 2
-        self.weights = _Weights.unflat(cts[:half], config.hidden)
-        self.velocity = _Weights.unflat(cts[half:], config.hidden)
-        self.refreshes = 0
-        self.steps = 0
-        self._cache: tuple[list[Any], list[list[tuple[Any, Any]]]] | None = None
+        self.weights = _Weights.unflat(cts[:half], self.config.hidden)
+        self.velocity = _Weights.unflat(cts[half:], self.config.hidden)
+        self._cache = None
+
+    def restart(self) -> None:
+        """Ask the key holder for the next attempt's fresh state (the restart policy's)."""
+        if self._restart_transport is None:
+            raise ValueError("this trainer has no restart transport")
+        request = messages.write(
+            messages.RESTART,
+            {"key_fingerprint": self.key_fingerprint, "attempt": self.restarts + 1},
+        )
+        self._load_state(self._restart_transport(request))
+        self.restarts += 1
 
     # --- levels -------------------------------------------------------------------------
 
