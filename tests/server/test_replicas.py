@@ -201,18 +201,32 @@ def test_behind_nginx_a_killed_replica_loses_no_acknowledged_verdict(
         model_id = _upload(lb.url, owner, sealed_bytes)
         acked: list[str] = []
         refused: list[str] = []
-        for i in range(30):
-            if i == 10:
-                a.kill()  # the whole process group: uvicorn and its scoring process
-            tag = f"n{i}"
-            resp = _submit(lb.url, owner, model_id, tag)
-            if resp.status_code == 202:
-                acked.append(f"{tag}/s")
-            else:
-                refused.append(f"{tag}: {resp.status_code}")
+        sent: list[str] = []
+
+        def writer(name: str) -> None:
+            for i in range(12):
+                tag = f"{name}{i}"
+                sent.append(f"{tag}/s")
+                resp = _submit(lb.url, owner, model_id, tag)
+                if resp.status_code == 202:
+                    acked.append(f"{tag}/s")
+                else:
+                    refused.append(f"{tag}: {resp.status_code}")
+
+        writers = [threading.Thread(target=writer, args=(f"w{k}-",)) for k in range(3)]
+        for t in writers:
+            t.start()
+        while len(acked) < 8:
+            time.sleep(0.01)
+        a.kill()  # mid-run, requests in flight: uvicorn and its scoring process at once
+        for t in writers:
+            t.join()
         assert not a.running and b.running
-        # nginx retries a refused connection on B: every request was acknowledged.
-        assert refused == [] and len(acked) == 30
         stored = [e["message_ids"][0] for e in _inbox(lb.url, owner, model_id)]
-        assert stored == acked  # nothing acknowledged was lost, nothing stored twice
+        lost = set(acked) - set(stored)
+        assert lost == set()  # no acknowledged verdict lost
+        assert set(stored) <= set(sent)
+        # nginx retries a refused or reset connection on B, so (almost) every request is
+        # acknowledged; one in flight on A when it died may also have been stored there.
+        assert len(acked) >= 36 - 3, refused
         assert httpx.get(lb.url + "/readyz", timeout=30).status_code == 200
