@@ -189,3 +189,16 @@ def _same_file(x: Path, y: Path) -> bool:
                 return False
             if not bx:
                 return True
+
+
+def test_the_postgres_blob_store_is_refused_on_sqlite(tmp_path, monkeypatch) -> None:
+    from sealdog.server.app import prepare_storage
+    from sealdog.server.problems import ServerError
+    from sealdog.server.settings import BlobStoreKind, ServerSettings
+
+    monkeypatch.setenv("SEALDOG_BLOB_STORE", "postgres")
+    settings = ServerSettings(data_dir=tmp_path)
+    assert settings.blob_store is BlobStoreKind.postgres
+    with pytest.raises(ServerError, match="needs a postgresql database URL"):
+        prepare_storage(settings)
+    assert not (tmp_path / "blob-cache").exists()
