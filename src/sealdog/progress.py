@@ -41,7 +41,9 @@ class Progress:
         *,
         console: Console | None = None,
         interval: float = DEFAULT_INTERVAL,
+        rate: str | None = None,
     ) -> None:
+        """`rate`: a unit ("e-mails") to show the throughput in (units per second)."""
         if console is None:
             from rich.console import Console
 
@@ -51,6 +53,7 @@ class Progress:
         self.total = total
         self.completed = 0
         self.interval = interval
+        self.rate = rate
         self._lock = threading.Lock()
         self._started = 0.0
         self._bar: Any = None
@@ -79,6 +82,14 @@ class Progress:
                 self.total = total
         if self._bar is not None:
             self._bar.update(self._task, completed=completed, total=self.total)
+
+    def set_total(self, total: int) -> None:
+        """Set the total once it is known (a streamed input that has been read to its end),
+        keeping the count."""
+        with self._lock:
+            self.total = total
+        if self._bar is not None:
+            self._bar.update(self._task, total=total)
 
     def describe(self, description: str) -> None:
         """Change the description, keep the count (the next plain line shows it)."""
@@ -121,6 +132,7 @@ class Progress:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
+                *([_rate_column(self.rate)] if self.rate else []),
                 console=self.console,
             )
             self._bar.__enter__()
@@ -163,6 +175,8 @@ class Progress:
             count = f"{completed:,}"
         else:
             count = ""
+        if self.rate and completed and elapsed > 0:
+            count += f", {completed / elapsed:,.0f} {self.rate}/s"
         if done:
             return f"{description}: done{', ' + count if count else ''} in {elapsed:.1f} s"
         return f"{description}: {count + ', ' if count else ''}{elapsed:.0f} s"
@@ -170,3 +184,18 @@ class Progress:
     def _say(self, line: str) -> None:
         self.console.print(line, markup=False, highlight=False, soft_wrap=True)
         log.info(line)
+
+
+def _rate_column(unit: str) -> Any:
+    """A Rich column showing `completed / elapsed` in `unit`/s (Rich is imported lazily)."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            elapsed = task.elapsed or 0.0
+            if not task.completed or elapsed <= 0:
+                return Text(f"- {unit}/s")
+            return Text(f"{task.completed / elapsed:,.0f} {unit}/s")
+
+    return RateColumn()

@@ -29,14 +29,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def issue_admin_token(data_dir: Path) -> str:
-    """The operator's first token (`sealdog server token create --role admin`), in-process."""
+def issue_admin_token(data_dir: Path, database_url: str | None = None) -> str:
+    """The operator's first token (`sealdog server token create --role admin`), in-process,
+    in the SQLite file of `data_dir` or the database at `database_url`."""
     from sealdog.protocol import Role
     from sealdog.server.app import prepare_storage
     from sealdog.server.auth import issue_token
     from sealdog.server.settings import ServerSettings
 
-    repo, _ = prepare_storage(ServerSettings(data_dir=data_dir))
+    repo, _ = prepare_storage(ServerSettings(data_dir=data_dir, database_url=database_url))
     try:
         _, token = issue_token(repo, role=Role.admin, subject="operator", label="local server")
     finally:
@@ -45,7 +46,11 @@ def issue_admin_token(data_dir: Path) -> str:
 
 
 class LocalServer:
-    """Context manager: `with LocalServer(dir) as srv: srv.url, srv.admin_token`."""
+    """Context manager: `with LocalServer(dir) as srv: srv.url, srv.admin_token`.
+
+    Replicas: give each its own `data_dir` and the same `database_url` (and
+    `blob_store="postgres"` unless the data folders share one blob folder); the first issues
+    the admin token, the others get it as `admin_token` (nothing is issued then)."""
 
     def __init__(
         self,
@@ -56,8 +61,13 @@ class LocalServer:
         scoring_processes: int = 0,
         ready_timeout: float = 60.0,
         extra_env: dict[str, str] | None = None,
+        database_url: str | None = None,
+        blob_store: str | None = None,
+        admin_token: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.database_url = database_url
+        self.blob_store = blob_store
         self.insecure_demo = insecure_demo
         self.workers = workers
         self.scoring_processes = scoring_processes
@@ -65,13 +75,14 @@ class LocalServer:
         self.extra_env = dict(extra_env or {})
         self.port = 0
         self.url = ""
-        self.admin_token = ""
+        self.admin_token = admin_token or ""
         self.log_path = self.data_dir / "server.log"
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> LocalServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.admin_token = issue_admin_token(self.data_dir)
+        if not self.admin_token:
+            self.admin_token = issue_admin_token(self.data_dir, self.database_url)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [
@@ -100,6 +111,10 @@ class LocalServer:
             for k, v in os.environ.items()
             if not k.startswith("SEALDOG_") and k != "DATABASE_URL"
         }
+        if self.database_url:
+            env["SEALDOG_DATABASE_URL"] = self.database_url
+        if self.blob_store:
+            env["SEALDOG_BLOB_STORE"] = self.blob_store
         env.update(self.extra_env)
         with self.log_path.open("wb") as log:
             # Own session: a Ctrl-C in the terminal reaches us, and we stop the server ourselves.
@@ -146,6 +161,15 @@ class LocalServer:
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
+
+    def kill(self) -> None:
+        """SIGKILL the server's whole process group at once (a crash, for durability tests);
+        `stop` afterwards reaps it."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=15)
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM the server's process group, SIGKILL it if it lingers."""

@@ -11,7 +11,6 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -21,13 +20,14 @@ from sealdog import __version__
 from sealdog.server.deps import Services
 from sealdog.server.limits import BodyLimitMiddleware
 from sealdog.server.metrics import MetricsMiddleware, ServerMetrics
-from sealdog.server.problems import install_problem_handlers
+from sealdog.server.problems import ServerError, install_problem_handlers
 from sealdog.server.routers import health, metrics, models, scoring, tokens, verdicts
 from sealdog.server.scoring import EngineLimits, ScoringEngine
 from sealdog.server.scoring_worker import die_with_parent
-from sealdog.server.settings import ServerSettings
-from sealdog.server.storage.blobs import BlobStore
+from sealdog.server.settings import BlobStoreKind, ServerSettings
+from sealdog.server.storage.blobs import BlobStore, FileBlobStore
 from sealdog.server.storage.database import make_engine, migrate
+from sealdog.server.storage.db_blobs import DatabaseBlobStore
 from sealdog.server.storage.repository import Repository
 
 log = logging.getLogger("sealdog.server")
@@ -79,20 +79,8 @@ def sweep_orphans(repo: Repository, blobs: BlobStore, *, min_age_seconds: float)
     starts (so no upload is in flight); the age threshold also spares the uploads of another
     server sharing the data folder. Returns how many files it removed."""
     cutoff = time.time() - min_age_seconds
-    removed = blobs.remove_stale_temp_files(older_than=cutoff)
     known = {m.id for m in repo.list_models()}
-    for path in blobs.root.glob("*.sealed"):
-        if path.stem not in known and _mtime(path) < cutoff:
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except FileNotFoundError:
-        return float("inf")
+    return blobs.sweep_orphans(known, older_than=cutoff)
 
 
 def prepare_storage(settings: ServerSettings) -> tuple[Repository, BlobStore]:
@@ -101,7 +89,16 @@ def prepare_storage(settings: ServerSettings) -> tuple[Repository, BlobStore]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url())
     repo = Repository(engine)
-    blobs = BlobStore(settings.blob_dir)
+    blobs: BlobStore
+    if settings.blob_store is BlobStoreKind.postgres:
+        if engine.dialect.name != "postgresql":
+            raise ServerError(
+                "SEALDOG_BLOB_STORE=postgres needs a postgresql database URL "
+                "(SEALDOG_DATABASE_URL); use 'fs' with SQLite"
+            )
+        blobs = DatabaseBlobStore(engine, settings.blob_cache_dir)
+    else:
+        blobs = FileBlobStore(settings.blob_dir)
     if settings.auto_migrate:
         migrate(engine)
     return repo, blobs

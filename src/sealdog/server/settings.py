@@ -9,6 +9,7 @@ environment. `DATABASE_URL` (the common platform convention) is honoured when
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, model_validator
@@ -25,6 +26,13 @@ MODEL_3072_2POW18_BYTES = (2**18 + 1) * (2 * 3072 // 8)
 DEFAULT_MAX_MODEL_BYTES = 200 * MIB
 
 
+class BlobStoreKind(StrEnum):
+    """Where sealed-model files live (SEALDOG_BLOB_STORE)."""
+
+    fs = "fs"  # files under <data_dir>/models; replicas need that folder on a shared volume
+    postgres = "postgres"  # chunked bytea in the PostgreSQL database; replicas share nothing
+
+
 class ServerSettings(BaseSettings):
     """Everything the server needs to start; defaults suit a single machine."""
 
@@ -38,6 +46,12 @@ class ServerSettings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("SEALDOG_DATABASE_URL", "DATABASE_URL", "database_url"),
         description="SQLAlchemy URL; default: SQLite file <data_dir>/sealdog.db.",
+    )
+    blob_store: BlobStoreKind = Field(
+        default=BlobStoreKind.fs,
+        description="Where sealed models are stored: 'fs' (files in <data_dir>/models) or "
+        "'postgres' (in the PostgreSQL database, for replicas that share no volume; needs a "
+        "postgresql database URL; each replica keeps local copies in <data_dir>/blob-cache).",
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -165,6 +179,11 @@ class ServerSettings(BaseSettings):
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def blob_cache_dir(self) -> Path:
+        """This replica's local copies of database-stored blobs (blob_store=postgres)."""
+        return self.data_dir / "blob-cache"
 
     def effective_scoring_processes(self) -> int:
         if self.scoring_processes:

@@ -21,7 +21,7 @@ False and the caller raises the server's error).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -53,6 +53,25 @@ def split_batches(
     for n in split_sizes([e.wire_size for e in emails], batch_size, max_body_bytes):
         yield list(emails[start : start + n])
         start += n
+
+
+def cut_windows(
+    items: Iterable[Item], *, size: Callable[[Item], int], max_count: int, max_bytes: int
+) -> Iterator[list[Item]]:
+    """A stream of items in consecutive windows of at most `max_count` items and about
+    `max_bytes` (an item larger than that goes alone): how a streaming run bounds what it
+    holds. Items are read lazily, one window ahead at most."""
+    window: list[Item] = []
+    total = 0
+    for item in items:
+        item_size = size(item)
+        if window and (len(window) >= max_count or total + item_size > max_bytes):
+            yield window
+            window, total = [], 0
+        window.append(item)
+        total += item_size
+    if window:
+        yield window
 
 
 @dataclass(frozen=True)
@@ -167,6 +186,12 @@ class BatchPlan(Generic[Item, R]):
     @property
     def stopped(self) -> bool:
         return self._stopped
+
+    @property
+    def handed_out(self) -> bool:
+        """Nothing left to hand out (every batch sent, or the run stopped); a batch in
+        flight may still be refused and re-cut, so this can turn False again."""
+        return self._stopped or (not self._again and self._next >= len(self.items))
 
     def skipped(self) -> list[tuple[int, Exception]]:
         """(index in the submission, reason) of every item given up, in submission order."""

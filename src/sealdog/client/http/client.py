@@ -9,7 +9,9 @@ The two clients differ only in how they send and wait; the asynchronous one keep
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from typing import Any, Self, TypeVar
 
@@ -55,6 +57,16 @@ DEFAULT_INPUTS_BATCH_SIZE = 64  # the server's default SEALDOG_MAX_INPUTS_PER_BA
 DEFAULT_MAX_BODY_BYTES = 12 * 1024 * 1024  # under the server's default 16 MiB body cap
 
 Progress = Callable[[int], None]
+
+
+@dataclasses.dataclass
+class _Window:
+    """One window of a streamed run: its first item's index in the stream, its submission
+    and how many of its batches are in flight."""
+
+    offset: int
+    run: Submission[Email]
+    inflight: int = 0
 
 
 def _as_emails(emails: Sequence[Email | bytes]) -> list[Email]:
@@ -399,6 +411,109 @@ class AsyncSealdogClient(_ClientBase):
             await asyncio.gather(*workers, return_exceptions=True)
             raise
         return run.finish()
+
+    async def score_stream(
+        self,
+        model_id: str,
+        windows: Iterable[Sequence[Email]],
+        *,
+        delivery: Delivery = "direct",
+        mode: Mode = Mode.VERDICT,
+        progress: Progress | None = None,
+        on_error: OnError = OnError.skip,
+        open_windows: int = 2,
+    ) -> ScoreRun:
+        """`score_run` over a stream of e-mails that the caller cuts into windows
+        (`batching.cut_windows`): windows are read in a thread as the run needs them, at
+        most `open_windows` are held at once, and `concurrency` batches stay in flight
+        across window boundaries. Each window is one `Submission`, so a refusal is handled
+        as in `score_run` and named by its place in the whole stream. When the run stops
+        (a run-level error, or `OnError.stop` and a refusal), nothing more is sent and the
+        windows not yet read are counted as unsent."""
+        source = iter(windows)
+        cond = asyncio.Condition()
+        live: deque[_Window] = deque()
+        parts: list[tuple[int, ScoreRun]] = []
+        offset = 0
+        exhausted = stopped = False
+
+        def stop_all() -> None:
+            nonlocal stopped
+            stopped = True
+            for window in live:
+                window.run.plan.stop()
+
+        def settle() -> None:
+            """Finish the leading windows that are done (in order)."""
+            while live and live[0].inflight == 0 and live[0].run.plan.handed_out:
+                window = live.popleft()
+                parts.append((window.offset, window.run.finish()))
+
+        async def next_batch() -> tuple[_Window, Batch] | None:
+            nonlocal exhausted, offset
+            async with cond:
+                while not stopped:
+                    for window in live:
+                        batch = window.run.take()
+                        if batch is not None:
+                            window.inflight += 1
+                            return window, batch
+                    if not exhausted and len(live) < max(1, open_windows):
+                        items = await asyncio.to_thread(next, source, None)
+                        if items is None:
+                            exhausted = True
+                        else:
+                            run = self._submission(EMAILS, list(items), on_error)
+                            live.append(_Window(offset, run))
+                            offset += len(items)
+                            if run.plan.stopped:  # refused locally under OnError.stop
+                                stop_all()
+                            settle()
+                        continue
+                    if exhausted and not live:
+                        return None
+                    await cond.wait()
+                return None
+
+        async def worker() -> None:
+            while (job := await next_batch()) is not None:
+                window, batch = job
+                items = window.run.batch_items(batch)
+                call = api.score(EMAILS, model_id, items, delivery, mode)
+                failure: ClientError | None = None
+                try:
+                    result = await self._call(call)
+                except ClientError as exc:
+                    failure = exc
+                async with cond:
+                    window.inflight -= 1
+                    if failure is not None:
+                        self._failed(window.run, batch, failure)
+                    else:
+                        window.run.done(batch, result)
+                    if window.run.plan.stopped:
+                        stop_all()
+                    settle()
+                    cond.notify_all()
+                if failure is None and progress:
+                    progress(len(batch))
+
+        workers = [asyncio.create_task(worker()) for _ in range(self.concurrency)]
+        try:
+            await asyncio.gather(*workers)
+        except BaseException:
+            for task in workers:  # a bug, a cancellation or an unreadable source
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            raise
+        settle()
+        if live:  # pragma: no cover - every window is handed out once the workers return
+            raise RuntimeError("score_stream ended with windows still open")
+        whole = ScoreRun.concat(parts)
+        if stopped and not exhausted:
+            rest = await asyncio.to_thread(lambda: sum(len(w) for w in source))
+            whole = dataclasses.replace(whole, unsent=whole.unsent + rest)
+        return whole
 
     async def health(self) -> dict[str, Any]:
         return await self._call(api.health())

@@ -83,6 +83,22 @@ class ScoreRun:
     def complete(self) -> bool:
         return not self.refused and not self.unsent and self.error is None
 
+    @classmethod
+    def concat(cls, parts: Sequence[tuple[int, ScoreRun]]) -> ScoreRun:
+        """One run from the runs of consecutive windows of a stream, each with the
+        submission index of its first item: refusals keep their place in the whole stream,
+        the first run-level error is the run's."""
+        results: list[ScoreResult] = []
+        refused: list[Refusal] = []
+        unsent = 0
+        error: ClientError | None = None
+        for offset, part in parts:
+            results.extend(part.results)
+            refused.extend(Refusal(r.index + offset, r.name, r.error) for r in part.refused)
+            unsent += part.unsent
+            error = error or part.error
+        return cls(results, refused, unsent, error)
+
     def raise_for_problems(self) -> None:
         """Raise the run's error, else the first refusal's (the strict `score()` contract)."""
         if self.error is not None:

@@ -196,10 +196,11 @@ async def get_model(model_id: str, app: App, caller: Caller) -> ModelInfo:
 async def download_sealed_model(model_id: str, app: App, caller: Caller) -> FileResponse:
     """The sealed-model file itself, for its owner only."""
     record = await model_for(app, caller, model_id, purpose=Purpose.own)
-    if not await run_in_threadpool(app.blobs.exists, record.id):
+    blob = await run_in_threadpool(app.blobs.local_path, record.id)
+    if blob is None:
         raise missing_blob(record.id)
     return FileResponse(
-        app.blobs.path_for(record.id),
+        blob,
         media_type="application/octet-stream",
         filename=f"{record.id}.sealed",
     )

@@ -127,16 +127,17 @@ async def score(
             "The server operator can enable it: sealdog server model score-mode <id> --enable",
         )
     count = len(batch)
+    blob = await run_in_threadpool(app.blobs.local_path, record.id)
+    if blob is None:
+        raise missing_blob(record.id)
     job = ScoreJob(
         model_id=record.id,
         digest=record.digest,
         kind=record.kind,
-        path=str(app.blobs.path_for(record.id)),
+        path=str(blob),
         mode=body.mode,
         batch=batch,
     )
-    if not await run_in_threadpool(app.blobs.exists, record.id):
-        raise missing_blob(record.id)
     try:
         verdicts = await unless_disconnected(request.is_disconnected, app.scoring.score(job))
     except ClientGoneError:

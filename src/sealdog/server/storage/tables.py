@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -84,3 +85,25 @@ class VerdictRow(Base):
     count: Mapped[int] = mapped_column(Integer, nullable=False)
     message_ids: Mapped[list[str | None]] = mapped_column(JSON, nullable=False)
     payload: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class BlobRow(Base):
+    """A sealed-model blob held in the database (SEALDOG_BLOB_STORE=postgres). No foreign
+    key to sealed_models: the blob is written before the model's row (see db_blobs)."""
+
+    __tablename__ = "sealed_blobs"
+
+    model_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    chunk_bytes: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class BlobChunkRow(Base):
+    __tablename__ = "sealed_blob_chunks"
+
+    model_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("sealed_blobs.model_id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)

@@ -1,0 +1,323 @@
+"""Scale-out benchmark (issue 16): replicas on one PostgreSQL behind nginx, and the CLI.
+
+In one run, with the same sealed model (logistic regression on Enron-Spam enron1, as in
+bench/server_load.py; generated e-mails when the corpus is absent) and the same load
+(64-e-mail inbox batches from `--clients` concurrent HTTP clients):
+
+  (a) one replica (`sealdog server run`, one worker, one scoring process) = the baseline;
+  (b) two such replicas behind nginx (generated config, loopback), one PostgreSQL, the
+      blob store in PostgreSQL (SEALDOG_BLOB_STORE=postgres);
+  (c) `sealdog score` (a subprocess, its default --concurrency) on --cli-emails e-mails
+      from a folder, against (b);
+  (d) Ray bulk scoring on 1 and 2 CPUs: filled by `ray_figures` (the Ray part of issue 16;
+      null until it lands);
+  then a durability phase: replica A is SIGKILLed while clients write through nginx, and
+  every acknowledged inbox entry is looked up afterwards (`lost_verdicts`).
+
+Targets: two_replicas_eps >= 1.7 x one_replica_eps; cli_eps >= 0.8 x two_replicas_eps;
+lost_verdicts = 0. Ratios are printed against (a), measured in the same run.
+
+Needs PostgreSQL (SEALDOG_BENCH_POSTGRES_URL or SEALDOG_TEST_POSTGRES_URL; each scenario
+gets a fresh schema) and nginx. Full run, from the repository root:
+
+    bash -c 'source .ci/postgres.sh && PYTHONPATH=src python bench/scale_out.py'
+
+(`--quick`: 2048-bit key, fewer batches, 400 e-mails for the CLI: a few minutes.)
+Last line: {"bench": "scale_out", "key_bits": ..., "one_replica_eps": ...,
+"two_replicas_eps": ..., "cli_eps": ..., "ray_eps": {"1": ..., "2": ...},
+"lost_verdicts": ..., "errors": ...}
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from server_load import build_model, load_emails  # noqa: E402
+
+from sealdog.client.local_nginx import LocalNginx, find_nginx  # noqa: E402
+from sealdog.client.local_server import LocalServer  # noqa: E402
+from sealdog.server.storage.database import make_engine  # noqa: E402
+
+BATCH = 64
+
+
+@contextmanager
+def fresh_schema(url: str) -> Iterator[str]:
+    """A URL whose search_path is a new schema (dropped afterwards)."""
+    schema = "bench_" + uuid.uuid4().hex[:10]
+    admin = make_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@contextmanager
+def replicas(root: Path, url: str, n: int, demo: bool) -> Iterator[list[LocalServer]]:
+    with ExitStack() as stack:
+        servers: list[LocalServer] = []
+        for i in range(n):
+            server = LocalServer(
+                root / f"replica{i}",
+                insecure_demo=demo,
+                workers=1,
+                scoring_processes=1,
+                database_url=url,
+                blob_store="postgres",
+                admin_token=servers[0].admin_token if servers else None,
+                ready_timeout=120,
+            )
+            servers.append(stack.enter_context(server))
+        yield servers
+
+
+def owner_token(base: str, admin: str) -> str:
+    r = httpx.post(
+        base + "/v1/tokens",
+        json={"role": "owner", "subject": "bench"},
+        headers={"Authorization": f"Bearer {admin}"},
+        timeout=60,
+    )
+    r.raise_for_status()
+    return str(r.json()["token"])
+
+
+def upload(base: str, token: str, model: bytes) -> str:
+    r = httpx.post(
+        base + "/v1/models",
+        content=model,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/octet-stream"},
+        timeout=900,
+    )
+    r.raise_for_status()
+    return str(r.json()["id"])
+
+
+def bodies(batches: list[list[bytes]], tag: str) -> list[str]:
+    return [
+        json.dumps(
+            {
+                "delivery": "inbox",
+                "emails": [
+                    {"base64": base64.b64encode(m).decode(), "message_id": f"{tag}-{i}-{j}"}
+                    for j, m in enumerate(batch)
+                ],
+            }
+        )
+        for i, batch in enumerate(batches)
+    ]
+
+
+def warm(urls: list[str], token: str, model_id: str, body: str) -> None:
+    """Load the model in every replica's scoring process (fetch the blob, build tables)."""
+    for url in urls:
+        with httpx.Client(base_url=url, timeout=900) as c:
+            c.post(
+                f"/v1/models/{model_id}/score",
+                content=body,
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            ).raise_for_status()
+
+
+def load(
+    url: str, token: str, model_id: str, payloads: list[str], clients: int
+) -> tuple[float, int, list[str]]:
+    """(e-mails/s, errors, acknowledged first message ids) for `payloads` sent by
+    `clients` threads, each with its own keep-alive connection."""
+    errors = 0
+    acked: list[str] = []
+    local = threading.local()
+
+    def send(body: str) -> None:
+        nonlocal errors
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(
+                base_url=url, timeout=900, headers={"Authorization": f"Bearer {token}"}
+            )
+        try:
+            resp = local.client.post(
+                f"/v1/models/{model_id}/score",
+                content=body,
+                headers={"Content-Type": "application/json"},
+            )
+        except httpx.HTTPError:
+            errors += 1
+            return
+        if resp.status_code == 202:
+            acked.append(json.loads(body)["emails"][0]["message_id"])
+        else:
+            errors += 1
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(send, payloads))
+    elapsed = time.perf_counter() - start
+    return BATCH * len(payloads) / elapsed, errors, acked
+
+
+def inbox_ids(url: str, token: str, model_id: str) -> set[str]:
+    found: set[str] = set()
+    after = "0"
+    with httpx.Client(base_url=url, timeout=120) as c:
+        while True:
+            r = c.get(
+                f"/v1/models/{model_id}/verdicts",
+                params={"after": after, "limit": 500},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            r.raise_for_status()
+            page = r.json()
+            if not page["entries"]:
+                return found
+            found.update(e["message_ids"][0] for e in page["entries"])
+            after = page["next_cursor"]
+
+
+def cli_score(url: str, token: str, model_id: str, folder: Path, n: int) -> tuple[float, int]:
+    """(e-mails/s, exit status) of `sealdog score FOLDER` (inbox delivery), start-up
+    included."""
+    env = {**os.environ, "SEALDOG_URL": url, "SEALDOG_TOKEN": token}
+    cmd = [sys.executable, "-m", "sealdog.cli", "score", str(folder), "-m", model_id]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, timeout=3600)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        print(proc.stderr.decode(errors="replace")[-2000:], file=sys.stderr)
+    return n / elapsed, proc.returncode
+
+
+def ray_figures(model_bytes: bytes, emails: list[bytes], quick: bool) -> dict[str, float | None]:
+    """(d) `sealdog bulk score` on Ray with 1 and 2 CPUs, e-mails/s. Not built yet: the Ray
+    part of issue 16 fills this in; until then the figures are null."""
+    return {"1": None, "2": None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="CI-sized run")
+    parser.add_argument("--key-bits", type=int, default=None, help="default 3072 (quick 2048)")
+    parser.add_argument("--batches", type=int, default=None, help="64-e-mail batches per load")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
+    parser.add_argument("--cli-emails", type=int, default=None, help="default 2000 (quick 400)")
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+
+    pg = (
+        args.database_url
+        or os.environ.get("SEALDOG_BENCH_POSTGRES_URL")
+        or os.environ.get("SEALDOG_TEST_POSTGRES_URL")
+    )
+    if not pg:
+        sys.exit("needs PostgreSQL: source .ci/postgres.sh first, or pass --database-url")
+    if find_nginx() is None:
+        sys.exit("needs nginx (apt-get install nginx)")
+    key_bits = args.key_bits or (2048 if args.quick else 3072)
+    n_batches = args.batches or (16 if args.quick else 48)
+    n_cli = args.cli_emails or (400 if args.quick else 2000)
+    demo = key_bits < 2048
+
+    t0 = time.perf_counter()
+    test, train, labels, source = load_emails(500, 400 if args.quick else 1500)
+    model_bytes, _ = build_model(train, labels, key_bits, max_terms=4000 if args.quick else 20000)
+    batches = [
+        [test[(i * BATCH + j) % len(test)] for j in range(BATCH)] for i in range(n_batches)
+    ]
+    print(
+        f"data: {source}; {key_bits}-bit key; model {len(model_bytes) / 1e6:.1f} MB; "
+        f"{n_batches} x {BATCH} e-mails per load, {args.clients} clients "
+        f"(setup {time.perf_counter() - t0:.0f} s)",
+        flush=True,
+    )
+    errors = 0
+    with tempfile.TemporaryDirectory(prefix="sealdog-scale-") as tmp:
+        root = Path(tmp)
+        mail = root / "mail"
+        mail.mkdir()
+        for i in range(n_cli):
+            (mail / f"{i:05}.eml").write_bytes(test[i % len(test)])
+
+        # (a) one replica, one worker
+        with fresh_schema(pg) as url, replicas(root / "a", url, 1, demo) as (one,):
+            token = owner_token(one.url, one.admin_token)
+            model_id = upload(one.url, token, model_bytes)
+            warm([one.url], token, model_id, bodies(batches[:1], "warm")[0])
+            one_eps, errs, _ = load(one.url, token, model_id, bodies(batches, "a"), args.clients)
+            errors += errs
+        print(f"(a) one replica:              {one_eps:8.1f} e-mails/s", flush=True)
+
+        # (b) two replicas behind nginx, (c) the CLI against them, then a replica killed
+        with fresh_schema(pg) as url, replicas(root / "b", url, 2, demo) as pair, LocalNginx(
+            root / "nginx", [s.url for s in pair]
+        ) as lb:
+            token = owner_token(lb.url, pair[0].admin_token)
+            model_id = upload(lb.url, token, model_bytes)
+            warm([s.url for s in pair], token, model_id, bodies(batches[:1], "warm")[0])
+            two_eps, errs, _ = load(lb.url, token, model_id, bodies(batches, "b"), args.clients)
+            errors += errs
+            print(
+                f"(b) two replicas + nginx:     {two_eps:8.1f} e-mails/s "
+                f"= {two_eps / one_eps:.2f} x (a) (target >= 1.7)",
+                flush=True,
+            )
+            cli_eps, status = cli_score(lb.url, token, model_id, mail, n_cli)
+            errors += status != 0
+            print(
+                f"(c) sealdog score, {n_cli} e-mails: {cli_eps:8.1f} e-mails/s "
+                f"= {cli_eps / two_eps:.2f} x (b) (target >= 0.8)",
+                flush=True,
+            )
+
+            # durability: kill replica 0 while clients write through nginx
+            payloads = bodies(batches, "kill")
+            killer = threading.Timer(2.0, pair[0].kill)
+            killer.start()
+            _, kill_errors, acked = load(lb.url, token, model_id, payloads, args.clients)
+            killer.join()
+            stored = inbox_ids(lb.url, token, model_id)
+            lost = len(set(acked) - stored)
+            print(
+                f"replica killed mid-run: {len(acked)}/{len(payloads)} batches acknowledged, "
+                f"{kill_errors} refused, {lost} acknowledged lost (target 0)",
+                flush=True,
+            )
+    ray = ray_figures(model_bytes, test, args.quick)
+    print(
+        json.dumps(
+            {
+                "bench": "scale_out",
+                "key_bits": key_bits,
+                "one_replica_eps": round(one_eps, 1),
+                "two_replicas_eps": round(two_eps, 1),
+                "cli_eps": round(cli_eps, 1),
+                "ray_eps": ray,
+                "lost_verdicts": lost,
+                "errors": errors,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
