@@ -34,6 +34,7 @@ import argparse
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -209,9 +210,26 @@ def cli_score(url: str, token: str, model_id: str, folder: Path, n: int) -> tupl
 
 
 def ray_figures(model_bytes: bytes, emails: list[bytes], quick: bool) -> dict[str, float | None]:
-    """(d) `sealdog bulk score` on Ray with 1 and 2 CPUs, e-mails/s. Not built yet: the Ray
-    part of issue 16 fills this in; until then the figures are null."""
-    return {"1": None, "2": None}
+    """(d) `sealdog bulk score`'s engine (`sealdog.bulk.job.run_bulk`) on a local Ray with 1
+    and 2 CPUs: steady e-mails/s, measured as bench/bulk_ray.py does (which also compares
+    them with the in-process scorer). Null when the `ray` extra is not installed."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        print("(d) skipped: the `ray` extra is not installed", file=sys.stderr)
+        return {"1": None, "2": None}
+    from bulk_ray import ray_eps  # this folder's bench/bulk_ray.py
+
+    work = Path(tempfile.mkdtemp(prefix="sealdog-scale-ray-"))
+    try:
+        folders = [work / f"box{k}" for k in range(4)]
+        for k, folder in enumerate(folders):
+            folder.mkdir()
+            for i, raw in enumerate(emails[k::4]):
+                (folder / f"{i:06d}.eml").write_bytes(raw)
+        return {str(c): round(ray_eps(model_bytes, folders, c, False)[0], 1) for c in (1, 2)}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:
