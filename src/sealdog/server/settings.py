@@ -8,11 +8,15 @@ environment. `DATABASE_URL` (the common platform convention) is honoured when
 
 from __future__ import annotations
 
+import functools
 import os
+from enum import StrEnum
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sealdog.attestation import AuditorKeyError, TrustedAuditors
 
 MIB = 1024 * 1024
 
@@ -20,6 +24,15 @@ MIB = 1024 * 1024
 # are 201,327,360 bytes (192.0 MiB). 200 MiB leaves 8 MiB for the manifest and the zip.
 MODEL_3072_2POW18_BYTES = (2**18 + 1) * (2 * 3072 // 8)
 DEFAULT_MAX_MODEL_BYTES = 200 * MIB
+
+
+class StrictRerandomise(StrEnum):
+    """SEALDOG_STRICT_RERANDOMISE: a full r^n mod n^2 per output pack (on), the DJN short
+    exponent only (off), or on unless the model has a valid attestation (auto)."""
+
+    on = "on"
+    off = "off"
+    auto = "auto"
 
 
 class ServerSettings(BaseSettings):
@@ -124,7 +137,45 @@ class ServerSettings(BaseSettings):
     auto_migrate: bool = Field(
         default=True, description="Run Alembic migrations when the app starts."
     )
+    trusted_auditors: str = Field(
+        default="",
+        description="Auditors whose attestations this server accepts: comma-separated, each "
+        "the path of a public-key file (`sealdog auditor-keygen` writes KEY.pub) or the key's "
+        "base64 text (32 bytes, Ed25519). Empty: none.",
+    )
+    require_attestation: bool = Field(
+        default=False,
+        description="Refuse to score (403, reason attestation_required) with a model that has "
+        "no attestation by a trusted auditor. Needs SEALDOG_TRUSTED_AUDITORS.",
+    )
+    strict_rerandomise: StrictRerandomise = Field(
+        default=StrictRerandomise.auto,
+        description="Full r^n re-randomisation of every output pack: on, off, or auto (on "
+        "unless the model is attested). A model deployed with strict_rerandomise=true gets it "
+        "whatever this says.",
+    )
     log_level: str = "info"
+
+    @field_validator("trusted_auditors")
+    @classmethod
+    def _parse_trusted(cls, value: str) -> str:
+        try:
+            TrustedAuditors.parse(value)
+        except AuditorKeyError as exc:
+            raise ValueError(f"SEALDOG_TRUSTED_AUDITORS: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _attestation_needs_auditors(self) -> ServerSettings:
+        if self.require_attestation and not self.trusted_auditors.strip():
+            raise ValueError(
+                "SEALDOG_REQUIRE_ATTESTATION is on but SEALDOG_TRUSTED_AUDITORS names no auditor"
+            )
+        return self
+
+    def auditors(self) -> TrustedAuditors:
+        """The trusted auditor keys (read once per process and value)."""
+        return _trusted(self.trusted_auditors)
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in the data directory."""
@@ -157,3 +208,8 @@ class ServerSettings(BaseSettings):
                 str(value).lower() if isinstance(value, bool) else str(value)
             )
         return env
+
+
+@functools.lru_cache(maxsize=8)
+def _trusted(spec: str) -> TrustedAuditors:
+    return TrustedAuditors.parse(spec)

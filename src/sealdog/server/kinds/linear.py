@@ -68,15 +68,19 @@ class LinearModel:
     def __init__(self, model: SealedModel) -> None:
         self.featuriser = Featuriser.from_spec(model.featuriser)
         self.sealed = model.linear()
-        self._scorers: dict[Mode, LinearScorer] = {}
+        self._scorers: dict[tuple[Mode, bool], LinearScorer] = {}
 
-    def _scorer(self, mode: Mode) -> LinearScorer:
-        scorer = self._scorers.get(mode)
+    def _scorer(self, mode: Mode, strict: bool) -> LinearScorer:
+        scorer = self._scorers.get((mode, strict))
         if scorer is None:
-            scorer = self._scorers[mode] = LinearScorer(self.sealed, mode=mode)
+            scorer = self._scorers[mode, strict] = LinearScorer(
+                self.sealed, mode=mode, strict_rerandomise=strict
+            )
         return scorer
 
-    def score(self, batch: Batch, *, mode: Mode) -> dict[str, Any]:
+    def score(
+        self, batch: Batch, *, mode: Mode, strict_rerandomise: bool = False
+    ) -> dict[str, Any]:
         """Encrypted verdicts (re-randomised, packed) for the batch's e-mails, in order."""
         if not isinstance(batch, EmailBatch):
             raise ScoringInputError(
@@ -94,7 +98,7 @@ class LinearModel:
             vectors.append(checked.features)
             if checked.truncated:  # over a parsing cap: the key holder is told (never silent)
                 truncated.append(i)
-        verdicts = self._scorer(mode).score_batch(vectors)
+        verdicts = self._scorer(mode, strict_rerandomise).score_batch(vectors)
         return replace(verdicts, truncated=tuple(truncated)).to_json()
 
 
