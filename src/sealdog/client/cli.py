@@ -253,19 +253,42 @@ def deploy(
     token: str = TokenOption,
     timeout: float = TimeoutOption,
     as_json: bool = typer.Option(False, "--json", help="Print the model's metadata as JSON."),
+    attestation: Path | None = typer.Option(
+        None,
+        "--attestation",
+        help="An auditor's attestation (from `sealdog audit --attest`) to upload with the model.",
+    ),
+    strict_rerandomise: bool = typer.Option(
+        False,
+        "--strict-rerandomise",
+        help="Ask the server for a full r^n re-randomisation of every output of this model.",
+    ),
 ) -> None:
     """Upload a sealed model; prints its id (uploading the same file again gives the same id)."""
     from sealdog.client.keyfiles import open_public_key
     from sealdog.sealed_model import SealedModel
 
     model = SealedModel.read(sealed_model)
+    attestation_bytes = None
+    if attestation is not None:
+        from sealdog.client.attestation import read_attestation
+
+        document = read_attestation(attestation)  # malformed: refused before any upload
+        if document.statement.model_digest != model.digest:
+            raise SealdogError(
+                f"{attestation} attests model {document.statement.model_digest[:16]}..., not "
+                f"{sealed_model} ({model.digest[:16]}...)."
+            )
+        attestation_bytes = document.to_bytes()
     if public_key is not None:
         pk = open_public_key(public_key)
         require_same_key(
             model.key_fingerprint, pk.fingerprint, what=str(sealed_model), key=public_key
         )
     with _client(url, token, timeout) as client:
-        info = client.deploy(model)
+        info = client.deploy(
+            model, attestation=attestation_bytes, strict_rerandomise=strict_rerandomise
+        )
     if as_json:
         typer.echo(
             json.dumps(
