@@ -198,3 +198,51 @@ def test_cli_flow_attests_only_a_sound_model(tmp_path: Path, monkeypatch) -> Non
     Path("other.json").write_bytes(other.to_bytes())
     deploy = run("deploy", "m.sealed", "--attestation", "other.json", "--url", "http://127.0.0.1:9")
     assert deploy.exit_code == 2 and "attests model" in deploy.output  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def small_sealed():
+    from sealdog.crypto.paillier import generate_keypair
+    from sealdog.mail.featuriser import FeaturiserSpec
+    from sealdog.sealed_model import seal_model
+
+    pk, _ = generate_keypair(512, insecure=True)
+    spec = FeaturiserSpec(mode="vocabulary", vocabulary=("w:a", "w:b", "w:c"), max_count=3)
+    return seal_model(
+        pk, [1.0, -2.0, 0.5], 0.25, featuriser=spec.to_dict(), scale_bits=8, max_count=3
+    )
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    weights=st.lists(st.integers(-(1 << 40), 1 << 40), min_size=3, max_size=3),
+    bias=st.integers(-(1 << 20), 1 << 20),
+    declared=st.integers(1, 1 << 48),
+    max_weight=st.integers(1, 1 << 40),
+)
+def test_bound_checks_agree_with_plaintext_arithmetic(
+    small_sealed, weights: list[int], bias: int, declared: int, max_weight: int
+) -> None:
+    """The auditor's verdict is exactly: every |w_i| * 2^8 <= max_weight * 2^8 and
+    declared >= (|b| + 3 * sum |w_i|) * 2^8, computed here in plain integers (the weights
+    are whole numbers, so the fixed-point encoding at scale 2^8 is exact)."""
+    from sealdog.client.attestation import check_bounds
+    from sealdog.mail.featuriser import FeaturiserSpec
+    from sealdog.sealed_model import SealedModel
+    from sealdog.trainer.model import LinearModel
+
+    manifest = small_sealed.manifest_dict()
+    manifest.pop("digest")
+    manifest["score_bound"] = str(declared)
+    model = SealedModel(manifest, small_sealed.payload)
+    plain = LinearModel(
+        np.array(weights, dtype=np.float64),
+        float(bias),
+        FeaturiserSpec.from_dict(small_sealed.featuriser),
+    )
+    report = check_bounds(model, plain, max_weight=float(max_weight))
+    true_bound = (abs(bias) + 3 * sum(abs(w) for w in weights)) << 8
+    assert report.true_bound == max(1, true_bound)
+    weights_ok = all(abs(w) <= max_weight for w in weights)
+    assert report.passed is (weights_ok and declared >= max(1, true_bound))
+    assert any("per-weight bound" in f for f in report.failures) is (not weights_ok)
