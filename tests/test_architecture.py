@@ -37,6 +37,7 @@ ALLOWED: dict[str, set[str]] = {
     "sealdog.cli_errors": {"sealdog.errors", "sealdog.mail"},
     "sealdog.progress": set(),
     "sealdog.sealed_model": BASE | {"sealdog.crypto"},
+    "sealdog.attestation": BASE,
     "sealdog.data": BASE | CLI_SUPPORT | {"sealdog.mail"},
     "sealdog.xor": BASE
     | CLI_SUPPORT
@@ -66,6 +67,7 @@ ALLOWED: dict[str, set[str]] = {
         "sealdog.mail",
         "sealdog.protocol",
         "sealdog.sealed_model",
+        "sealdog.attestation",
         "sealdog.xor.sealed",
         "sealdog.xor.outputs",
         "sealdog.xor.ckks.sealed",

@@ -167,5 +167,7 @@ def test_model_info_json_is_unchanged(sealed) -> None:
         "score_mode_enabled",
         "owner",
         "summary",
+        "strict_rerandomise",
+        "attestation",
     ]
     assert info["uploaded_at"] == "2026-01-02T03:04:05Z" and info["summary"] == {"dim": 7}

@@ -184,3 +184,37 @@ def test_inbox_inserts_for_one_model_commit_in_cursor_order() -> None:
         assert done.is_set()
         assert [v.message_ids for v in repo.list_verdicts(model_id, after=0, limit=10)] == [["<m>"]]
         engine.dispose()
+
+
+def test_migration_0002_keeps_models_and_adds_attestation_columns(tmp_path) -> None:
+    """A database at 0001 with a model row: after the upgrade the model reads back with
+    no attestation and strict re-randomisation off, and both can be set (never unset)."""
+    from alembic import command
+
+    from sealdog.server.storage.database import _alembic_config
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO sealed_models (id, owner, kind, scheme, digest, key_fingerprint, "
+                "key_bits, size_bytes, summary, uploaded_at, score_mode_enabled) VALUES "
+                "('m0', 'alice', 'linear', 'paillier', 'd0', 'f0', 1024, 1, '{}', "
+                "'2026-01-01 00:00:00', 0)"
+            )
+        )
+    assert current_revision(engine) == "0001"
+    migrate(engine)
+    assert current_revision(engine) == head_revision()
+    repo = Repository(engine)
+    old = repo.get_model("m0")
+    assert old is not None and old.attestation is None and old.strict_rerandomise is False
+    assert repo.attach("m0", attestation={"format": "x"}, strict_rerandomise=True)
+    assert repo.attach("m0")  # nothing to change: True for an existing model
+    assert not repo.attach("missing", strict_rerandomise=True)
+    new = repo.get_model("m0")
+    assert new is not None and new.attestation == {"format": "x"} and new.strict_rerandomise

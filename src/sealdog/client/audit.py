@@ -85,6 +85,10 @@ class AuditResult:
     evaluation: Evaluation | None = None
     term_names: str = ""
     """Where the term names come from (a term map file, the evaluation mail, vocabulary)."""
+    bound_checks: list[str] = field(default_factory=list)
+    """What `audit --attest` checked of the bounds (`sealdog.client.attestation`)."""
+    attestation: dict[str, Any] | None = None
+    """The signed attestation's JSON, when `audit --attest` issued one."""
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
@@ -463,6 +467,8 @@ def print_summary(result: AuditResult) -> None:
     console.print(f"[{colour}]{'PASS' if result.passed else 'FAIL'}[/{colour}] {result.check}")
     if result.failure:
         console.print(f"[bold red]{result.failure}[/bold red]")
+    if result.attestation is not None:
+        console.print(f"attested by auditor {result.attestation['statement']['auditor']}")
     info = result.model_info
     console.print(
         f"model {info['digest'][:16]}...  {info['key_bits']}-bit key "

@@ -89,6 +89,7 @@ def register(app: typer.Typer) -> None:
     app.command("verdicts")(verdicts)
     app.command("audit")(audit)
     app.command("export-openings")(export_openings)
+    app.command("auditor-keygen")(auditor_keygen)
     app.add_typer(models_app, name="models")
 
 
@@ -255,19 +256,42 @@ def deploy(
     token: str = TokenOption,
     timeout: float = TimeoutOption,
     as_json: bool = typer.Option(False, "--json", help="Print the model's metadata as JSON."),
+    attestation: Path | None = typer.Option(
+        None,
+        "--attestation",
+        help="An auditor's attestation (from `sealdog audit --attest`) to upload with the model.",
+    ),
+    strict_rerandomise: bool = typer.Option(
+        False,
+        "--strict-rerandomise",
+        help="Ask the server for a full r^n re-randomisation of every output of this model.",
+    ),
 ) -> None:
     """Upload a sealed model; prints its id (uploading the same file again gives the same id)."""
     from sealdog.client.keyfiles import open_public_key
     from sealdog.sealed_model import SealedModel
 
     model = SealedModel.read(sealed_model)
+    attestation_bytes = None
+    if attestation is not None:
+        from sealdog.client.attestation import read_attestation
+
+        document = read_attestation(attestation)  # malformed: refused before any upload
+        if document.statement.model_digest != model.digest:
+            raise SealdogError(
+                f"{attestation} attests model {document.statement.model_digest[:16]}..., not "
+                f"{sealed_model} ({model.digest[:16]}...)."
+            )
+        attestation_bytes = document.to_bytes()
     if public_key is not None:
         pk = open_public_key(public_key)
         require_same_key(
             model.key_fingerprint, pk.fingerprint, what=str(sealed_model), key=public_key
         )
     with _client(url, token, timeout) as client:
-        info = client.deploy(model)
+        info = client.deploy(
+            model, attestation=attestation_bytes, strict_rerandomise=strict_rerandomise
+        )
     if as_json:
         typer.echo(
             json.dumps(
@@ -790,6 +814,30 @@ def audit(
         ),
     ),
     workers: int = typer.Option(0, "--workers", help="Processes (0 = all cores)."),
+    attest: bool = typer.Option(
+        False,
+        "--attest",
+        help="After the checks pass, also check the bounds (--max-weight, score bound, "
+        "featuriser) and sign an attestation with --auditor-key.",
+    ),
+    auditor_key: Path | None = typer.Option(
+        None, "--auditor-key", help="Auditor private key (from `sealdog auditor-keygen`)."
+    ),
+    max_weight: float | None = typer.Option(
+        None,
+        "--max-weight",
+        help="The per-weight bound to certify: every |weight| must be at most this.",
+    ),
+    featuriser: Path | None = typer.Option(
+        None,
+        "--featuriser",
+        help="The declared featuriser spec (JSON, or a plaintext model file) to check against.",
+    ),
+    attestation_out: Path | None = typer.Option(
+        None,
+        "--attestation-out",
+        help="Attestation file to write (default: SEALED_MODEL.attestation.json).",
+    ),
 ) -> None:
     """Audit a sealed model against its plaintext model; write an HTML report.
 
@@ -798,6 +846,9 @@ def audit(
     training term map), evaluate on labelled data (your held-out mail with --ham/--spam).
     Auditor (--openings, no secret key): re-encrypt the plaintext model with the openings
     and compare the sealed model ciphertext by ciphertext. Exit status 6 when a check fails.
+    With --attest (and --auditor-key, --max-weight, --model): check every weight against the
+    bound, the declared score bound against the weights, the featuriser spec, and sign an
+    attestation for `sealdog deploy --attestation`; nothing is signed if a check fails.
     """
     from sealdog.client import audit as audit_mod
 
@@ -805,6 +856,16 @@ def audit(
         raise typer.BadParameter(
             "give exactly one of --secret-key (key holder) or --openings (auditor)"
         )
+    signing_key = None
+    declared = None
+    if attest:
+        from sealdog.attestation import read_private_key
+        from sealdog.client.attestation import read_featuriser_spec
+
+        if auditor_key is None or max_weight is None or plain_model is None:
+            raise typer.BadParameter("--attest needs --auditor-key, --max-weight and --model")
+        signing_key = read_private_key(auditor_key)  # refuse a bad key before the work
+        declared = read_featuriser_spec(featuriser) if featuriser is not None else None
     with Progress("checking ciphertexts") as progress:
         result = audit_mod.run_audit(
             sealed_path=sealed_model,
@@ -825,6 +886,11 @@ def audit(
             ),
             terms_path=terms,
         )
+    if signing_key is not None and result.passed:
+        assert max_weight is not None and plain_model is not None
+        _attest(
+            result, sealed_model, plain_model, signing_key, max_weight, declared, attestation_out
+        )
     audit_mod.write_report(report, result)
     audit_mod.print_summary(result)
     typer.echo(f"report: {report}", err=True)
@@ -832,6 +898,60 @@ def audit(
         from sealdog.client.errors import AuditError
 
         raise AuditError(result.failure or "audit failed")
+
+
+def _attest(
+    result: Any,
+    sealed_model: Path,
+    plain_model: Path,
+    key: Any,
+    max_weight: float,
+    declared: dict[str, Any] | None,
+    out: Path | None,
+) -> None:
+    """The bound checks, then (if they pass) the signed attestation; recorded on `result`."""
+    from sealdog.client.attestation import attest, check_bounds, write_attestation
+    from sealdog.sealed_model import SealedModel
+    from sealdog.trainer.model import LinearModel
+
+    model = SealedModel.read(sealed_model)
+    bounds = check_bounds(
+        model, LinearModel.load(plain_model), max_weight=max_weight, declared_featuriser=declared
+    )
+    result.bound_checks = bounds.checked
+    if not bounds.passed:
+        result.passed = False
+        result.failure = "refusing to attest: " + "; ".join(bounds.failures)
+        return
+    attestation = attest(model, bounds, key, ciphertext_check=result.check)
+    path = out or sealed_model.with_name(sealed_model.name + ".attestation.json")
+    write_attestation(path, attestation)
+    result.attestation = attestation.to_json()
+    typer.echo(f"attestation: {path} (auditor {attestation.statement.auditor})", err=True)
+
+
+@handles_errors
+def auditor_keygen(
+    out: Path = typer.Option(
+        Path("auditor.key"), "--out", "-o", help="Private key file to write (0600)."
+    ),
+) -> None:
+    """Make an auditor's Ed25519 key pair: OUT (private, 0600) and OUT.pub (public, base64).
+
+    Give the .pub line to server operators: SEALDOG_TRUSTED_AUDITORS accepts the file's
+    path or its text."""
+    from sealdog.attestation import (
+        auditor_id,
+        generate_auditor_key,
+        public_key_b64,
+        write_keypair,
+    )
+
+    key = generate_auditor_key()
+    public_path = write_keypair(key, out)
+    typer.echo(f"private key {out} (mode 0600)\npublic key  {public_path}", err=True)
+    typer.echo(f"auditor {auditor_id(key.public_key())}", err=True)
+    typer.echo(public_key_b64(key.public_key()))
 
 
 # --- demo -------------------------------------------------------------------------------

@@ -6,10 +6,12 @@ Tokens are 256-bit random strings shown once; the database keeps only their SHA-
 - owner: uploads, reads and deletes its own models, reads their verdict inbox, may score
   with its own models;
 - submitter: scores e-mails with the models it was granted;
-- admin: manages tokens and grants (not models, not verdicts).
+- admin: manages tokens and grants, sees every model's metadata.
 
 Models belong to the token's *subject*, so an owner can rotate tokens without losing
-its models.
+its models. An admin can issue an owner token with any subject and so act as that owner
+(docs/server.md, "What an admin can read"): what that yields is ciphertext under the key
+holder's key; tests/server/test_roles.py pins it.
 """
 
 from __future__ import annotations

@@ -161,6 +161,16 @@ class ModelInfo(BaseModel):
         "bounds, metadata, created_at (linear); preset, research_grade, warning, security "
         "estimate, hidden units, activation (xor)."
     )
+    strict_rerandomise: bool = Field(
+        default=False,
+        description="The owner asked for strict re-randomisation of every output (deploy "
+        "option); the server's SEALDOG_STRICT_RERANDOMISE can add it, never remove it.",
+    )
+    attestation: dict[str, Any] | None = Field(
+        default=None,
+        description="The auditor's attestation attached to the model (`sealdog audit "
+        "--attest`), verified when attached; null if none.",
+    )
 
     @classmethod
     def of(cls, record: ModelRecord) -> ModelInfo:

@@ -8,13 +8,15 @@ environment. `DATABASE_URL` (the common platform convention) is honoured when
 
 from __future__ import annotations
 
+import functools
 import os
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sealdog.attestation import AuditorKeyError, TrustedAuditors
 from sealdog.crypto.paillier.verdicts import Blinding
 from sealdog.server.kinds.linear import DEFAULT_MAX_SCORE_BOUND_BITS
 
@@ -31,6 +33,15 @@ class BlobStoreKind(StrEnum):
 
     fs = "fs"  # files under <data_dir>/models; replicas need that folder on a shared volume
     postgres = "postgres"  # chunked bytea in the PostgreSQL database; replicas share nothing
+
+
+class StrictRerandomise(StrEnum):
+    """SEALDOG_STRICT_RERANDOMISE: a full r^n mod n^2 per output pack (on), the DJN short
+    exponent only (off), or on unless the model has a valid attestation (auto)."""
+
+    on = "on"
+    off = "off"
+    auto = "auto"
 
 
 class ServerSettings(BaseSettings):
@@ -156,13 +167,51 @@ class ServerSettings(BaseSettings):
         "verdicts per ciphertext); see docs/paillier.md. legacy (the weak pre-issue-14 form, "
         "sized from the model's declared bound) is accepted only in demo mode.",
     )
+    trusted_auditors: str = Field(
+        default="",
+        description="Auditors whose attestations this server accepts: comma-separated, each "
+        "the path of a public-key file (`sealdog auditor-keygen` writes KEY.pub) or the key's "
+        "base64 text (32 bytes, Ed25519). Empty: none.",
+    )
+    require_attestation: bool = Field(
+        default=False,
+        description="Refuse to score (403, reason attestation_required) with a model that has "
+        "no attestation by a trusted auditor. Needs SEALDOG_TRUSTED_AUDITORS.",
+    )
+    strict_rerandomise: StrictRerandomise = Field(
+        default=StrictRerandomise.auto,
+        description="Full r^n re-randomisation of every output pack: on, off, or auto (on "
+        "unless the model is attested). A model deployed with strict_rerandomise=true gets it "
+        "whatever this says.",
+    )
     log_level: str = "info"
+
+    @field_validator("trusted_auditors")
+    @classmethod
+    def _parse_trusted(cls, value: str) -> str:
+        try:
+            TrustedAuditors.parse(value)
+        except AuditorKeyError as exc:
+            raise ValueError(f"SEALDOG_TRUSTED_AUDITORS: {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _legacy_blinding_only_in_demo(self) -> ServerSettings:
         if self.blinding is Blinding.LEGACY and not self.demo_mode:
             raise ValueError("blinding 'legacy' is a weak variant, allowed only in demo mode")
         return self
+
+    @model_validator(mode="after")
+    def _attestation_needs_auditors(self) -> ServerSettings:
+        if self.require_attestation and not self.trusted_auditors.strip():
+            raise ValueError(
+                "SEALDOG_REQUIRE_ATTESTATION is on but SEALDOG_TRUSTED_AUDITORS names no auditor"
+            )
+        return self
+
+    def auditors(self) -> TrustedAuditors:
+        """The trusted auditor keys (read once per process and value)."""
+        return _trusted(self.trusted_auditors)
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in the data directory."""
@@ -200,3 +249,8 @@ class ServerSettings(BaseSettings):
                 str(value).lower() if isinstance(value, bool) else str(value)
             )
         return env
+
+
+@functools.lru_cache(maxsize=8)
+def _trusted(spec: str) -> TrustedAuditors:
+    return TrustedAuditors.parse(spec)

@@ -224,10 +224,20 @@ class SealdogClient(_ClientBase):
     def ready(self) -> dict[str, Any]:
         return self._call(api.ready())
 
-    def deploy(self, model: SealedArtifact) -> ModelInfo:
+    def deploy(
+        self,
+        model: SealedArtifact,
+        *,
+        attestation: bytes | None = None,
+        strict_rerandomise: bool = False,
+    ) -> ModelInfo:
         """Upload a sealed model of any kind: an object with `to_bytes()`, its bytes, or a
-        file path (uploading the same bytes again returns the same id)."""
-        return self._call(api.deploy(model))
+        file path (uploading the same bytes again returns the same id). `attestation`: an
+        auditor's attestation file's bytes, checked by the server before anything is stored;
+        `strict_rerandomise`: ask for a full r^n on every output."""
+        return self._call(
+            api.deploy(model, attestation=attestation, strict_rerandomise=strict_rerandomise)
+        )
 
     def list_models(self) -> list[ModelInfo]:
         return self._call(api.list_models())
@@ -521,8 +531,16 @@ class AsyncSealdogClient(_ClientBase):
     async def ready(self) -> dict[str, Any]:
         return await self._call(api.ready())
 
-    async def deploy(self, model: SealedArtifact) -> ModelInfo:
-        return await self._call(api.deploy(model))
+    async def deploy(
+        self,
+        model: SealedArtifact,
+        *,
+        attestation: bytes | None = None,
+        strict_rerandomise: bool = False,
+    ) -> ModelInfo:
+        return await self._call(
+            api.deploy(model, attestation=attestation, strict_rerandomise=strict_rerandomise)
+        )
 
     async def list_models(self) -> list[ModelInfo]:
         return await self._call(api.list_models())

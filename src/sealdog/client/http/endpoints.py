@@ -8,6 +8,7 @@ field carries the items and which problem+json member names the server's batch c
 
 from __future__ import annotations
 
+import base64
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -101,14 +102,20 @@ def ready() -> Call[dict[str, Any]]:
     return Call(Request("GET", "/readyz", True), _object)
 
 
-def deploy(model: SealedArtifact) -> Call[ModelInfo]:
+def deploy(
+    model: SealedArtifact, *, attestation: bytes | None = None, strict_rerandomise: bool = False
+) -> Call[ModelInfo]:
     # Content-addressed: uploading the same bytes again answers with the same model.
+    headers = {"Content-Type": "application/octet-stream"}
+    if attestation is not None:  # the auditor's file, checked by the server before storing
+        headers["Sealdog-Attestation"] = base64.b64encode(attestation).decode("ascii")
     req = Request(
         "POST",
         "/v1/models",
         True,
+        params={"strict_rerandomise": "true"} if strict_rerandomise else None,
         content=sealed_bytes(model),
-        headers={"Content-Type": "application/octet-stream"},
+        headers=headers,
     )
     return Call(req, ModelInfo.from_json)
 

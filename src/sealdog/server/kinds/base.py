@@ -91,14 +91,19 @@ class ScoreJob:
     path: str
     mode: Mode
     batch: Batch
+    strict_rerandomise: bool = False
+    """A full r^n mod n^2 on every output ciphertext (SEALDOG_STRICT_RERANDOMISE, issue 14)."""
 
 
 class LoadedModel(Protocol):
     """A sealed model ready to score in a worker process (cached by digest)."""
 
-    def score(self, batch: Batch, *, mode: Mode) -> dict[str, Any]:
+    def score(
+        self, batch: Batch, *, mode: Mode, strict_rerandomise: bool = False
+    ) -> dict[str, Any]:
         """The encrypted answer's JSON (re-randomised) for the batch, in order; a batch of
-        the shape this kind does not score raises ScoringInputError."""
+        the shape this kind does not score raises ScoringInputError. `strict_rerandomise`:
+        Paillier outputs also get a full r^n (kinds on other schemes ignore it)."""
         ...
 
 

@@ -85,12 +85,15 @@ class ScoringCaps:
             return declared
         return (1 << self.max_score_bound_bits) - 1
 
-    def scorer(self, sealed: SealedLinear, mode: Mode) -> LinearScorer:
+    def scorer(
+        self, sealed: SealedLinear, mode: Mode, *, strict_rerandomise: bool = False
+    ) -> LinearScorer:
         return LinearScorer(
             sealed,
             mode=mode,
             blinding=self.blinding,
             design_bound=self.design_bound(sealed.score_bound),
+            strict_rerandomise=strict_rerandomise,
         )
 
 
@@ -120,15 +123,19 @@ class LinearModel:
         self.featuriser = Featuriser.from_spec(model.featuriser)
         self.sealed = model.linear()
         self.caps = caps or ScoringCaps.from_environment()
-        self._scorers: dict[Mode, LinearScorer] = {}
+        self._scorers: dict[tuple[Mode, bool], LinearScorer] = {}
 
-    def _scorer(self, mode: Mode) -> LinearScorer:
-        scorer = self._scorers.get(mode)
+    def _scorer(self, mode: Mode, strict: bool) -> LinearScorer:
+        scorer = self._scorers.get((mode, strict))
         if scorer is None:
-            scorer = self._scorers[mode] = self.caps.scorer(self.sealed, mode)
+            scorer = self._scorers[mode, strict] = self.caps.scorer(
+                self.sealed, mode, strict_rerandomise=strict
+            )
         return scorer
 
-    def score(self, batch: Batch, *, mode: Mode) -> dict[str, Any]:
+    def score(
+        self, batch: Batch, *, mode: Mode, strict_rerandomise: bool = False
+    ) -> dict[str, Any]:
         """Encrypted verdicts (re-randomised, packed) for the batch's e-mails, in order."""
         if not isinstance(batch, EmailBatch):
             raise ScoringInputError(
@@ -146,7 +153,7 @@ class LinearModel:
             vectors.append(checked.features)
             if checked.truncated:  # over a parsing cap: the key holder is told (never silent)
                 truncated.append(i)
-        verdicts = self._scorer(mode).score_batch(vectors)
+        verdicts = self._scorer(mode, strict_rerandomise).score_batch(vectors)
         return replace(verdicts, truncated=tuple(truncated)).to_json()
 
 

@@ -172,7 +172,9 @@ class XorModel:
     def __init__(self, sealed: SealedXor) -> None:
         self.sealed = sealed
 
-    def score(self, batch: Batch, *, mode: Mode) -> dict[str, Any]:
+    def score(
+        self, batch: Batch, *, mode: Mode, strict_rerandomise: bool = False
+    ) -> dict[str, Any]:
         """Re-randomised encrypted network outputs, one per input row, in order.
 
         `mode` does not change the answer: the output is the network's value (see docs)."""

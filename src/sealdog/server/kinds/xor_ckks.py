@@ -94,7 +94,9 @@ class XorCkksModel:
     def __init__(self, sealed: SealedCkksXor) -> None:
         self.sealed = sealed
 
-    def score(self, batch: Batch, *, mode: Mode) -> dict[str, Any]:
+    def score(
+        self, batch: Batch, *, mode: Mode, strict_rerandomise: bool = False
+    ) -> dict[str, Any]:
         """Hardened encrypted network outputs, one per input row, in order (`mode` does not
         change the answer: the output is the network's value)."""
         if not isinstance(batch, InputBatch):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
+from sealdog.attestation import Attestation, AttestationError
 from sealdog.protocol import Role
+from sealdog.server import attestations
 from sealdog.server.deps import App, Caller, Purpose, model_for, require_role
 from sealdog.server.kinds.base import ModelRejectedError
 from sealdog.server.problems import (
@@ -78,12 +80,37 @@ async def upload_model(
         str | None,
         Query(max_length=200, description="Refuse the upload unless its digest is this."),
     ] = None,
+    strict_rerandomise: Annotated[
+        bool,
+        Query(
+            description="Ask for strict re-randomisation (a full r^n per output pack) whatever "
+            "the server's default; it cannot be turned off later."
+        ),
+    ] = False,
+    sealdog_attestation: Annotated[
+        str | None,
+        Header(
+            alias=attestations.ATTESTATION_HEADER,
+            max_length=16 * 1024,
+            description="An auditor's attestation (base64 of the file `sealdog audit --attest` "
+            "wrote), checked against the uploaded model before anything is stored: 422 if it "
+            "is malformed, by an untrusted auditor or for another model.",
+        ),
+    ] = None,
 ) -> ModelInfo:
     """Upload a sealed model. It is validated in full (scheme, kind, key size, every
     ciphertext in range, featuriser spec, digest) before it is acknowledged; a failed
     upload leaves nothing behind."""
     require_role(caller, Role.owner)
     settings = app.settings
+    attestation: Attestation | None = None
+    if sealdog_attestation is not None:
+        try:
+            attestation = attestations.from_header(sealdog_attestation)
+        except AttestationError as exc:
+            raise Problem(
+                422, f"attestation refused: {exc}", extra={"reason": "attestation"}
+            ) from None
     owned = await run_in_threadpool(app.repo.list_models, caller.subject)
     used_bytes = sum(m.size_bytes for m in owned)
     check_quota(settings, models=len(owned), used_bytes=used_bytes, new_bytes=0)
@@ -122,12 +149,28 @@ async def upload_model(
                 f"digest mismatch: the file's digest is {validated.digest}, "
                 f"not the expected {expected_digest}",
             )
+        document = None
+        if attestation is not None:
+            try:
+                attestations.check(attestation, settings.auditors(), validated)
+            except AttestationError as exc:
+                raise Problem(
+                    422, f"attestation refused: {exc}", extra={"reason": "attestation"}
+                ) from None
+            document = attestation.to_json()
         existing = await run_in_threadpool(
             app.repo.model_by_digest, caller.subject, validated.digest
         )
         if existing is not None:
+            await run_in_threadpool(
+                app.repo.attach,
+                existing.id,
+                attestation=document,
+                strict_rerandomise=strict_rerandomise,
+            )
+            updated = await run_in_threadpool(app.repo.get_model, existing.id)
             response.status_code = status.HTTP_200_OK
-            return ModelInfo.of(existing)
+            return ModelInfo.of(updated or existing)
         model_id = uuid.uuid4().hex
         record = ModelRecord.register(
             validated,
@@ -135,6 +178,8 @@ async def upload_model(
             owner=caller.subject,
             size_bytes=staged.size,
             uploaded_at=utcnow(),
+            strict_rerandomise=strict_rerandomise,
+            attestation=document,
         )
         # Blob first, then the row: a crash in between leaves an orphan file (swept at the
         # next start), never a row pointing at a missing file.
@@ -234,6 +279,40 @@ async def set_policy(model_id: str, policy: ScorePolicy, app: App, caller: Calle
         "exact-score mode %s for model %s by admin %s",
         "ENABLED" if policy.score_mode_enabled else "disabled",
         record.id,
+        caller.subject,
+    )
+    updated = await run_in_threadpool(app.repo.get_model, record.id)
+    assert updated is not None
+    return ModelInfo.of(updated)
+
+
+@router.put(
+    "/{model_id}/attestation",
+    response_model=ModelInfo,
+    responses=problem_responses(400, 401, 403, 404, 413, 422),
+)
+async def attach_attestation(
+    model_id: str,
+    app: App,
+    caller: Caller,
+    document: Annotated[
+        dict[str, Any],
+        Body(description="The attestation file's JSON, as `sealdog audit --attest` wrote it."),
+    ],
+) -> ModelInfo:
+    """Attach (or replace) an auditor's attestation to one of your models. It must be signed
+    by a trusted auditor (SEALDOG_TRUSTED_AUDITORS) over this model's digest: 422 otherwise."""
+    record = await model_for(app, caller, model_id, purpose=Purpose.own)
+    try:
+        attestation = Attestation.from_json(document)
+        attestations.check(attestation, app.settings.auditors(), record)
+    except AttestationError as exc:
+        raise Problem(422, f"attestation refused: {exc}", extra={"reason": "attestation"}) from None
+    await run_in_threadpool(app.repo.attach, record.id, attestation=attestation.to_json())
+    log.info(
+        "model %s attested by auditor %s (attached by %s)",
+        record.id,
+        attestation.statement.auditor,
         caller.subject,
     )
     updated = await run_in_threadpool(app.repo.get_model, record.id)

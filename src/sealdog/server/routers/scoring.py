@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from sealdog.protocol import Mode
+from sealdog.server import attestations
 from sealdog.server.deps import App, Caller, Purpose, model_for
 from sealdog.server.kinds.base import (
     Batch,
@@ -126,6 +127,15 @@ async def score(
             "exact-score mode is not enabled for this model; verdict mode is the default. "
             "The server operator can enable it: sealdog server model score-mode <id> --enable",
         )
+    standing = attestations.standing(record.attestation, settings.auditors(), record)
+    if settings.require_attestation and not standing.attested:
+        raise Problem(
+            403,
+            "this server scores only with models attested by a trusted auditor "
+            f"(SEALDOG_REQUIRE_ATTESTATION): {standing.reason}; attach one with "
+            f"PUT /v1/models/{record.id}/attestation or `sealdog deploy --attestation`",
+            extra={"reason": "attestation_required"},
+        )
     count = len(batch)
     blob = await run_in_threadpool(app.blobs.local_path, record.id)
     if blob is None:
@@ -137,6 +147,11 @@ async def score(
         path=str(blob),
         mode=body.mode,
         batch=batch,
+        strict_rerandomise=attestations.strict_for(
+            settings.strict_rerandomise,
+            model_asks=record.strict_rerandomise,
+            attested=standing.attested,
+        ),
     )
     try:
         verdicts = await unless_disconnected(request.is_disconnected, app.scoring.score(job))

@@ -58,6 +58,11 @@ class ModelRecord(ValidatedModel):
     size_bytes: int
     uploaded_at: datetime
     score_mode_enabled: bool
+    strict_rerandomise: bool = False
+    """The owner asked for strict re-randomisation at deploy (it can only add to the server's
+    setting, never lower it)."""
+    attestation: dict[str, Any] | None = None
+    """An auditor's attestation document (`sealdog.attestation`), verified when attached."""
 
     @classmethod
     def register(
@@ -68,6 +73,8 @@ class ModelRecord(ValidatedModel):
         owner: str,
         size_bytes: int,
         uploaded_at: datetime,
+        strict_rerandomise: bool = False,
+        attestation: dict[str, Any] | None = None,
     ) -> ModelRecord:
         """The record of a freshly uploaded model (exact-score mode starts off)."""
         base = {f.name: getattr(validated, f.name) for f in fields(ValidatedModel)}
@@ -78,6 +85,8 @@ class ModelRecord(ValidatedModel):
             size_bytes=size_bytes,
             uploaded_at=uploaded_at,
             score_mode_enabled=False,
+            strict_rerandomise=strict_rerandomise,
+            attestation=attestation,
         )
 
 
@@ -118,6 +127,8 @@ def _model(row: ModelRow) -> ModelRecord:
         summary=dict(row.summary),
         uploaded_at=_aware(row.uploaded_at),
         score_mode_enabled=bool(row.score_mode_enabled),
+        strict_rerandomise=bool(row.strict_rerandomise),
+        attestation=dict(row.attestation) if row.attestation is not None else None,
     )
     return ModelRecord(**values)
 
@@ -277,6 +288,27 @@ class Repository:
         with self._session() as session, session.begin():
             result = session.execute(
                 update(ModelRow).where(ModelRow.id == model_id).values(score_mode_enabled=enabled)
+            )
+            return _changed(result)
+
+    def attach(
+        self,
+        model_id: str,
+        *,
+        attestation: dict[str, Any] | None = None,
+        strict_rerandomise: bool = False,
+    ) -> bool:
+        """Set a (verified) attestation and/or turn strict re-randomisation on; never off."""
+        values: dict[str, Any] = {}
+        if attestation is not None:
+            values["attestation"] = attestation
+        if strict_rerandomise:
+            values["strict_rerandomise"] = True
+        if not values:
+            return self.get_model(model_id) is not None
+        with self._session() as session, session.begin():
+            result = session.execute(
+                update(ModelRow).where(ModelRow.id == model_id).values(**values)
             )
             return _changed(result)
 

@@ -59,6 +59,8 @@ class ModelRow(Base):
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     score_mode_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    strict_rerandomise: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    attestation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class GrantRow(Base):
