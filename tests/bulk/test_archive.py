@@ -49,7 +49,10 @@ def test_another_model_or_a_foreign_folder_is_refused(tmp_path) -> None:
     with ArchiveWriter(out, MODEL) as writer:
         writer.write(ROWS)
     other = ArchiveManifest("e" * 64, "f" * 64)
-    with pytest.raises(ArchiveError, match="holds verdicts of model dddd"), ArchiveWriter(out, other):
+    with (
+        pytest.raises(ArchiveError, match="holds verdicts of model dddd"),
+        ArchiveWriter(out, other),
+    ):
         pass
     foreign = tmp_path / "photos"
     foreign.mkdir()
