@@ -27,6 +27,10 @@
 # Skips (exit 0, "SKIPPED" on stderr) only when Docker cannot run here: not root and no
 # daemon to talk to, or dockerd failing to start (its log is printed).
 # Ends with one line: "docker-smoke: OK ..." or "docker-smoke: FAILED ...".
+# Measured on the 2-core machine under heavy load (load average ~30, other test suites
+# running): cold (every base image built) 2001 s, of which debootstrap 565 s and the
+# project image 562 s; a warm run of the scale stack alone 577 s. Quiet machine: see the
+# figures in the issue (about 4 minutes cold for build + two stacks).
 # Environment: SEALDOG_CLI (default: `sealdog` on PATH), SEALDOG_SMOKE_MIRROR (Debian mirror),
 # SEALDOG_SMOKE_KILL_EMAILS (e-mails scored while a replica is killed, default 3000),
 # For development only: SEALDOG_SMOKE_STACKS (default "default postgres scale") and
