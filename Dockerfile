@@ -1,7 +1,11 @@
-# syntax=docker/dockerfile:1
 # Sealdog server: multi-stage build, slim runtime, non-root user, health check.
+# No BuildKit "syntax" directive: it makes BuildKit fetch a frontend from Docker Hub; this builds
+# with the built-in frontend and with the legacy builder alike.
+# PYTHON_IMAGE: any Debian bookworm image with Python 3.11, venv and pip (python3 on PATH);
+# the default is the official slim image, .ci/docker-smoke.sh builds a local stand-in.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-FROM python:3.11-slim-bookworm AS build
+FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential libgmp-dev libmpfr-dev libmpc-dev \
@@ -9,11 +13,11 @@ RUN apt-get update \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN python -m venv /opt/sealdog \
+RUN python3 -m venv /opt/sealdog \
  && /opt/sealdog/bin/pip install --upgrade pip wheel \
  && /opt/sealdog/bin/pip install .
 
-FROM python:3.11-slim-bookworm AS runtime
+FROM ${PYTHON_IMAGE} AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libgmp10 libmpfr6 libmpc3 \
  && rm -rf /var/lib/apt/lists/* \

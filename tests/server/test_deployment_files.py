@@ -51,9 +51,38 @@ def test_compose_command_and_environment_match_the_settings(compose) -> None:
 
 def test_compose_has_a_postgres_profile(compose) -> None:
     pg = compose["services"]["postgres"]
-    assert pg["profiles"] == ["postgres"]
+    assert pg["profiles"] == ["postgres", "scale"]
     assert "sealdog-postgres" in compose["volumes"]
     assert "postgresql+psycopg://" in (REPO_ROOT / "docker-compose.yml").read_text()
+    assert pg["image"].startswith("${POSTGRES_IMAGE:-")
+    # The server starts once PostgreSQL is healthy, and without it when the profile is off.
+    dep = compose["services"]["sealdog"]["depends_on"]["postgres"]
+    assert dep == {"condition": "service_healthy", "required": False}
+    assert "-h 127.0.0.1" in " ".join(pg["healthcheck"]["test"])
+
+
+def test_compose_scale_profile_puts_replicas_behind_nginx(compose) -> None:
+    services = compose["services"]
+    replica, lb = services["replica"], services["lb"]
+    assert replica["profiles"] == lb["profiles"] == ["scale"]
+    assert replica["command"] == services["sealdog"]["command"]
+    assert replica["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "/readyz" in " ".join(replica["healthcheck"]["test"])
+    assert lb["depends_on"]["replica"]["condition"] == "service_healthy"
+    env = replica["environment"]
+    assert env["SEALDOG_DATABASE_URL"].startswith("postgresql+psycopg://")
+    # Every variable is a server setting (blob_store: the store chosen by issue 16).
+    fields = set(ServerSettings.model_fields) | {"blob_store"}
+    for name in env:
+        assert name[len("SEALDOG_") :].lower() in fields, f"{name} is not a server setting"
+    # nginx proxies to the replicas' port, under the path nginx's config directory includes.
+    conf_host, conf_target = lb["volumes"][0].split(":")[:2]
+    assert conf_target == "/etc/nginx/conf.d/default.conf"
+    conf = (REPO_ROOT / conf_host).read_text()
+    port = replica["command"][replica["command"].index("--port") + 1]
+    assert re.search(rf"^\s*server replica:{port}\b", conf, flags=re.M)
+    assert "proxy_pass http://sealdog_replicas;" in conf
+    assert re.search(r"^\s*listen (\d+);", conf, flags=re.M).group(1) in lb["ports"][0]
 
 
 def test_dockerfile_is_multistage_non_root_with_healthcheck() -> None:
@@ -65,6 +94,10 @@ def test_dockerfile_is_multistage_non_root_with_healthcheck() -> None:
     for name in re.findall(r"SEALDOG_([A-Z_]+)=", text):
         assert name.lower() in ServerSettings.model_fields
     assert 'ENTRYPOINT ["sealdog"]' in text and 'CMD ["server", "run"]' in text
+    # Builds without Docker Hub: no BuildKit frontend to fetch, the base image an argument.
+    assert "# syntax=" not in text
+    assert re.search(r"^ARG PYTHON_IMAGE=", text, flags=re.M)
+    assert re.findall(r"^FROM (\S+)", text, flags=re.M) == ["${PYTHON_IMAGE}"] * 2
 
 
 def test_settings_from_environment(monkeypatch, tmp_path) -> None:
