@@ -217,8 +217,12 @@ def test_validation_runs_in_the_heavy_lane(laned: ScoringEngine) -> None:
     assert asyncio.run(scenario()) > 1.0
 
 
-def test_the_server_settings_default_to_one_heavy_process_per_worker() -> None:
-    settings = ServerSettings()
-    assert settings.heavy_scoring_processes == 1
+def test_the_heavy_lane_defaults_to_the_size_of_the_normal_one() -> None:
+    """Batches of ordinary mail are heavy too: by default they keep as many processes as
+    before the lanes existed; 0 turns the heavy lane off."""
+    settings = ServerSettings(scoring_processes=3)
+    assert settings.effective_heavy_scoring_processes() == 3
+    assert ServerSettings(heavy_scoring_processes=0).effective_heavy_scoring_processes() == 0
+    assert "SEALDOG_HEAVY_SCORING_PROCESSES" not in settings.to_environment()
     assert settings.heavy_job_bytes == 64 * 1024
     assert settings.heavy_lane_nice == 10

@@ -121,7 +121,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             heavy_job_bytes=settings.heavy_job_bytes,
             heavy_nice=settings.heavy_lane_nice,
         ),
-        heavy_processes=settings.heavy_scoring_processes,
+        heavy_processes=settings.effective_heavy_scoring_processes(),
         on_restart=lambda reason: server_metrics.scoring_restarts.labels(reason).inc(),
     )
     services = Services(settings=settings, repo=repo, blobs=blobs, scoring=engine)
