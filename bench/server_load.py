@@ -1,6 +1,8 @@
 """Load benchmark of the Sealdog server over HTTP against in-process scoring of the same e-mails.
 
-Starts `sealdog server run --workers 2` on 127.0.0.1, uploads a sealed model (logistic
+Starts `sealdog server run --workers 2 --scoring-processes 1` on 127.0.0.1
+(sealdog.client.local_server.LocalServer; with the default lanes each worker also has one
+heavy-lane process, which runs these 64-e-mail batches), uploads a sealed model (logistic
 regression on Enron-Spam enron1, vocabulary featuriser, Paillier key of --key-bits), then
 drives it with a bounded load: a fixed number of 64-e-mail batches from the held-out test
 split, sent by several concurrent clients, while a probe polls /healthz. Prints e-mails/s,
@@ -8,7 +10,8 @@ p50/p99 request latency and errors next to the in-process throughput of the same
 scored by the same code on both cores (a 2-process pool, no HTTP) measured in this run.
 
 Last line: {"bench": "server_load", "http_eps": ..., "inproc_eps": ..., "p50_ms": ...,
-"p99_ms": ..., "errors": ..., "healthz_max_ms": ...}. `--quick` finishes in under a minute.
+"p99_ms": ..., "errors": ..., "healthz_max_ms": ...}. `--quick` finishes in under a minute
+on a quiet machine. Full run: PYTHONPATH=src python bench/server_load.py
 """
 
 from __future__ import annotations
