@@ -2,7 +2,7 @@
 
 Starts `sealdog server run --workers 2 --scoring-processes 1` on 127.0.0.1
 (sealdog.client.local_server.LocalServer; with the default lanes each worker also has one
-heavy-lane process, which runs these 64-e-mail batches), uploads a sealed model (logistic
+heavy-lane process, which runs every batch over 64 KiB), uploads a sealed model (logistic
 regression on Enron-Spam enron1, vocabulary featuriser, Paillier key of --key-bits), then
 drives it with a bounded load: a fixed number of 64-e-mail batches from the held-out test
 split, sent by several concurrent clients, while a probe polls /healthz. Prints e-mails/s,
