@@ -1,6 +1,8 @@
 """Load benchmark of the Sealdog server over HTTP against in-process scoring of the same e-mails.
 
-Starts `sealdog server run --workers 2` on 127.0.0.1, uploads a sealed model (logistic
+Starts `sealdog server run --workers 2 --scoring-processes 1` on 127.0.0.1
+(sealdog.client.local_server.LocalServer; with the default lanes each worker also has one
+heavy-lane process, which runs every batch over 64 KiB), uploads a sealed model (logistic
 regression on Enron-Spam enron1, vocabulary featuriser, Paillier key of --key-bits), then
 drives it with a bounded load: a fixed number of 64-e-mail batches from the held-out test
 split, sent by several concurrent clients, while a probe polls /healthz. Prints e-mails/s,
@@ -8,7 +10,8 @@ p50/p99 request latency and errors next to the in-process throughput of the same
 scored by the same code on both cores (a 2-process pool, no HTTP) measured in this run.
 
 Last line: {"bench": "server_load", "http_eps": ..., "inproc_eps": ..., "p50_ms": ...,
-"p99_ms": ..., "errors": ..., "healthz_max_ms": ...}. `--quick` finishes in under a minute.
+"p99_ms": ..., "errors": ..., "healthz_max_ms": ...}. `--quick` finishes in under a minute
+on a quiet machine. Full run: PYTHONPATH=src python bench/server_load.py
 """
 
 from __future__ import annotations
@@ -18,9 +21,7 @@ import base64
 import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,6 +31,8 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+
+from sealdog.client.local_server import LocalServer
 
 
 def load_emails(
@@ -78,9 +81,9 @@ def build_model(train: list[bytes], labels: list[int], key_bits: int, max_terms:
     from sklearn.linear_model import LogisticRegression
 
     from sealdog.crypto.paillier import generate_keypair
-    from sealdog.sealed_model import seal_model
-    from sealdog.mail.message import email_parts
     from sealdog.mail.featuriser import Featuriser, FeaturiserSpec, fit_vocabulary
+    from sealdog.mail.message import email_parts
+    from sealdog.sealed_model import seal_model
     from sealdog.trainer.corpus import rows_to_matrix
 
     probe = Featuriser(FeaturiserSpec(mode="vocabulary", vocabulary=("w:x",), ngram_max=1))
@@ -108,15 +111,19 @@ _model = None
 
 def _init_inproc(data: bytes) -> None:
     global _model
-    from sealdog.server.linear_kind import LinearKind
-    from sealdog.sealed_model import SealedModel
+    from sealdog.server.kinds.base import open_container
+    from sealdog.server.kinds.registry import kind_for
 
-    _model = LinearKind().load(data, expected_digest=SealedModel.from_bytes(data).digest)
+    model = open_container(data)
+    _model = kind_for(model.kind).load(model)
 
 
 def _score_inproc(batch: list[bytes]) -> int:
+    from sealdog.protocol import Mode
+    from sealdog.server.kinds.base import EmailBatch
+
     assert _model is not None
-    _model.score(batch, mode="verdict", max_email_bytes=1 << 20)
+    _model.score(EmailBatch(tuple(batch), max_email_bytes=1 << 20), mode=Mode.VERDICT)
     return len(batch)
 
 
@@ -136,64 +143,34 @@ def inproc_throughput(model_bytes: bytes, batches: list[list[bytes]], processes:
 
 
 # --- HTTP -------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cli(*args: str, env: dict[str, str]) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "sealdog.cli", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=env,
+def owner_token(url: str, admin_token: str) -> str:
+    """An owner token issued over HTTP with the local server's admin token."""
+    r = httpx.post(
+        url + "/v1/tokens",
+        json={"role": "owner", "subject": "bench"},
+        headers={"Authorization": f"Bearer {admin_token}"},
+        timeout=60,
     )
-    return out.stdout.strip().splitlines()[-1]
+    r.raise_for_status()
+    token: str = r.json()["token"]
+    return token
 
 
 def http_load(
     model_bytes: bytes, batches: list[list[bytes]], *, workers: int, clients: int, demo: bool
 ) -> dict[str, float]:
     data_dir = Path(tempfile.mkdtemp(prefix="sealdog-bench-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALDOG_")}
-    token = cli(
-        "server", "token", "create", "--role", "owner", "--data-dir", str(data_dir), env=env
+    server = LocalServer(
+        data_dir / "srv",
+        insecure_demo=demo,
+        workers=workers,
+        scoring_processes=1,
+        ready_timeout=180,
     )
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "sealdog.cli",
-        "server",
-        "run",
-        "--data-dir",
-        str(data_dir),
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--scoring-processes",
-        "1",
-        "--log-level",
-        "warning",
-    ] + (["--insecure-demo"] if demo else [])
-    log = (data_dir / "server.log").open("wb")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-    headers = {"Authorization": f"Bearer {token}"}
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError((data_dir / "server.log").read_text())
-            time.sleep(0.2)
+        server.start()
+        url = server.url
+        headers = {"Authorization": f"Bearer {owner_token(url, server.admin_token)}"}
         with httpx.Client(base_url=url, timeout=300, headers=headers) as client:
             r = client.post("/v1/models", content=model_bytes)
             r.raise_for_status()
@@ -261,12 +238,7 @@ def http_load(
             "healthz_probes": len(health),
         }
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

@@ -26,6 +26,10 @@ from server_testkit import (
 )
 
 
+# scoring processes per uvicorn worker: --scoring-processes 1 plus the default heavy lane
+PER_WORKER = 2
+
+
 def wait_until(predicate, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -39,16 +43,16 @@ def test_kill_9_of_a_worker_then_of_the_server_leaves_no_process(tmp_path) -> No
     server = UvicornProcess(tmp_path / "data", workers=2)
     try:
         root = server.proc.pid
-        wait_until(lambda: len(scoring_pids(root)) == 2)
+        wait_until(lambda: len(scoring_pids(root)) == 2 * PER_WORKER)
         uvicorn_workers = [p for p in children(root) if scoring_pids(p)]
         assert len(uvicorn_workers) == 2
         victim = uvicorn_workers[0]
         its_scoring = scoring_pids(victim)
-        assert len(its_scoring) == 1
+        assert len(its_scoring) == PER_WORKER
         os.kill(victim, signal.SIGKILL)
         assert wait_gone([victim, *its_scoring]) == []
         # uvicorn replaces the worker (with its own scoring process); the server still answers
-        wait_until(lambda: len(scoring_pids(root)) == 2, timeout=60)
+        wait_until(lambda: len(scoring_pids(root)) == 2 * PER_WORKER, timeout=60)
         server.wait_ready()
         everything = descendants(root)
         os.kill(root, signal.SIGKILL)
@@ -62,7 +66,7 @@ def test_kill_9_of_a_worker_then_of_the_server_leaves_no_process(tmp_path) -> No
 def test_a_clean_stop_stops_everything_it_started(tmp_path, workers: int) -> None:
     server = UvicornProcess(tmp_path / "data", workers=workers)
     root = server.proc.pid
-    wait_until(lambda: len(scoring_pids(root)) == workers)
+    wait_until(lambda: len(scoring_pids(root)) == workers * PER_WORKER)
     everything = descendants(root)
     server.proc.send_signal(signal.SIGTERM)
     assert server.proc.wait(timeout=30) is not None
@@ -118,7 +122,7 @@ def test_overrunning_job_is_a_503_and_healthz_stays_fast(tmp_path, keys: Keys) -
         assert answers[0].headers["content-type"] == "application/problem+json"
         assert "Retry-After" not in answers[0].headers
         # processes were killed and replaced
-        wait_until(lambda: len(scoring_pids(root)) == 1)
+        wait_until(lambda: len(scoring_pids(root)) == PER_WORKER)
         assert not set(first) & set(scoring_pids(root))
         # nothing was stored: the inbox is empty
         r = httpx.get(f"{server.url}/v1/models/{model_id}/verdicts", headers=owner)

@@ -144,7 +144,13 @@ def bounded_tokens(text: str, pattern: re.Pattern[str], chunk: int) -> list[str]
     exactly as before). Why: ``re`` keeps state per repetition of the token's group, so one
     10 MB "word" cost over 1 GB; capped matches keep that memory per match bounded. The
     pieces after a capped match (it continues at the next character, or after one
-    ``' . -`` that the original pattern would have crossed) are recognised and skipped."""
+    ``' . -`` that the original pattern would have crossed) are recognised and skipped.
+
+    Fast path: with no match of `chunk` characters there is nothing to skip, so the C-level
+    ``findall`` is the answer (a 10 MiB plain part: 1.6 M matches, no Python per match)."""
+    found: list[str] = pattern.findall(text)
+    if not found or max(map(len, found)) < chunk:
+        return found
     out: list[str] = []
     prev_end, prev_capped = -2, False
     for m in pattern.finditer(text):

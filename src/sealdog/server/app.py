@@ -115,7 +115,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             validation_timeout_seconds=settings.validation_timeout_seconds,
             address_space_bytes=settings.scoring_address_space_bytes,
             cache_bytes=settings.model_cache_bytes,
+            heavy_job_bytes=settings.heavy_job_bytes,
+            heavy_nice=settings.heavy_lane_nice,
         ),
+        heavy_processes=settings.effective_heavy_scoring_processes(),
         on_restart=lambda reason: server_metrics.scoring_restarts.labels(reason).inc(),
     )
     services = Services(settings=settings, repo=repo, blobs=blobs, scoring=engine)
@@ -129,10 +132,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         await run_in_threadpool(engine.start)
         n = engine.processes
         log.info(
-            "sealdog server %s: worker ready (%d scoring process%s)",
+            "sealdog server %s: worker ready (%d scoring process%s, %d heavy-lane)",
             __version__,
             n,
             "" if n == 1 else "es",
+            engine.heavy_processes,
         )
         try:
             yield

@@ -8,16 +8,35 @@ one process SIGKILLed and replaced in the background: the other slots and their 
 untouched. Nothing a job does is written anywhere until its answer is back in the parent,
 so a killed job leaves no partial state.
 
-Invariants: every slot process was forked from the engine's spawner thread and asked the
-kernel to die with its parent (PR_SET_PDEATHSIG), so a uvicorn worker killed with -9 leaves no
-scoring process behind; `shutdown` stops (and reaps) every process the engine started.
-No multiprocessing machinery is used, so no resource-tracker process exists to leak.
+Lanes (fairness). A slot's process serves one job at a time, so a job that takes 0.8 s (a
+1 MiB hostile e-mail) makes every job queued behind it wait. Slots therefore belong to a
+lane. A job is *heavy* when its batch holds more than `heavy_job_bytes` raw bytes (parsing
+cost is linear in the bytes after `sealdog.mail.limits` caps them), and upload validation is
+always heavy; heavy jobs run only in the heavy lane, whose processes also run at a lower CPU
+priority (`heavy_nice`), so on a busy machine the kernel gives the normal lane the CPU first.
+Invariants:
+- a normal job never waits for a heavy job: it takes an idle normal slot, else an idle
+  heavy slot (only when no heavy job is waiting: an idle slot is handed to a waiter the
+  moment it is freed), else waits for the first normal slot to be freed;
+- no starvation: the heavy lane serves its jobs first in, first out, and a normal job that
+  borrows a heavy slot holds it for one job of at most `heavy_job_bytes`; so a heavy job
+  waits at most for the heavy jobs ahead of it plus one normal job per heavy slot, each
+  bounded by the wall-clock limit;
+- every lane has the same wall-clock kill, RLIMIT_AS, parent-death signal and restart (a
+  replacement process joins the lane of the one it replaces).
+With `heavy_processes=0` there is one lane and every job goes to it (the old behaviour).
+
+Every slot process was forked from the engine's spawner thread and asked the kernel to die
+with its parent (PR_SET_PDEATHSIG), so a uvicorn worker killed with -9 leaves no scoring
+process behind; `shutdown` stops (and reaps) every process the engine started. No
+multiprocessing machinery is used, so no resource-tracker process exists to leak.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import os
 import pickle
@@ -58,15 +77,29 @@ class _SlotDiedError(Exception):
     pass
 
 
+class Lane(enum.Enum):
+    """Which slots may run a job: short ones never queue behind long ones."""
+
+    NORMAL = "normal"
+    HEAVY = "heavy"
+
+
+DEFAULT_HEAVY_JOB_BYTES = 64 * 1024
+DEFAULT_HEAVY_NICE = 10
+
+
 @dataclass(frozen=True)
 class EngineLimits:
     """Per-process limits: wall-clock seconds per scoring job and per upload validation,
-    address space, model-cache budget."""
+    address space, model-cache budget; and the lane split: a scoring job over
+    `heavy_job_bytes` raw bytes is heavy; heavy-lane processes run at `heavy_nice`."""
 
     job_timeout_seconds: float = 120.0
     validation_timeout_seconds: float = 600.0
     address_space_bytes: int = 0
     cache_bytes: int = 256 * 1024 * 1024
+    heavy_job_bytes: int = DEFAULT_HEAVY_JOB_BYTES
+    heavy_nice: int = DEFAULT_HEAVY_NICE
 
 
 class _Slot:
@@ -74,8 +107,9 @@ class _Slot:
     I/O runs in a thread, so the engine works from any event loop (tests run requests and
     the lifespan on different loops)."""
 
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], lane: Lane) -> None:
         self.proc = proc
+        self.lane = lane
 
     @property
     def pid(self) -> int:
@@ -154,6 +188,11 @@ class _IdleSlots:
                     return
             self._idle.append(slot)
 
+    def try_get(self) -> _Slot | None:
+        """An idle slot now, or None (never waits)."""
+        with self._lock:
+            return self._idle.popleft() if self._idle else None
+
     async def get(self) -> _Slot:
         loop = asyncio.get_running_loop()
         with self._lock:
@@ -177,7 +216,7 @@ def _hand_over(future: asyncio.Future[_Slot], slot: _Slot, pool: _IdleSlots) -> 
 
 
 class ScoringEngine:
-    """A fixed number of killable scoring processes (`start`, `run`, `shutdown`).
+    """A fixed number of killable scoring processes per lane (`start`, `run`, `shutdown`).
 
     All processes are started from one long-lived thread of the engine's own, because the
     parent-death signal fires when the *thread* that forked a process exits."""
@@ -187,22 +226,30 @@ class ScoringEngine:
         processes: int,
         limits: EngineLimits | None = None,
         *,
+        heavy_processes: int = 0,
         on_restart: Callable[[str], None] | None = None,
     ) -> None:
-        """`on_restart(reason)` hears of every process killed and replaced ("timeout",
-        "cancelled", "died", "memory"): the server counts them in /metrics."""
+        """`processes` normal-lane and `heavy_processes` heavy-lane slots (0: no heavy
+        lane, every job shares the normal one). `on_restart(reason)` hears of every process
+        killed and replaced ("timeout", "cancelled", "died", "memory"): the server counts
+        them in /metrics."""
         if processes < 1:
             raise ValueError("need at least one scoring process")
+        if heavy_processes < 0:
+            raise ValueError("heavy_processes must be >= 0")
         self.processes = processes
+        self.heavy_processes = heavy_processes
         self.limits = limits or EngineLimits()
         self.restarts = 0
         self._on_restart = on_restart
-        self._idle = _IdleSlots()
+        self._lanes = {Lane.NORMAL: _IdleSlots(), Lane.HEAVY: _IdleSlots()}
         self._slots: set[_Slot] = set()
         self._slots_lock = threading.Lock()
         self._spawner: ThreadPoolExecutor | None = None
         # a killed job's thread may still be returning when its replacement takes a job
-        self._io = ThreadPoolExecutor(max_workers=2 * processes, thread_name_prefix="sealdog-job")
+        self._io = ThreadPoolExecutor(
+            max_workers=2 * (processes + heavy_processes), thread_name_prefix="sealdog-job"
+        )
         self._closed = False
 
     @property
@@ -210,8 +257,9 @@ class ScoringEngine:
         return self._closed
 
     # --- lifecycle ------------------------------------------------------------------------
-    def _spawn(self) -> _Slot:
-        """Start one scoring process and wait for its ready frame (runs on the spawner)."""
+    def _launch(self, lane: Lane) -> _Slot:
+        """Start one scoring process for `lane`, not waiting for it (runs on the spawner)."""
+        nice = self.limits.heavy_nice if lane is Lane.HEAVY else 0
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -223,14 +271,20 @@ class ScoringEngine:
                 str(self.limits.address_space_bytes),
                 "--cache-bytes",
                 str(self.limits.cache_bytes),
+                "--nice",
+                str(nice),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             close_fds=True,
         )
-        slot = _Slot(proc)
+        slot = _Slot(proc, lane)
         with self._slots_lock:
             self._slots.add(slot)
+        return slot
+
+    def _await_ready(self, slot: _Slot) -> _Slot:
+        """Wait for the slot's ready frame; a process that fails to start is reaped."""
         try:
             slot.ready()
         except BaseException:
@@ -239,30 +293,45 @@ class ScoringEngine:
             raise
         return slot
 
+    def _spawn(self, lane: Lane) -> _Slot:
+        """Start one scoring process for `lane` and wait until it is ready (on the spawner)."""
+        return self._await_ready(self._launch(lane))
+
     def _forget(self, slot: _Slot) -> None:
         with self._slots_lock:
             self._slots.discard(slot)
 
     def start(self) -> None:
-        """Start every scoring process now (blocking) rather than on the first request."""
+        """Start every scoring process now (blocking) rather than on the first request; they
+        start side by side (each import takes seconds on a loaded machine)."""
         if self._spawner is None:
             self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sealdog-spawn")
-        futures = [self._spawner.submit(self._spawn) for _ in range(self.processes)]
-        for future in futures:
-            self._idle.put(future.result(timeout=START_TIMEOUT_SECONDS))
+        lanes = [Lane.NORMAL] * self.processes + [Lane.HEAVY] * self.heavy_processes
+        launched = [self._spawner.submit(self._launch, lane).result() for lane in lanes]
+        ready = [self._io.submit(self._await_ready, slot) for slot in launched]
+        for future in ready:
+            slot = future.result(timeout=START_TIMEOUT_SECONDS)
+            self._lanes[slot.lane].put(slot)
 
-    def pids(self) -> list[int]:
-        """Process ids of the live scoring processes (for tests and diagnostics)."""
+    def pids(self, lane: Lane | None = None) -> list[int]:
+        """Process ids of the live scoring processes, of one lane or all (for tests and
+        diagnostics)."""
         with self._slots_lock:
-            return sorted(slot.pid for slot in self._slots)
+            return sorted(s.pid for s in self._slots if lane is None or s.lane is lane)
 
-    def _replacement(self) -> None:
+    def lane_for(self, job: ScoreJob) -> Lane:
+        """HEAVY for a batch over `heavy_job_bytes` raw bytes when a heavy lane exists."""
+        if self.heavy_processes and job.cost_bytes > self.limits.heavy_job_bytes:
+            return Lane.HEAVY
+        return Lane.NORMAL
+
+    def _replacement(self, lane: Lane) -> None:
         """Start a process in place of a killed one (on the spawner), retrying a little."""
         for attempt in range(3):
             if self._closed:
                 return
             try:
-                fresh = self._spawn()
+                fresh = self._spawn(lane)
             except Exception:
                 log.exception("could not start a scoring process (attempt %d)", attempt + 1)
                 time.sleep(1)
@@ -271,7 +340,7 @@ class ScoringEngine:
                 self._forget(fresh)
                 fresh.stop()
                 return
-            self._idle.put(fresh)
+            self._lanes[lane].put(fresh)
             return
 
     def _replace(self, slot: _Slot, reason: str) -> None:
@@ -283,7 +352,7 @@ class ScoringEngine:
             self._on_restart(reason)
         if self._spawner is not None and not self._closed:
             self._spawner.submit(slot.reap)
-            self._spawner.submit(self._replacement)
+            self._spawner.submit(self._replacement, slot.lane)
         else:
             slot.reap()
 
@@ -296,20 +365,30 @@ class ScoringEngine:
             slots, self._slots = list(self._slots), set()
         for slot in slots:
             slot.stop()
-        self._idle.drain()
+        for idle in self._lanes.values():
+            idle.drain()
         self._io.shutdown(wait=True)
 
     # --- jobs -----------------------------------------------------------------------------
-    async def run(self, name: str, *args: Any, timeout: float | None = None) -> Any:
-        """Run `scoring_worker.CALLS[name](*args)` in a scoring process (wall-clock limit
-        `timeout`, default the per-job limit).
+    async def _slot_for(self, lane: Lane) -> _Slot:
+        """A slot for a job of `lane` (the borrowing rule is in the module docstring)."""
+        if lane is Lane.HEAVY and self.heavy_processes:
+            return await self._lanes[Lane.HEAVY].get()
+        slot = self._lanes[Lane.NORMAL].try_get() or self._lanes[Lane.HEAVY].try_get()
+        return slot if slot is not None else await self._lanes[Lane.NORMAL].get()
+
+    async def run(
+        self, name: str, *args: Any, timeout: float | None = None, lane: Lane = Lane.NORMAL
+    ) -> Any:
+        """Run `scoring_worker.CALLS[name](*args)` in a scoring process of `lane`
+        (wall-clock limit `timeout`, default the per-job limit).
 
         Raises what the job raised, ScoringTimeoutError past the wall-clock limit,
         ScoringUnavailableError if its process died; on cancellation the job's process is
         killed (no worker time spent for a caller that went away)."""
         if self._spawner is None or self._closed:
             raise RuntimeError("the scoring engine is not running")
-        slot = await self._idle.get()
+        slot = await self._slot_for(lane)
         limit = self.limits.job_timeout_seconds if timeout is None else timeout
         setting = (
             "SEALDOG_SCORING_TIMEOUT_SECONDS"
@@ -350,27 +429,29 @@ class ScoringEngine:
             self._replace(slot, exc.reason)  # out of memory: start clean
             raise
         except BaseException:
-            self._idle.put(slot)  # the job's own error: the process is fine
+            self._lanes[slot.lane].put(slot)  # the job's own error: the process is fine
             raise
-        self._idle.put(slot)
+        self._lanes[slot.lane].put(slot)
         return result
 
     async def validate(
         self, path: Path, *, demo_mode: bool, allow_research: bool = False
     ) -> ValidatedModel:
-        """Parse and fully validate a staged sealed-model file (raises ModelRejectedError)."""
+        """Parse and fully validate a staged sealed-model file (raises ModelRejectedError);
+        always in the heavy lane: validating a large model takes seconds to minutes."""
         result: ValidatedModel = await self.run(
             "validate_file",
             str(path),
             demo_mode,
             allow_research,
             timeout=self.limits.validation_timeout_seconds,
+            lane=Lane.HEAVY,
         )
         return result
 
     async def score(self, job: ScoreJob) -> dict[str, Any]:
         """Encrypted verdicts/outputs for the job's batch (raises ScoringInputError)."""
-        result: dict[str, Any] = await self.run("score_job", job)
+        result: dict[str, Any] = await self.run("score_job", job, lane=self.lane_for(job))
         return result
 
 

@@ -176,6 +176,14 @@ def limit_address_space(max_bytes: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (max_bytes, max_bytes))
 
 
+def lower_priority(increment: int) -> None:
+    """Raise this process's nice value by `increment` (heavy lane): on a busy machine the
+    kernel then runs the normal lane's short jobs first. 0 leaves it unchanged; a process
+    may always lower its own priority, never raise it back."""
+    if increment > 0:
+        os.nice(increment)
+
+
 def read_frame(stream: IO[bytes]) -> bytes | None:
     header = stream.read(FRAME_HEADER.size)
     if len(header) < FRAME_HEADER.size:
@@ -219,9 +227,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parent-pid", type=int, required=True)
     parser.add_argument("--address-space-bytes", type=int, default=0)
     parser.add_argument("--cache-bytes", type=int, default=DEFAULT_CACHE_BYTES)
+    parser.add_argument("--nice", type=int, default=0)
     args = parser.parse_args(argv)
     die_with_parent(args.parent_pid)
     limit_address_space(args.address_space_bytes)
+    lower_priority(args.nice)
     initialise(args.cache_bytes)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     answers = os.fdopen(os.dup(1), "wb")

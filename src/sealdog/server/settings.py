@@ -72,6 +72,26 @@ class ServerSettings(BaseSettings):
         ge=0,
         description="Scoring processes per worker; 0 = CPU count divided by workers (at least 1).",
     )
+    heavy_scoring_processes: int | None = Field(
+        default=None,
+        ge=0,
+        description="Heavy-lane scoring processes per worker: they run upload validation and "
+        "scoring jobs over `heavy_job_bytes`, so normal mail never queues behind them. "
+        "Default: as many as the normal lane (batches keep every process); 0 = one lane.",
+    )
+    heavy_job_bytes: int = Field(
+        default=64 * 1024,
+        ge=0,
+        description="A scoring request whose e-mails total more raw bytes than this runs in "
+        "the heavy lane.",
+    )
+    heavy_lane_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="Nice increment of heavy-lane processes: on a busy machine the kernel "
+        "runs the normal lane first.",
+    )
     demo_mode: bool = Field(
         default=False,
         description="Accept Paillier keys under 2048 bits (insecure; for demos and tests only).",
@@ -238,6 +258,11 @@ class ServerSettings(BaseSettings):
         if self.scoring_processes:
             return self.scoring_processes
         return max(1, (os.cpu_count() or 1) // self.workers)
+
+    def effective_heavy_scoring_processes(self) -> int:
+        if self.heavy_scoring_processes is None:
+            return self.effective_scoring_processes()
+        return self.heavy_scoring_processes
 
     def to_environment(self) -> dict[str, str]:
         """The SEALDOG_* variables that rebuild these settings in another process."""

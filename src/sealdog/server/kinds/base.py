@@ -67,6 +67,11 @@ class EmailBatch:
     def __len__(self) -> int:
         return len(self.emails)
 
+    @property
+    def cost_bytes(self) -> int:
+        """Raw bytes to parse: the scoring engine's cost estimate (parsing is linear in it)."""
+        return sum(len(email) for email in self.emails)
+
 
 @dataclass(frozen=True)
 class InputBatch:
@@ -76,6 +81,11 @@ class InputBatch:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    @property
+    def cost_bytes(self) -> int:
+        """One unit per input value: the scoring engine's cost estimate."""
+        return sum(len(row) for row in self.rows)
 
 
 Batch = EmailBatch | InputBatch
@@ -93,6 +103,11 @@ class ScoreJob:
     batch: Batch
     strict_rerandomise: bool = False
     """A full r^n mod n^2 on every output ciphertext (SEALDOG_STRICT_RERANDOMISE, issue 14)."""
+
+    @property
+    def cost_bytes(self) -> int:
+        """The batch's cost estimate: which scoring lane runs the job."""
+        return self.batch.cost_bytes
 
 
 class LoadedModel(Protocol):
