@@ -42,7 +42,12 @@ from sealdog.trainer.selection import (
     select,
     threshold_for_fpr,
 )
-from sealdog.trainer.splits import content_key, duplicate_aware_folds, duplicate_groups
+from sealdog.trainer.splits import (
+    content_key,
+    duplicate_aware_folds,
+    duplicate_groups,
+    mailbox_folds,
+)
 
 __all__ = [
     "LEARNERS",
@@ -52,6 +57,7 @@ __all__ = [
     "TrainingReport",
     "error_at_fpr",
     "fit_linear",
+    "mailbox_folds_for",
     "prepare",
     "threshold_for_fpr",
     "train",
@@ -144,6 +150,8 @@ class PreparedCorpus:
     groups: Sequence[int] | None = None
     sample_weight: np.ndarray | None = None
     train_only: np.ndarray | None = None
+    mailboxes: Sequence[str] | None = None
+    """The mailbox of each row (`splits.mailbox_folds`); None: one mailbox."""
 
 
 def prepare(
@@ -288,6 +296,41 @@ def folds_for(
     return folds
 
 
+def mailbox_folds_for(
+    y: np.ndarray,
+    keys: Sequence[str] | None,
+    groups: Sequence[int] | None,
+    mailboxes: Sequence[str],
+    k: int,
+    seed: int,
+    train_only: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """Folds holding out whole mailboxes (`splits.mailbox_folds`; -1 for `train_only`
+    rows), or None when the judged rows come from fewer than two mailboxes with ham and
+    spam, or a fold's training side would lack a class."""
+    n = len(y)
+    judged = np.ones(n, dtype=bool) if train_only is None else ~train_only
+    keys = list(keys) if keys is not None else [f"{i:012d}" for i in range(n)]
+    groups = list(groups) if groups is not None else list(range(n))
+    idx = np.flatnonzero(judged)
+    by_mailbox = mailbox_folds(
+        [int(y[i]) for i in idx],
+        [mailboxes[i] for i in idx],
+        [groups[i] for i in idx],
+        [keys[i] for i in idx],
+        k=k,
+        seed=seed,
+    )
+    if by_mailbox is None:
+        return None
+    yj = y[idx]
+    if any(len(np.unique(yj[by_mailbox != f])) < 2 for f in np.unique(by_mailbox)):
+        return None
+    folds = np.full(n, -1, dtype=np.int64)
+    folds[idx] = by_mailbox
+    return folds
+
+
 def train_prepared(
     corpus: PreparedCorpus,
     config: TrainingConfig,
@@ -308,6 +351,7 @@ def train_prepared(
         groups=None if corpus.groups is None else [corpus.groups[int(i)] for i in order],
         sample_weight=weight,
         train_only=None if corpus.train_only is None else corpus.train_only[order],
+        mailboxes=None if corpus.mailboxes is None else [corpus.mailboxes[int(i)] for i in order],
     )
     judged = np.ones(len(y), dtype=bool) if ordered.train_only is None else ~ordered.train_only
     n_ham, n_spam = int(np.sum(y[judged] == 0)), int(np.sum(y[judged] == 1))
@@ -335,6 +379,19 @@ def train_prepared(
     folds = folds_for(
         y, ordered.keys, ordered.groups, config.folds, config.seed, ordered.train_only
     )
+    by_mailbox = (
+        None
+        if ordered.mailboxes is None
+        else mailbox_folds_for(
+            y,
+            ordered.keys,
+            ordered.groups,
+            ordered.mailboxes,
+            config.folds,
+            config.seed,
+            ordered.train_only,
+        )
+    )
     k = int(folds.max()) + 1
 
     def on_c(c: float, i: int) -> None:
@@ -352,6 +409,7 @@ def train_prepared(
         on_c=on_c,
         log=log,
         workers=_fit_workers(config.workers),
+        mailbox_folds=by_mailbox,
     )
     seconds["model_selection"] = time.perf_counter() - t0
     validation: dict[str, Any] = {
@@ -362,6 +420,9 @@ def train_prepared(
         "grid": selection.grid,
         "expected": selection.expected.to_dict(),
     }
+    if selection.held_out_mailbox is not None and by_mailbox is not None:
+        validation["mailboxes"] = int(by_mailbox.max()) + 1
+        validation["held_out_mailbox"] = selection.held_out_mailbox.to_dict()
     t0 = time.perf_counter()
     if stage:
         stage(f"final fit with C={selection.c:g} on {len(y):,} e-mails", None)
