@@ -312,7 +312,7 @@ def mailbox_folds_for(
     judged = np.ones(n, dtype=bool) if train_only is None else ~train_only
     keys = list(keys) if keys is not None else [f"{i:012d}" for i in range(n)]
     groups = list(groups) if groups is not None else list(range(n))
-    idx = np.flatnonzero(judged)
+    idx = [int(i) for i in np.flatnonzero(judged)]
     by_mailbox = mailbox_folds(
         [int(y[i]) for i in idx],
         [mailboxes[i] for i in idx],
