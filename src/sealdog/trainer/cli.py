@@ -379,6 +379,7 @@ def train_command(
                 max_terms=config.max_terms,
                 workers=config.workers,
                 progress=progress.advance,
+                mailboxes=[e.folder for e in emails],
             )
             n_emails = len(emails)
         featurise_seconds = time.perf_counter() - t0

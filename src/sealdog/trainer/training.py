@@ -163,8 +163,10 @@ def prepare(
     max_terms: int | None = None,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
+    mailboxes: Sequence[str] | None = None,
 ) -> tuple[PreparedCorpus, list[list[str]]]:
-    """Featurise training e-mails; in vocabulary mode fit the vocabulary on them first."""
+    """Featurise training e-mails; in vocabulary mode fit the vocabulary on them first.
+    `mailboxes` (e.g. each Enron-Spam e-mail's enronN) lets selection hold mailboxes out."""
     y = np.asarray(labels, dtype=np.int64)
     if len(raws) != len(y):
         raise TrainingError(f"{len(raws)} e-mails but {len(y)} labels")
@@ -176,6 +178,7 @@ def prepare(
         y,
         keys=[content_key(r) for r in raws],
         groups=duplicate_groups(raws),
+        mailboxes=None if mailboxes is None else list(mailboxes),
     )
     return corpus, terms
 
@@ -462,10 +465,12 @@ def train(
     progress: ProgressCallback | None = None,
     log: Callable[[str], None] | None = None,
     stage: StageCallback | None = None,
+    mailboxes: Sequence[str] | None = None,
 ) -> tuple[LinearModel, TrainingReport]:
     """Raw e-mails and labels (1 = spam) to a thresholded `LinearModel` and a report.
 
-    `progress` counts the e-mails parsed; `stage` (if given) hears of every stage.
+    `progress` counts the e-mails parsed; `stage` (if given) hears of every stage;
+    `mailboxes` names each e-mail's mailbox (`splits.mailbox_folds`).
     """
     config = (config or TrainingConfig()).validate()
     t0 = time.perf_counter()
@@ -479,6 +484,7 @@ def train(
         max_terms=config.max_terms,
         workers=config.workers,
         progress=progress,
+        mailboxes=mailboxes,
     )
     featurise_seconds = time.perf_counter() - t0
     model, report = train_prepared(corpus, config, log=log, stage=stage)
