@@ -142,6 +142,20 @@ def test_two_mailboxes_choose_c_on_held_out_mailboxes_and_report_them(tmp_path: 
     assert all("held_out_mailbox_auc" not in e for e in flat.validation["grid"])
 
 
+def test_train_cli_prints_what_a_new_mailbox_should_expect(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from sealdog.cli import app
+
+    _two_mailboxes(tmp_path)
+    args = ["train", "-o", str(tmp_path / "m.json"), "--buckets", "1024", "--json"]
+    for box in ("alice", "bob"):
+        args += ["--ham", str(tmp_path / box / "ham"), "--spam", str(tmp_path / box / "spam")]
+    r = CliRunner().invoke(app, [*args, "--target-fpr", "0.05", "--c-grid", "0.3,1"])
+    assert r.exit_code == 0, r.output
+    assert "expected on a mailbox it never saw (each of 2 mailbox folds held out)" in r.stdout
+
+
 def test_mailbox_folds_order_free_and_keep_duplicates_together() -> None:
     labels = [0, 1, 0, 1, 0, 1, 0, 0, 1]
     boxes = ["a", "a", "b", "b", "c", "c", "x", "x", "y"]  # x, y: single-class

@@ -10,7 +10,9 @@ Pipeline (the model depends on the corpus's contents, never on its order):
 4. C and the threshold are chosen from out-of-fold scores of a stratified, seeded,
    duplicate-aware k-fold (`sealdog.trainer.selection`, `sealdog.trainer.splits`): the C
    with the lowest out-of-fold error at the target false-positive rate wins, and the
-   threshold keeps the out-of-fold ham's false-positive rate at or below the target;
+   threshold keeps the out-of-fold ham's false-positive rate at or below the target; with
+   two or more mailboxes (`PreparedCorpus.mailboxes`), C is the one that ranks mailboxes
+   held out whole best (`splits.mailbox_folds`), so it carries over to another mailbox;
 5. the final model is fitted on all training e-mails with that C and the threshold is
    folded into the bias. The report carries the cross-fitted expected FPR/FNR with Wilson
    95% intervals, and a warning when there is too little ham for the target.
