@@ -51,7 +51,12 @@ def train_spam_model(
     )
     config = replace(base, featuriser=spec)
     model, _ = train(
-        [e.raw for e in emails], [e.label for e in emails], config, progress=progress, stage=stage
+        [e.raw for e in emails],
+        [e.label for e in emails],
+        config,
+        progress=progress,
+        stage=stage,
+        mailboxes=[e.folder for e in emails],
     )
     return model
 

@@ -268,6 +268,14 @@ def _print_expected(report: Any, target_fpr: float | None) -> None:
             f"FNR {expected['fnr']:.2%} (95% CI {flo:.2%}-{fhi:.2%})"
             + ("" if target_fpr is None else f"; target FPR {target_fpr:.2%}")
         )
+    held = report.validation.get("held_out_mailbox")
+    if held:
+        lo, hi = held["fpr_ci95"]
+        typer.echo(
+            f"expected on a mailbox it never saw (each of {report.validation['mailboxes']} "
+            f"mailbox folds held out): FPR {held['fpr']:.2%} (95% CI {lo:.2%}-{hi:.2%}), "
+            f"FNR {held['fnr']:.2%}"
+        )
     for warning in report.warnings:
         typer.echo(f"warning: {warning}")
 
@@ -379,6 +387,7 @@ def train_command(
                 max_terms=config.max_terms,
                 workers=config.workers,
                 progress=progress.advance,
+                mailboxes=[e.folder for e in emails],
             )
             n_emails = len(emails)
         featurise_seconds = time.perf_counter() - t0

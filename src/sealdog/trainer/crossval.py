@@ -101,11 +101,14 @@ def training_corpus(
     labels = [mail.labels[i] for i in rows]
     keys = [mail.keys[i] for i in rows]
     groups = [mail.groups[i] for i in rows]
+    mailboxes = [mail.mailboxes[i] for i in rows] if mail.mailboxes else None
     n_user = len(rows)
     weight = None
     train_only = None
     if base is not None:
         offset = max(groups, default=-1) + 1
+        if mailboxes is not None:
+            mailboxes += ["base:"] * len(base.labels)
         terms += base.terms
         labels += base.labels
         keys += ["base:" + k for k in base.keys]
@@ -123,6 +126,7 @@ def training_corpus(
         groups=groups,
         sample_weight=weight,
         train_only=train_only,
+        mailboxes=mailboxes,
     )
 
 

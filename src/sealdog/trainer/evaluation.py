@@ -277,6 +277,7 @@ def evaluate(
                 labels[train_idx],
                 keys=[keys[i] for i in train_idx],
                 groups=[groups[i] for i in train_idx],
+                mailboxes=[str(folders[i]) for i in train_idx],
             ),
             config,
         )

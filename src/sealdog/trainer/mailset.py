@@ -15,6 +15,7 @@ workers: chunks are collected in reading order.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -44,6 +45,8 @@ class LabelledMail:
 
     names: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    mailboxes: list[str] = field(default_factory=list)
+    """The mailbox of each message (`mailbox_of`): what `splits.mailbox_folds` holds out."""
     labels: list[int] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
     terms: list[list[str]] = field(default_factory=list)
@@ -76,11 +79,19 @@ class LabelledMail:
         return "; ".join(parts)
 
 
+def mailbox_of(source: str) -> str:
+    """The mailbox a PATH belongs to: the folder holding it (``alice/ham`` and
+    ``alice/spam.mbox`` are both ``alice``'s), as an absolute path. A mailbox with ham and
+    spam is held out whole by the training folds when there are two or more."""
+    return os.path.dirname(os.path.abspath(source))
+
+
 def _messages(
     sources: Sequence[LabelledSource], max_bytes: int, report: CorpusReport
-) -> Iterator[CorpusMessage]:
-    """`iter_labelled`, except that a PATH that is an Enron-Spam root gives that root's
-    messages of the PATH's label (``--ham enron/`` = every enronN/ham e-mail)."""
+) -> Iterator[tuple[CorpusMessage, str]]:
+    """`iter_labelled` with each message's mailbox (`mailbox_of`), except that a PATH that
+    is an Enron-Spam root gives that root's messages of the PATH's label (``--ham enron/`` =
+    every enronN/ham e-mail), each Enron-Spam user (enronN) being a mailbox."""
     from sealdog.data.enron import is_enron_root, load_enron
 
     for item in sources:
@@ -92,9 +103,11 @@ def _messages(
             for e in load_enron(Path(item.path)):
                 if e.label == wanted:
                     name = f"{item.path}:{e.folder}/{item.label}/{e.name}"
-                    yield CorpusMessage(name, item.path, e.raw, item.label)
+                    mailbox = f"{os.path.abspath(item.path)}:{e.folder}"
+                    yield CorpusMessage(name, item.path, e.raw, item.label), mailbox
         else:
-            yield from iter_labelled([item], max_bytes=max_bytes, report=report)
+            for message in iter_labelled([item], max_bytes=max_bytes, report=report):
+                yield message, mailbox_of(message.source)
 
 
 def _featurise_chunk(
@@ -156,10 +169,11 @@ def read_labelled(
             while len(pending) > workers * _IN_FLIGHT_PER_WORKER or (pool is None and pending):
                 collect(pending.popleft())
 
-        for message in _messages(sources, max_bytes, mail.report):
+        for message, mailbox in _messages(sources, max_bytes, mail.report):
             label = 1 if message.label == "spam" else 0
             mail.names.append(message.name)
             mail.sources.append(message.source)
+            mail.mailboxes.append(mailbox)
             mail.labels.append(label)
             mail.keys.append(content_key(message.raw))
             found = detector.add(message.name, message.raw, message.label)

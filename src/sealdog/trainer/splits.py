@@ -77,3 +77,70 @@ def duplicate_aware_folds(
         folds[indices] = fold
         filled[label, fold] += len(indices)
     return folds
+
+
+def mailbox_folds(
+    labels: Sequence[int],
+    mailboxes: Sequence[str],
+    groups: Sequence[int],
+    keys: Sequence[str],
+    *,
+    k: int = 5,
+    seed: int = 0,
+) -> np.ndarray | None:
+    """Folds that hold out whole mailboxes, or None when there are fewer than two.
+
+    A mailbox (an Enron-Spam user, or the folder holding a ``--ham``/``--spam`` PATH) counts
+    when it holds both ham and spam: the threshold is then judged on ham of a mailbox its
+    models never saw, which is what a detector meets on someone else's mail. With m such
+    mailboxes there are min(k, m) folds; mailboxes go, largest first, to the fold with the
+    fewest messages (ties: a keyed hash of the mailbox name, then the lower fold). Messages
+    of single-class mailboxes are spread by `duplicate_aware_folds` over the same folds. A
+    duplicate group split across folds is moved whole to the fold of its smallest content
+    key, so no message is judged against its own copy. Depends on contents and mailbox
+    names only, never on reading order.
+    """
+    n = len(labels)
+    if len(mailboxes) != n or len(groups) != n or len(keys) != n:
+        raise ValueError("labels, mailboxes, groups and keys must have the same length")
+    classes: dict[str, set[int]] = {}
+    sizes: dict[str, int] = {}
+    for label, box in zip(labels, mailboxes):
+        classes.setdefault(box, set()).add(1 if label else 0)
+        sizes[box] = sizes.get(box, 0) + 1
+    full = sorted(box for box, seen in classes.items() if len(seen) == 2)
+    if len(full) < 2:
+        return None
+    k = min(k, len(full))
+    seed_bytes = str(seed).encode("utf-8")
+
+    def order(box: str) -> tuple[int, str, str]:
+        digest = hashlib.blake2b(box.encode("utf-8"), digest_size=16, key=seed_bytes)
+        return -sizes[box], digest.hexdigest(), box
+
+    fold_of: dict[str, int] = {}
+    filled = np.zeros(k, dtype=np.int64)
+    for box in sorted(full, key=order):
+        fold = int(np.argmin(filled))
+        fold_of[box] = fold
+        filled[fold] += sizes[box]
+    folds = np.full(n, -1, dtype=np.int64)
+    rest = [i for i in range(n) if mailboxes[i] not in fold_of]
+    for i in range(n):
+        if mailboxes[i] in fold_of:
+            folds[i] = fold_of[mailboxes[i]]
+    if rest:
+        folds[rest] = duplicate_aware_folds(
+            [labels[i] for i in rest],
+            [groups[i] for i in rest],
+            [keys[i] for i in rest],
+            k=k,
+            seed=seed,
+        )
+    first: dict[int, tuple[str, int]] = {}
+    for i in range(n):
+        if groups[i] not in first or keys[i] < first[groups[i]][0]:
+            first[groups[i]] = (keys[i], int(folds[i]))
+    for i in range(n):
+        folds[i] = first[groups[i]][1]
+    return folds

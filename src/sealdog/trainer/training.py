@@ -10,7 +10,9 @@ Pipeline (the model depends on the corpus's contents, never on its order):
 4. C and the threshold are chosen from out-of-fold scores of a stratified, seeded,
    duplicate-aware k-fold (`sealdog.trainer.selection`, `sealdog.trainer.splits`): the C
    with the lowest out-of-fold error at the target false-positive rate wins, and the
-   threshold keeps the out-of-fold ham's false-positive rate at or below the target;
+   threshold keeps the out-of-fold ham's false-positive rate at or below the target; with
+   two or more mailboxes (`PreparedCorpus.mailboxes`), C is the one that ranks mailboxes
+   held out whole best (`splits.mailbox_folds`), so it carries over to another mailbox;
 5. the final model is fitted on all training e-mails with that C and the threshold is
    folded into the bias. The report carries the cross-fitted expected FPR/FNR with Wilson
    95% intervals, and a warning when there is too little ham for the target.
@@ -42,7 +44,12 @@ from sealdog.trainer.selection import (
     select,
     threshold_for_fpr,
 )
-from sealdog.trainer.splits import content_key, duplicate_aware_folds, duplicate_groups
+from sealdog.trainer.splits import (
+    content_key,
+    duplicate_aware_folds,
+    duplicate_groups,
+    mailbox_folds,
+)
 
 __all__ = [
     "LEARNERS",
@@ -52,6 +59,7 @@ __all__ = [
     "TrainingReport",
     "error_at_fpr",
     "fit_linear",
+    "mailbox_folds_for",
     "prepare",
     "threshold_for_fpr",
     "train",
@@ -144,6 +152,8 @@ class PreparedCorpus:
     groups: Sequence[int] | None = None
     sample_weight: np.ndarray | None = None
     train_only: np.ndarray | None = None
+    mailboxes: Sequence[str] | None = None
+    """The mailbox of each row (`splits.mailbox_folds`); None: one mailbox."""
 
 
 def prepare(
@@ -155,8 +165,10 @@ def prepare(
     max_terms: int | None = None,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
+    mailboxes: Sequence[str] | None = None,
 ) -> tuple[PreparedCorpus, list[list[str]]]:
-    """Featurise training e-mails; in vocabulary mode fit the vocabulary on them first."""
+    """Featurise training e-mails; in vocabulary mode fit the vocabulary on them first.
+    `mailboxes` (e.g. each Enron-Spam e-mail's enronN) lets selection hold mailboxes out."""
     y = np.asarray(labels, dtype=np.int64)
     if len(raws) != len(y):
         raise TrainingError(f"{len(raws)} e-mails but {len(y)} labels")
@@ -168,6 +180,7 @@ def prepare(
         y,
         keys=[content_key(r) for r in raws],
         groups=duplicate_groups(raws),
+        mailboxes=None if mailboxes is None else list(mailboxes),
     )
     return corpus, terms
 
@@ -288,6 +301,41 @@ def folds_for(
     return folds
 
 
+def mailbox_folds_for(
+    y: np.ndarray,
+    keys: Sequence[str] | None,
+    groups: Sequence[int] | None,
+    mailboxes: Sequence[str],
+    k: int,
+    seed: int,
+    train_only: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """Folds holding out whole mailboxes (`splits.mailbox_folds`; -1 for `train_only`
+    rows), or None when the judged rows come from fewer than two mailboxes with ham and
+    spam, or a fold's training side would lack a class."""
+    n = len(y)
+    judged = np.ones(n, dtype=bool) if train_only is None else ~train_only
+    keys = list(keys) if keys is not None else [f"{i:012d}" for i in range(n)]
+    groups = list(groups) if groups is not None else list(range(n))
+    idx = [int(i) for i in np.flatnonzero(judged)]
+    by_mailbox = mailbox_folds(
+        [int(y[i]) for i in idx],
+        [mailboxes[i] for i in idx],
+        [groups[i] for i in idx],
+        [keys[i] for i in idx],
+        k=k,
+        seed=seed,
+    )
+    if by_mailbox is None:
+        return None
+    yj = y[idx]
+    if any(len(np.unique(yj[by_mailbox != f])) < 2 for f in np.unique(by_mailbox)):
+        return None
+    folds = np.full(n, -1, dtype=np.int64)
+    folds[idx] = by_mailbox
+    return folds
+
+
 def train_prepared(
     corpus: PreparedCorpus,
     config: TrainingConfig,
@@ -308,6 +356,7 @@ def train_prepared(
         groups=None if corpus.groups is None else [corpus.groups[int(i)] for i in order],
         sample_weight=weight,
         train_only=None if corpus.train_only is None else corpus.train_only[order],
+        mailboxes=None if corpus.mailboxes is None else [corpus.mailboxes[int(i)] for i in order],
     )
     judged = np.ones(len(y), dtype=bool) if ordered.train_only is None else ~ordered.train_only
     n_ham, n_spam = int(np.sum(y[judged] == 0)), int(np.sum(y[judged] == 1))
@@ -335,6 +384,19 @@ def train_prepared(
     folds = folds_for(
         y, ordered.keys, ordered.groups, config.folds, config.seed, ordered.train_only
     )
+    by_mailbox = (
+        None
+        if ordered.mailboxes is None
+        else mailbox_folds_for(
+            y,
+            ordered.keys,
+            ordered.groups,
+            ordered.mailboxes,
+            config.folds,
+            config.seed,
+            ordered.train_only,
+        )
+    )
     k = int(folds.max()) + 1
 
     def on_c(c: float, i: int) -> None:
@@ -352,6 +414,7 @@ def train_prepared(
         on_c=on_c,
         log=log,
         workers=_fit_workers(config.workers),
+        mailbox_folds=by_mailbox,
     )
     seconds["model_selection"] = time.perf_counter() - t0
     validation: dict[str, Any] = {
@@ -362,6 +425,9 @@ def train_prepared(
         "grid": selection.grid,
         "expected": selection.expected.to_dict(),
     }
+    if selection.held_out_mailbox is not None and by_mailbox is not None:
+        validation["mailboxes"] = int(by_mailbox.max()) + 1
+        validation["held_out_mailbox"] = selection.held_out_mailbox.to_dict()
     t0 = time.perf_counter()
     if stage:
         stage(f"final fit with C={selection.c:g} on {len(y):,} e-mails", None)
@@ -401,10 +467,12 @@ def train(
     progress: ProgressCallback | None = None,
     log: Callable[[str], None] | None = None,
     stage: StageCallback | None = None,
+    mailboxes: Sequence[str] | None = None,
 ) -> tuple[LinearModel, TrainingReport]:
     """Raw e-mails and labels (1 = spam) to a thresholded `LinearModel` and a report.
 
-    `progress` counts the e-mails parsed; `stage` (if given) hears of every stage.
+    `progress` counts the e-mails parsed; `stage` (if given) hears of every stage;
+    `mailboxes` names each e-mail's mailbox (`splits.mailbox_folds`).
     """
     config = (config or TrainingConfig()).validate()
     t0 = time.perf_counter()
@@ -418,6 +486,7 @@ def train(
         max_terms=config.max_terms,
         workers=config.workers,
         progress=progress,
+        mailboxes=mailboxes,
     )
     featurise_seconds = time.perf_counter() - t0
     model, report = train_prepared(corpus, config, log=log, stage=stage)
