@@ -21,6 +21,7 @@ from sealdog.crypto.paillier.encryption import Ciphertexts, encrypt
 from sealdog.crypto.paillier.fixed_point import DEFAULT_SCALE_BITS, FixedPoint
 from sealdog.crypto.paillier.keys import PublicKey
 from sealdog.crypto.paillier.randomiser import DJNRandomiser, full_randomiser
+from sealdog.crypto.paillier.subset_products import SubsetProducts, SubsetTableError
 from sealdog.crypto.paillier.verdicts import (
     EncryptedVerdicts,
     Mode,
@@ -188,7 +189,8 @@ class LinearScorer:
     the total length of r (a mantissa of at most bitlen(B) + 9 bits, the rest octaves).
     `strict_rerandomise=True` also multiplies each packed ciphertext by a fresh full r^n,
     which removes the short-exponent and honest-key-generation assumptions (one full powmod
-    per pack, amortised over its slots).
+    per pack, amortised over its slots). `subset_products` (built for this model's weights,
+    see subset_products.py) computes the same score ciphertexts with fewer products.
     """
 
     def __init__(
@@ -198,6 +200,7 @@ class LinearScorer:
         mode: Mode = Mode.VERDICT,
         blinding_bits: int | None = None,
         strict_rerandomise: bool = False,
+        subset_products: SubsetProducts | None = None,
     ) -> None:
         mode = Mode.parse(mode)  # a Mode; its plain string is accepted too
         if (
@@ -218,6 +221,18 @@ class LinearScorer:
         check_bounds(pk, sealed.score_bound, self.blinding_bits)
         self.layout = PackingLayout.derive(pk.bits, sealed.score_bound, self.blinding_bits)
         self._rerandomiser = DJNRandomiser(pk)  # the server's own secret base
+        self.subset_products: SubsetProducts | None = None
+        if subset_products is not None:
+            self.use_subset_products(subset_products)
+
+    def use_subset_products(self, tables: SubsetProducts | None) -> None:
+        """Score with these subset-product tables from now on (None: the plain path)."""
+        if tables is not None and (
+            tables.nsquare != self.sealed.public_key.nsquare
+            or len(tables.group_of) != self.sealed.dim
+        ):
+            raise SubsetTableError("Subset-product tables were built for another model.")
+        self.subset_products = tables
 
     def check_vector(
         self, indices: np.ndarray, counts: np.ndarray
@@ -251,6 +266,8 @@ class LinearScorer:
         sealed = self.sealed
         w, nsq = sealed.weights, sealed.public_key.nsquare
         acc = sealed.bias
+        if self.subset_products is not None:
+            return self.subset_products.product(acc, w, idx, counts)
         if counts is None:
             for i in idx:
                 acc = acc * w[i] % nsq

@@ -55,6 +55,7 @@ from sealdog.crypto.paillier.codec import (
     width_for_modulus_bits,
 )
 from sealdog.crypto.paillier.encryption import Ciphertexts, encrypt
+from sealdog.crypto.paillier.horner import shift_and_raise, square_times
 from sealdog.crypto.paillier.keys import PublicKey, SecretKey
 from sealdog.errors import CorruptDataError, KeyMismatchError, SealdogError
 
@@ -83,7 +84,6 @@ class Mode(StrEnum):
 VERDICTS_FORMAT = "sealdog-paillier-verdicts"
 VERDICTS_VERSION = 1
 VERDICTS_FRAME = Frame(b"SDEV", VERDICTS_VERSION, VERDICTS_FORMAT, "Sealdog encrypted verdicts")
-_WINDOW_BITS = 3  # the mantissa's window in the Horner chain: 2^w - 2 precomputed powers per slot
 BLINDING_WINDOW_OCTAVES = 16  # U: |s| is hidden within 2^U (distance ~delta/(U+1) per 2^delta)
 BLINDING_MARGIN_BITS = 8  # KAPPA: mantissa > 2^KAPPA * |s|; discreteness adds ~2^-KAPPA distance
 MIN_LAYOUT_N_BITS = 128  # the smallest key `generate_keypair` makes (insecure=True)
@@ -370,8 +370,8 @@ def pack_scores(
 
     With `blind`, slot k holds r_k*s_k + r'_k + T for fresh secret r_k = m_k*2^u_k, r'_k
     (`BlindingFactor.for_layout`); otherwise s_k + T. Each slot costs exactly slot_bits
-    squarings of the accumulator (the shift; r_k's bits ride on them) plus m_k's nonzero
-    3-bit windows and 6 products for their table.
+    squarings of the accumulator (the shift; r_k's bits ride on them) plus m_k's sliding
+    3-bit windows and 4 products for their odd powers (`horner.shift_and_raise`).
     """
     m = len(scores)
     if not 0 < m <= layout.slots:
@@ -383,49 +383,25 @@ def pack_scores(
     if not blind or layout.blinding_bits == 0:
         for k in range(m - 1, -1, -1):
             if acc is not None:
-                acc = _square_times(acc, sb, nsq) * scores[k] % nsq
+                acc = square_times(acc, sb, nsq) * scores[k] % nsq
             else:
                 acc = scores[k]
             const = (const << sb) + offset
     else:
         blinding = BlindingFactor.for_layout(layout)
-        w = _WINDOW_BITS
-        windows = -(-blinding.mantissa_bits // w)
-        if sb < windows * w + blinding.octaves:
+        if sb < blinding.mantissa_bits + blinding.octaves:
             raise PackingError(
                 "Slot narrower than the blinding factor; raise the score bound or lower rho."
             )
-        mask = (1 << w) - 1
         sample = blinding.sample
         for k in range(m - 1, -1, -1):
             mant, u, r_prime = sample()
-            c = scores[k]
-            c2 = c * c % nsq
-            powers = [mpz(1), c, c2, c2 * c % nsq]  # powers[0] is never used (d = 0 skipped)
-            for _ in range(4, 1 << w):
-                powers.append(powers[-1] * c % nsq)
-            # acc^(2^sb) * c^(mant * 2^u): sb - u - windows*w squarings, mant's windows, u squarings
-            if acc is not None:
-                acc = _square_times(acc, sb - u - windows * w, nsq)
-            for j in range(windows - 1, -1, -1):
-                if acc is not None:
-                    for _ in range(w):
-                        acc = acc * acc % nsq
-                d = (mant >> (w * j)) & mask
-                if d:
-                    acc = powers[d] if acc is None else acc * powers[d] % nsq
-            assert acc is not None  # mant >= 1, so some window digit was non-zero
-            acc = _square_times(acc, u, nsq)
+            # acc^(2^sb) * c^(mant * 2^u): mant's bits ride on the shift squarings (horner.py)
+            acc = shift_and_raise(acc, scores[k], mant, u, sb, nsq)
             const = (const << sb) + r_prime + offset
     assert acc is not None
     # times (1 + const*n): Enc(x) * g^M = Enc(x + M) adds the public offsets T and r'_k
     return encrypt(pk, const, acc)
-
-
-def _square_times(x: mpz, times: int, nsq: mpz) -> mpz:
-    for _ in range(times):
-        x = x * x % nsq
-    return x
 
 
 # --- key holder side: decryption + unpacking -----------------------------------------------
