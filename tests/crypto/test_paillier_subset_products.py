@@ -17,6 +17,7 @@ from sealdog.crypto.paillier import (
 )
 from sealdog.crypto.paillier.subset_products import (
     BucketCounts,
+    LearnedTables,
     SubsetProducts,
     SubsetTableError,
     subset_table,
@@ -122,3 +123,15 @@ def test_table_geometry_and_memory() -> None:
     assert [len(g) for g in tables.groups] == [8, 8, 4]
     assert tables.entries == 256 + 256 + 16
     assert tables.table_bytes() == tables.entries * ((PK.nsquare.bit_length() + 7) // 8 + 32)
+
+
+def test_learned_tables_are_built_once_after_enough_emails() -> None:
+    learned = LearnedTables(SEALED.weights, PK.nsquare, learn_emails=3, buckets=4, group_bits=2)
+    one = np.ones(2, dtype=np.int64)
+    assert learned.observe([(np.array([3, 9]), one), (np.array([3, 5]), one)]) is None
+    assert learned.tables is None
+    built = learned.observe([(np.array([3, 5]), one)])
+    assert built is learned.tables and built is not None
+    assert built.groups == ((3, 5), (9,))  # 3 (3 e-mails), 5 (2), 9 (1)
+    assert learned.observe([(np.array([1, 2]), one)]) is None  # counting has stopped
+    assert learned.tables is built

@@ -165,3 +165,45 @@ class BucketCounts:
         seen = np.flatnonzero(self.counts)
         order = np.lexsort((seen, -self.counts[seen]))
         return [int(b) for b in seen[order][:k]]
+
+
+DEFAULT_LEARN_EMAILS = 500  # e-mails counted before the tables are built (once per process)
+
+
+class LearnedTables:
+    """Subset-product tables ranked by the traffic a scoring process sees (see module doc).
+
+    Counts the buckets of the first `learn_emails` scored e-mails, then builds the tables
+    once (about ceil(buckets/g) * 2^g products, a fraction of a second at 3072 bits) and
+    stops counting. Until then `tables` is None and scoring takes the plain path: the
+    ciphertexts are the same either way.
+    """
+
+    def __init__(
+        self,
+        weights: Sequence[mpz],
+        nsquare: mpz,
+        *,
+        learn_emails: int = DEFAULT_LEARN_EMAILS,
+        buckets: int = DEFAULT_TABLE_BUCKETS,
+        group_bits: int = DEFAULT_GROUP_BITS,
+    ) -> None:
+        self._weights, self._nsquare = weights, nsquare
+        self._learn_emails, self._buckets, self._group_bits = learn_emails, buckets, group_bits
+        self._counts: BucketCounts | None = BucketCounts(len(weights))
+        self.tables: SubsetProducts | None = None
+
+    def observe(self, vectors: Sequence[tuple[np.ndarray, np.ndarray]]) -> SubsetProducts | None:
+        """Count these (already validated) inputs; the tables when this call built them."""
+        counts = self._counts
+        if counts is None:
+            return None
+        for indices, _ in vectors:
+            counts.add(indices)
+        if counts.emails < self._learn_emails:
+            return None
+        self.tables = SubsetProducts.build(
+            self._weights, self._nsquare, counts.top(self._buckets), group_bits=self._group_bits
+        )
+        self._counts = None
+        return self.tables

@@ -18,6 +18,7 @@ from sealdog.crypto.paillier import (
     PublicKey,
     SealedLinear,
 )
+from sealdog.crypto.paillier.subset_products import LearnedTables
 from sealdog.crypto.paillier.verdicts import pack_scores
 from sealdog.errors import SealdogError
 from sealdog.mail.errors import EmailTooLargeError, MailError
@@ -69,11 +70,16 @@ class LinearModel:
         self.featuriser = Featuriser.from_spec(model.featuriser)
         self.sealed = model.linear()
         self._scorers: dict[Mode, LinearScorer] = {}
+        # subset products of the buckets most frequent in this process's traffic (fewer
+        # products per e-mail, same ciphertexts): crypto/paillier/subset_products.py
+        self._tables = LearnedTables(self.sealed.weights, self.sealed.public_key.nsquare)
 
     def _scorer(self, mode: Mode) -> LinearScorer:
         scorer = self._scorers.get(mode)
         if scorer is None:
-            scorer = self._scorers[mode] = LinearScorer(self.sealed, mode=mode)
+            scorer = self._scorers[mode] = LinearScorer(
+                self.sealed, mode=mode, subset_products=self._tables.tables
+            )
         return scorer
 
     def score(self, batch: Batch, *, mode: Mode) -> dict[str, Any]:
@@ -95,6 +101,9 @@ class LinearModel:
             if checked.truncated:  # over a parsing cap: the key holder is told (never silent)
                 truncated.append(i)
         verdicts = self._scorer(mode).score_batch(vectors)
+        if (tables := self._tables.observe(vectors)) is not None:
+            for scorer in self._scorers.values():
+                scorer.use_subset_products(tables)
         return replace(verdicts, truncated=tuple(truncated)).to_json()
 
 
