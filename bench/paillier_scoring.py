@@ -359,13 +359,17 @@ def bench_key(
         w_ints = fp.encode(weights).tolist()
     b_int = fp.encode(bias)
 
-    vectors = work.measured
+    # whole packs of the verdict layout: every timed slice is one pack
+    slots = LinearScorer(sealed, mode=Mode.VERDICT, blinding_bits=blinding_bits).layout.slots
+    n_slices = min(len(work.measured) // slots, 3 if quick else 12)
+    vectors = work.measured[: n_slices * slots]
     n_emails = len(vectors)
     email_pairs = [(idx.tolist(), cnt.tolist()) for idx, cnt in vectors]
     expected = [
         b_int + sum(w_ints[i] * c for i, c in zip(idx, cnt)) >= 0 for idx, cnt in email_pairs
     ]
     repeats = 2 if quick else 5
+    rounds = 8 if quick else 36  # interleaved rounds, one slice (pack) each
 
     # (g) tables from the traffic's ranking, and model load
     ranking = ranking_of(work)
@@ -404,9 +408,7 @@ def bench_key(
     w, nsq = sealed.weights, pk.nsquare
     # timed units are slices of the e-mails (whole packs), many short interleaved rounds: on a
     # shared machine the best round of each method then comes from comparably quiet moments
-    n_slices = 2 if quick else 4
-    step = -(-n_emails // n_slices)
-    slices = [slice(i, i + step) for i in range(0, n_emails, step)]
+    slices = [slice(i, i + slots) for i in range(0, n_emails, slots)]
     part_of: dict = {"s": slices[0]}
     checked_plain = LinearScorer(sealed, mode=Mode.SCORE)
     checked = [checked_plain.check_vector(i, c) for i, c in vectors]
@@ -478,7 +480,7 @@ def bench_key(
 
     # interleaved rounds: every path sees the same machine load; best round of each counts
     rate = {name: 0.0 for name in paths}
-    for rnd in range(repeats * n_slices):
+    for rnd in range(rounds):
         part_of["s"] = slices[rnd % n_slices]
         for name, run in paths.items():
             rate[name] = max(rate[name], best_rate(run, 1))
@@ -617,7 +619,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cpu = pin_one_core()
     rng = np.random.default_rng(args.seed)
-    count, traffic = (62, 600) if args.quick else (400, 2000)
+    count, traffic = (100, 600) if args.quick else (400, 2000)
     if args.random_tokens:
         work = random_token_workload(rng, count)
     elif args.generated_mail:
