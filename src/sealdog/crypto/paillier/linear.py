@@ -21,6 +21,7 @@ from sealdog.crypto.paillier.encryption import Ciphertexts, encrypt
 from sealdog.crypto.paillier.fixed_point import DEFAULT_SCALE_BITS, FixedPoint
 from sealdog.crypto.paillier.keys import PublicKey
 from sealdog.crypto.paillier.randomiser import DJNRandomiser, full_randomiser
+from sealdog.crypto.paillier.small_powers import small_power
 from sealdog.crypto.paillier.subset_products import SubsetProducts, SubsetTableError
 from sealdog.crypto.paillier.verdicts import (
     EncryptedVerdicts,
@@ -273,7 +274,7 @@ class LinearScorer:
                 acc = acc * w[i] % nsq
         else:
             for i, x in zip(idx, counts):
-                acc = acc * (w[i] if x == 1 else gmpy2.powmod(w[i], x, nsq)) % nsq
+                acc = acc * (w[i] if x == 1 else small_power(w[i], x, nsq)) % nsq
         return acc
 
     def score_batch(self, vectors: Sequence[tuple[np.ndarray, np.ndarray]]) -> EncryptedVerdicts:

@@ -31,10 +31,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import gmpy2
 import numpy as np
 from gmpy2 import mpz
 
+from sealdog.crypto.paillier.small_powers import small_power
 from sealdog.errors import SealdogError
 
 DEFAULT_TABLE_BUCKETS = 512  # K: chosen by measurement on Enron-Spam (docs/paillier.md, speed)
@@ -108,7 +108,7 @@ class SubsetProducts:
         """acc * prod_i weights[i]^counts[i] mod n^2 (counts None: all 1), exactly.
 
         Tokens in a group cost one product per group and count level; the others one
-        product each (a powmod for a count above 1), as in the plain path.
+        product each (`small_power` for a count above 1), as in the plain path.
         """
         nsq = self.nsquare
         group_of, bit_of = self.group_of, self.bit_of
@@ -117,7 +117,7 @@ class SubsetProducts:
             x = 1 if counts is None else counts[pos]
             j = int(group_of[i])
             if j < 0:
-                acc = acc * (weights[i] if x == 1 else gmpy2.powmod(weights[i], x, nsq)) % nsq
+                acc = acc * (weights[i] if x == 1 else small_power(weights[i], x, nsq)) % nsq
                 continue
             bit = 1 << int(bit_of[i])
             while len(levels) < x:
