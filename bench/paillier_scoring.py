@@ -11,11 +11,13 @@ with the corpus's shape (about 80 distinct buckets, a third of them twice).
   (b2) the same product through the subset-product tables (issue 17, trick 1)
   (c) Sealdog's shipped verdict mode: LinearScorer.score_batch with the tables (validation,
       product, blinding, packing, re-randomisation) = `sealdog_eps`
-  (c0) verdict mode before issue 17: plain product, fixed 3-bit windows for r's mantissa
-  (c1) verdict mode, plain product, sliding windows (issue 17, trick 2: horner.py)
+  (c0) verdict mode before issue 17: counts by gmpy2.powmod, fixed 3-bit windows for r's
+      mantissa; (c0s) counts by squaring (small_power.py); (c1) and sliding windows
+      (horner.py), no tables
   (cs) the shipped verdict mode with strict_rerandomise=True (a full r^n per pack)
   (c2) score mode (no blinding; still packed and re-randomised), with the tables; (c2-)
-      without: the fair comparison with (f), which neither blind, pack nor re-randomise
+      without; (c20) before issue 17: the fair comparison with (f), which neither blind,
+      pack nor re-randomise
   (d) key holder's decryption with packing (verdicts/s)
   (e) seconds to seal the model (2^16 weights; quick mode extrapolates from 2,000)
   (f) other Paillier libraries on the same work (the sum of the same e-mails' encrypted
@@ -25,8 +27,8 @@ with the corpus's shape (about 80 distinct buckets, a third of them twice).
       bytes -> scoring-ready model, tables included) for the 2^16-bucket model
 The ranking of the tables is learned from the e-mails BEFORE the measured ones (as the
 server learns it from its traffic); products per e-mail for other (K, g) are counted too.
-Prints ratios; contributions: tables = c/c1, sliding windows = c1/c0. The last line is one
-JSON object with all results.
+Prints ratios; contributions: small_power = c0s/c0, sliding windows = c1/c0s, tables = c/c1
+(score mode: c2-/c20 and c2/c2-). The last line is one JSON object with all results.
 
     python bench/paillier_scoring.py --data /work/shared/datasets/enron-spam   # full run
     python bench/paillier_scoring.py --quick    # same measurements, smaller, ~2 minutes
@@ -44,6 +46,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import gmpy2
 import numpy as np
 import phe
 from gmpy2 import mpz
@@ -70,6 +73,7 @@ from sealdog.crypto.paillier.verdicts import (
     BlindingFactor,
     EncryptedVerdicts,
     PackingLayout,
+    pack_scores,
 )
 
 TOKENS = 150  # --random-tokens workload (issue 2)
@@ -231,13 +235,32 @@ def pack_fixed_windows(pk: PublicKey, layout: PackingLayout, scores: Sequence[mp
     return encrypt(pk, const, acc)
 
 
-def score_batch_fixed_windows(scorer: LinearScorer, vectors: Sequence[Vector]) -> EncryptedVerdicts:
+def score_before(scorer: LinearScorer, idx: list[int], counts: list[int] | None) -> mpz:
+    """LinearScorer.encrypted_score before issue 17: counts above 1 by gmpy2.powmod."""
+    w, nsq = scorer.sealed.weights, scorer.sealed.public_key.nsquare
+    acc = scorer.sealed.bias
+    for pos, i in enumerate(idx):
+        x = 1 if counts is None else counts[pos]
+        acc = acc * (w[i] if x == 1 else gmpy2.powmod(w[i], x, nsq)) % nsq
+    return acc
+
+
+def score_batch_variant(
+    scorer: LinearScorer, vectors: Sequence[Vector], *, powmod_counts: bool, fixed_windows: bool
+) -> EncryptedVerdicts:
+    """LinearScorer.score_batch with the product and/or the packing as before issue 17."""
     checked = [scorer.check_vector(i, c) for i, c in vectors]
-    scores = [scorer.encrypted_score(i, c) for i, c in checked]
+    product = score_before if powmod_counts else LinearScorer.encrypted_score
+    scores = [product(scorer, i, c) for i, c in checked]
     pk, layout = scorer.sealed.public_key, scorer.layout
+    blind = scorer.mode is Mode.VERDICT
     packs = []
     for start in range(0, len(scores), layout.slots):
-        packed = pack_fixed_windows(pk, layout, scores[start : start + layout.slots])
+        chunk = scores[start : start + layout.slots]
+        if blind and fixed_windows:
+            packed = pack_fixed_windows(pk, layout, chunk)
+        else:
+            packed = pack_scores(pk, layout, chunk, blind=blind)
         packs.append(packed * scorer._rerandomiser.randomiser() % pk.nsquare)
     return EncryptedVerdicts(pk.fingerprint, scorer.mode, len(scores), layout, packs)
 
@@ -458,11 +481,17 @@ def bench_key(
         "b": bare,
         "b2": bare_tables,
         "c": path(shipped.score_batch),
-        "c0": path(lambda batch: score_batch_fixed_windows(plain, batch)),
+        "c0": path(lambda b: score_batch_variant(plain, b, powmod_counts=True, fixed_windows=True)),
+        "c0s": path(
+            lambda b: score_batch_variant(plain, b, powmod_counts=False, fixed_windows=True)
+        ),
         "c1": path(plain.score_batch),
         "cs": path(strict.score_batch),
         "c2": path(score_shipped.score_batch),
         "c2-": path(score_plain.score_batch),
+        "c20": path(
+            lambda b: score_batch_variant(score_plain, b, powmod_counts=True, fixed_windows=True)
+        ),
     }
 
     # (f) anchors, same e-mails; their sealing is slow, so they get fewer of them
@@ -494,12 +523,19 @@ def bench_key(
         f"(c) Sealdog verdict-only, shipped (r < 2^{shipped.blinding_bits} log-uniform, "
         f"{ev.layout.slots} per pack, re-randomised, tables): {rate['c']:10.1f} e-mails/s"
     )
-    print(f"(c0) verdict mode before issue 17 (plain, fixed windows): {rate['c0']:10.1f} e-mails/s")
-    print(f"(c1) verdict mode, plain product, sliding windows:       {rate['c1']:10.1f} e-mails/s")
+    print(
+        "(c0) verdict mode before issue 17 (powmod counts, fixed windows): "
+        f"{rate['c0']:10.1f} e-mails/s"
+    )
+    print(
+        f"(c0s) counts by squaring (small_power), fixed windows:     {rate['c0s']:10.1f} e-mails/s"
+    )
+    print(f"(c1) small_power, sliding windows, no tables:             {rate['c1']:10.1f} e-mails/s")
     print(f"(cs) shipped verdict mode, strict_rerandomise=True:      {rate['cs']:10.1f} e-mails/s")
     print(
         f"(c2) Sealdog score mode (no blinding, {score_slots} per pack, re-randomised, tables): "
-        f"{rate['c2']:10.1f} e-mails/s   (c2-) without tables: {rate['c2-']:10.1f}"
+        f"{rate['c2']:10.1f} e-mails/s   (c2-) without tables: {rate['c2-']:10.1f}   "
+        f"(c20) before issue 17: {rate['c20']:10.1f}"
     )
 
     # (d) decryption with packing
@@ -534,15 +570,18 @@ def bench_key(
     c, c2 = rate["c"], rate["c2"]
     fastest = max(anchors.values(), default=None)
     contributions = {
+        "small_power_verdict": round(rate["c0s"] / rate["c0"], 3),
+        "sliding_windows_verdict": round(rate["c1"] / rate["c0s"], 3),
         "tables_verdict": round(c / rate["c1"], 3),
-        "sliding_windows_verdict": round(rate["c1"] / rate["c0"], 3),
+        "small_power_score_mode": round(rate["c2-"] / rate["c20"], 3),
         "tables_score_mode": round(c2 / rate["c2-"], 3),
         "tables_bare_product": round(rate["b2"] / rate["b"], 3),
     }
     print(
         "contributions (ratios in this run): "
         + ", ".join(f"{key} {v:.2f}x" for key, v in contributions.items())
-        + f"; all of issue 17 in verdict mode c/c0 = {c / rate['c0']:.2f}x"
+        + f"; all of issue 17: verdict c/c0 = {c / rate['c0']:.2f}x, "
+        f"score c2/c20 = {c2 / rate['c20']:.2f}x"
     )
     print(
         f"ratio c/a = {c / rate['a']:.1f}x (target >= 10)   b/c = {rate['b'] / c:.2f} (target <= 2)"
@@ -561,10 +600,12 @@ def bench_key(
         "bare_product_tables_eps": round(rate["b2"], 1),
         "sealdog_eps": round(c, 1),
         "verdict_before_issue17_eps": round(rate["c0"], 1),
+        "verdict_small_power_fixed_windows_eps": round(rate["c0s"], 1),
         "verdict_plain_sliding_eps": round(rate["c1"], 1),
         "strict_eps": round(rate["cs"], 1),
         "sealdog_score_mode_eps": round(c2, 1),
         "score_mode_plain_eps": round(rate["c2-"], 1),
+        "score_mode_before_issue17_eps": round(rate["c20"], 1),
         "slot_bits": ev.layout.slot_bits,
         "slots": ev.layout.slots,
         "decrypt_vps": round(d, 1),
