@@ -84,6 +84,7 @@ class Mode(StrEnum):
 VERDICTS_FORMAT = "sealdog-paillier-verdicts"
 VERDICTS_VERSION = 1
 VERDICTS_FRAME = Frame(b"SDEV", VERDICTS_VERSION, VERDICTS_FORMAT, "Sealdog encrypted verdicts")
+_WINDOW_BITS = 3  # the mantissa's window in the Horner chain: 2^w - 2 precomputed powers per slot
 BLINDING_WINDOW_OCTAVES = 16  # U: |s| is hidden within 2^U (distance ~delta/(U+1) per 2^delta)
 BLINDING_MARGIN_BITS = 8  # KAPPA: mantissa > 2^KAPPA * |s|; discreteness adds ~2^-KAPPA distance
 MIN_LAYOUT_N_BITS = 128  # the smallest key `generate_keypair` makes (insecure=True)
@@ -389,7 +390,8 @@ def pack_scores(
             const = (const << sb) + offset
     else:
         blinding = BlindingFactor.for_layout(layout)
-        if sb < blinding.mantissa_bits + blinding.octaves:
+        windows = -(-blinding.mantissa_bits // _WINDOW_BITS)  # the slot check as it always was
+        if sb < windows * _WINDOW_BITS + blinding.octaves:
             raise PackingError(
                 "Slot narrower than the blinding factor; raise the score bound or lower rho."
             )
