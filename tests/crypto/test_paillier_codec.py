@@ -121,3 +121,27 @@ def test_encrypted_verdicts_reject_tampering() -> None:
 
     with pytest.raises((CorruptDataError, KeyMismatchError)):
         decrypt_verdicts(SK, EncryptedVerdicts.from_json(flipped))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(min_value=0, max_value=10**40), max_size=12),
+    st.integers(min_value=2, max_value=10**12),
+)
+def test_all_units_is_one_gcd_per_value(values: list[int], n: int) -> None:
+    from gmpy2 import gcd, mpz
+
+    from sealdog.crypto.paillier.codec import all_units
+
+    assert all_units([mpz(v) for v in values], mpz(n)) == all(gcd(v, n) == 1 for v in values)
+
+
+def test_a_non_unit_is_named_after_the_batched_check() -> None:
+    from gmpy2 import mpz
+
+    pk, sk = generate_keypair(256, insecure=True)
+    cts = [mpz(5), mpz(7), sk.p * 3, mpz(11)]  # #2 shares the factor p with n
+    data = encode_ciphertexts(cts, width=ciphertext_width(pk))
+    with pytest.raises(CorruptDataError, match="Ciphertext #2 is not a unit"):
+        decode_ciphertexts(data, pk)
+    assert decode_ciphertexts(data, pk, validate_units=False) == cts

@@ -99,10 +99,25 @@ def decode_ciphertexts(
         out.append(c)
     if pk is not None:
         nsq, n = pk.nsquare, pk.n
+        # one gcd for the whole vector (`all_units`); per ciphertext only to name a culprit
+        check_units = validate_units and not all_units(out, n)
         for i, c in enumerate(out):
-            if c >= nsq or (validate_units and gmpy2.gcd(c, n) != 1):
+            if c >= nsq or (check_units and gmpy2.gcd(c, n) != 1):
                 raise CorruptDataError(f"Ciphertext #{i} is not a unit modulo n^2 of this key.")
     return out
+
+
+def all_units(values: Sequence[mpz], n: mpz) -> bool:
+    """True iff gcd(c, n) = 1 for every c: one gcd of the product mod n.
+
+    Exact: a prime divides a product iff it divides a factor, so gcd(prod c mod n, n) = 1 iff
+    no prime factor of n divides any c. A product mod n costs far less than a gcd per value
+    (a 2^16-weight model at 3072 bits: one modular product each instead of one gcd each).
+    """
+    acc = mpz(1)
+    for c in values:
+        acc = acc * (c % n) % n
+    return bool(gmpy2.gcd(acc, n) == 1)
 
 
 def ciphertexts_to_json(ciphertexts: Sequence[mpz | int], *, width: int) -> dict[str, Any]:

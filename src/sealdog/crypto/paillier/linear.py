@@ -22,6 +22,8 @@ from sealdog.crypto.paillier.encryption import Ciphertexts, encrypt
 from sealdog.crypto.paillier.fixed_point import DEFAULT_SCALE_BITS, FixedPoint
 from sealdog.crypto.paillier.keys import PublicKey
 from sealdog.crypto.paillier.randomiser import DJNRandomiser, full_randomiser
+from sealdog.crypto.paillier.small_powers import small_power
+from sealdog.crypto.paillier.subset_products import SubsetProducts, SubsetTableError
 from sealdog.crypto.paillier.verdicts import (
     Blinding,
     EncryptedVerdicts,
@@ -266,7 +268,8 @@ class LinearScorer:
     octaves).
     `strict_rerandomise=True` also multiplies each packed ciphertext by a fresh full r^n,
     which removes the short-exponent and honest-key-generation assumptions (one full powmod
-    per pack, amortised over its slots).
+    per pack, amortised over its slots). `subset_products` (built for this model's weights,
+    see subset_products.py) computes the same score ciphertexts with fewer products.
     """
 
     def __init__(
@@ -278,6 +281,7 @@ class LinearScorer:
         strict_rerandomise: bool = False,
         blinding: Blinding = Blinding.STANDARD,
         design_bound: int | None = None,
+        subset_products: SubsetProducts | None = None,
     ) -> None:
         mode = Mode.parse(mode)  # a Mode; its plain string is accepted too
         blinding = Blinding.parse(blinding)
@@ -307,6 +311,18 @@ class LinearScorer:
         odd = mode is Mode.VERDICT and blinding.odd_scores
         self.layout = PackingLayout.derive(pk.bits, bound, self.blinding_bits, odd_scores=odd)
         self._rerandomiser = DJNRandomiser(pk)  # the server's own secret base
+        self.subset_products: SubsetProducts | None = None
+        if subset_products is not None:
+            self.use_subset_products(subset_products)
+
+    def use_subset_products(self, tables: SubsetProducts | None) -> None:
+        """Score with these subset-product tables from now on (None: the plain path)."""
+        if tables is not None and (
+            tables.nsquare != self.sealed.public_key.nsquare
+            or len(tables.group_of) != self.sealed.dim
+        ):
+            raise SubsetTableError("Subset-product tables were built for another model.")
+        self.subset_products = tables
 
     def check_vector(
         self, indices: np.ndarray, counts: np.ndarray
@@ -340,12 +356,14 @@ class LinearScorer:
         sealed = self.sealed
         w, nsq = sealed.weights, sealed.public_key.nsquare
         acc = sealed.bias
+        if self.subset_products is not None:
+            return self.subset_products.product(acc, w, idx, counts)
         if counts is None:
             for i in idx:
                 acc = acc * w[i] % nsq
         else:
             for i, x in zip(idx, counts):
-                acc = acc * (w[i] if x == 1 else gmpy2.powmod(w[i], x, nsq)) % nsq
+                acc = acc * (w[i] if x == 1 else small_power(w[i], x, nsq)) % nsq
         return acc
 
     def score_batch(self, vectors: Sequence[tuple[np.ndarray, np.ndarray]]) -> EncryptedVerdicts:

@@ -68,6 +68,7 @@ from sealdog.crypto.paillier.codec import (
     width_for_modulus_bits,
 )
 from sealdog.crypto.paillier.encryption import Ciphertexts, encrypt
+from sealdog.crypto.paillier.horner import shift_and_raise, square_times
 from sealdog.crypto.paillier.keys import PublicKey, SecretKey
 from sealdog.errors import CorruptDataError, KeyMismatchError, SealdogError
 
@@ -449,8 +450,9 @@ def pack_scores(
     With `blind`, slot k holds r_k*(2s_k + 1) + r'_k + T (`layout.odd_scores`; the legacy
     form r_k*s_k + r'_k + T otherwise) for fresh secret r_k = m_k*2^u_k, r'_k
     (`BlindingFactor.for_layout`); without, s_k + T. Each slot costs exactly slot_bits
-    squarings of the accumulator (the shift; r_k's bits ride on them) plus m_k's nonzero
-    3-bit windows and 6 products for their table.
+    squarings of the accumulator (the shift; r_k's bits ride on them, and the factor 2 of
+    odd scores is one of them) plus m_k's sliding 3-bit windows and 4 products for their odd
+    powers (`horner.shift_and_raise`).
     """
     m = len(scores)
     if not 0 < m <= layout.slots:
@@ -462,51 +464,27 @@ def pack_scores(
     if not blind or layout.blinding_bits == 0:
         for k in range(m - 1, -1, -1):
             if acc is not None:
-                acc = _square_times(acc, sb, nsq) * scores[k] % nsq
+                acc = square_times(acc, sb, nsq) * scores[k] % nsq
             else:
                 acc = scores[k]
             const = (const << sb) + offset
     else:
         blinding = BlindingFactor.for_layout(layout)
-        w = _WINDOW_BITS
-        windows = -(-blinding.mantissa_bits // w)
+        windows = -(-blinding.mantissa_bits // _WINDOW_BITS)  # the slot check as it always was
         odd = int(layout.odd_scores)  # 2s + 1: the exponent gains a factor 2, r joins the constant
-        if sb < windows * w + blinding.octaves + odd:
+        if sb < windows * _WINDOW_BITS + blinding.octaves + odd:
             raise PackingError(
                 "Slot narrower than the blinding factor; raise the score bound or lower rho."
             )
-        mask = (1 << w) - 1
         sample = blinding.sample
         for k in range(m - 1, -1, -1):
             mant, u, r_prime = sample()
-            c = scores[k]
-            c2 = c * c % nsq
-            powers = [mpz(1), c, c2, c2 * c % nsq]  # powers[0] is never used (d = 0 skipped)
-            for _ in range(4, 1 << w):
-                powers.append(powers[-1] * c % nsq)
-            # acc^(2^sb) * c^(mant * 2^u): sb - u - windows*w squarings, mant's windows, u squarings
-            shift = u + odd
-            if acc is not None:
-                acc = _square_times(acc, sb - shift - windows * w, nsq)
-            for j in range(windows - 1, -1, -1):
-                if acc is not None:
-                    for _ in range(w):
-                        acc = acc * acc % nsq
-                d = (mant >> (w * j)) & mask
-                if d:
-                    acc = powers[d] if acc is None else acc * powers[d] % nsq
-            assert acc is not None  # mant >= 1, so some window digit was non-zero
-            acc = _square_times(acc, shift, nsq)
+            # acc^(2^sb) * c^(mant * 2^(u + odd)): mant's bits ride on the shift squarings
+            acc = shift_and_raise(acc, scores[k], mant, u + odd, sb, nsq)
             const = (const << sb) + r_prime + offset + ((mant << u) if odd else 0)
     assert acc is not None
     # times (1 + const*n): Enc(x) * g^M = Enc(x + M) adds the public offsets T and r'_k
     return encrypt(pk, const, acc)
-
-
-def _square_times(x: mpz, times: int, nsq: mpz) -> mpz:
-    for _ in range(times):
-        x = x * x % nsq
-    return x
 
 
 # --- key holder side: decryption + unpacking -----------------------------------------------

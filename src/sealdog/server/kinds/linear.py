@@ -24,6 +24,7 @@ from sealdog.crypto.paillier import (
     SealedLinear,
 )
 from sealdog.crypto.paillier.linear import TrivialCiphertextError, check_weight_ciphertexts
+from sealdog.crypto.paillier.subset_products import LearnedTables, SubsetProducts
 from sealdog.crypto.paillier.verdicts import Blinding, pack_scores
 from sealdog.errors import SealdogError
 from sealdog.mail.errors import EmailTooLargeError, MailError
@@ -86,7 +87,12 @@ class ScoringCaps:
         return (1 << self.max_score_bound_bits) - 1
 
     def scorer(
-        self, sealed: SealedLinear, mode: Mode, *, strict_rerandomise: bool = False
+        self,
+        sealed: SealedLinear,
+        mode: Mode,
+        *,
+        strict_rerandomise: bool = False,
+        subset_products: SubsetProducts | None = None,
     ) -> LinearScorer:
         return LinearScorer(
             sealed,
@@ -94,6 +100,7 @@ class ScoringCaps:
             blinding=self.blinding,
             design_bound=self.design_bound(sealed.score_bound),
             strict_rerandomise=strict_rerandomise,
+            subset_products=subset_products,
         )
 
 
@@ -124,12 +131,15 @@ class LinearModel:
         self.sealed = model.linear()
         self.caps = caps or ScoringCaps.from_environment()
         self._scorers: dict[tuple[Mode, bool], LinearScorer] = {}
+        # subset products of the buckets most frequent in this process's traffic (fewer
+        # products per e-mail, same ciphertexts): crypto/paillier/subset_products.py
+        self._tables = LearnedTables(self.sealed.weights, self.sealed.public_key.nsquare)
 
     def _scorer(self, mode: Mode, strict: bool) -> LinearScorer:
         scorer = self._scorers.get((mode, strict))
         if scorer is None:
             scorer = self._scorers[mode, strict] = self.caps.scorer(
-                self.sealed, mode, strict_rerandomise=strict
+                self.sealed, mode, strict_rerandomise=strict, subset_products=self._tables.tables
             )
         return scorer
 
@@ -154,6 +164,9 @@ class LinearModel:
             if checked.truncated:  # over a parsing cap: the key holder is told (never silent)
                 truncated.append(i)
         verdicts = self._scorer(mode, strict_rerandomise).score_batch(vectors)
+        if (tables := self._tables.observe(vectors)) is not None:
+            for scorer in self._scorers.values():
+                scorer.use_subset_products(tables)
         return replace(verdicts, truncated=tuple(truncated)).to_json()
 
 
