@@ -10,12 +10,13 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 
 pytest.importorskip("ray", reason="the optional `ray` extra is not installed")
 
-from sealdog.client.demo_model import plaintext_verdicts  # noqa: E402
+from sealdog.client.demo_model import plaintext_verdicts
 
 pytestmark = pytest.mark.ray
 
@@ -31,8 +32,8 @@ def _sealdog(*args: str, **kw) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _bulk_args(bulk, out, *extra: str) -> list[str]:
-    paths = [str(p) for p in bulk.paths]
+def _bulk_args(bulk, out, *extra: str, more=()) -> list[str]:
+    paths = [str(p) for p in (*bulk.paths, *more)]
     return ["bulk", "score", *paths, "--sealed", str(bulk.sealed), "-p", str(bulk.public_key),
             "--out", str(out), "--insecure", *extra]  # fmt: skip
 
@@ -70,8 +71,20 @@ def test_bulk_score_then_decrypt_offline_then_resume(bulk, tmp_path) -> None:
 
 
 def test_a_killed_run_resumes_without_loss_or_duplicates(bulk, tmp_path) -> None:
+    from conftest import MBOX_SEPARATOR
+
+    # A run long enough to be caught in the middle: 2,000 more messages, blocks of 4.
+    big = tmp_path / "big.mbox"
+    raws = dict(bulk.raw_by_name)
+    samples = sorted(bulk.raw_by_name.values())
+    with big.open("wb") as handle:
+        for i in range(2000):
+            raw = b"Message-ID: <big%d@example.com>\n" % i + samples[i % len(samples)]
+            handle.write(MBOX_SEPARATOR + raw.replace(b"\nFrom ", b"\n>From ") + b"\n")
+            raws[f"{big}#{i + 1}"] = raw
+    total = len(raws)
     out = tmp_path / "verdicts.parquet"
-    args = _bulk_args(bulk, out, "--cpus", "1", "--block", "4", "--flush-every", "0")
+    args = _bulk_args(bulk, out, "--cpus", "1", "--block", "4", "--flush-every", "0", more=[big])
     proc = subprocess.Popen(
         [sys.executable, "-m", "sealdog", *args],
         stdout=subprocess.DEVNULL,
@@ -81,18 +94,19 @@ def test_a_killed_run_resumes_without_loss_or_duplicates(bulk, tmp_path) -> None
     )
     try:
         deadline = time.monotonic() + 300
-        while len(list(out.glob("part-*.parquet"))) < 3:
+        while not list(out.glob("part-*.parquet")):
             assert proc.poll() is None, "the run ended before it could be killed"
             assert time.monotonic() < deadline
-            time.sleep(0.05)
+            time.sleep(0.02)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     partial, _ = _decrypted(bulk, out)
-    assert 0 < len(partial) < 210
-    resumed = _sealdog(*_bulk_args(bulk, out, "--cpus", "2"))
+    assert 0 < len(partial) < total
+    resumed = _sealdog(*_bulk_args(bulk, out, "--cpus", "2", more=[big]))
     assert resumed.returncode == 7, resumed.stderr
-    assert f"{len(partial)} e-mails already in" in resumed.stderr
+    assert f"{len(partial):,} e-mail" in resumed.stderr and "already in" in resumed.stderr
     verdicts, _ = _decrypted(bulk, out)
-    assert len(verdicts) == 210
-    assert verdicts == _expected(bulk, list(verdicts))
+    assert len(verdicts) == total
+    expected_bulk = replace(bulk, raw_by_name=raws)
+    assert verdicts == _expected(expected_bulk, list(verdicts))
