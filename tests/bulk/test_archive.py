@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("pyarrow")
 
-from sealdog.bulk.archive import (  # noqa: E402
+from sealdog.bulk.archive import (
     ArchiveError,
     ArchiveManifest,
     ArchiveRow,
@@ -64,6 +64,9 @@ def test_another_model_or_a_foreign_folder_is_refused(tmp_path) -> None:
 
 def test_one_writer_at_a_time(tmp_path) -> None:
     out = tmp_path / "v.parquet"
-    with ArchiveWriter(out, MODEL), pytest.raises(ArchiveError, match="another run"):
-        with ArchiveWriter(out, MODEL):
-            pass
+    with (
+        ArchiveWriter(out, MODEL),
+        pytest.raises(ArchiveError, match="another run"),
+        ArchiveWriter(out, MODEL),
+    ):
+        pass

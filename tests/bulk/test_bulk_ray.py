@@ -20,6 +20,8 @@ from sealdog.client.demo_model import plaintext_verdicts
 
 pytestmark = pytest.mark.ray
 
+MBOX_SEPARATOR = b"From someone@example.com Mon Jan  1 00:00:00 2024\n"
+
 
 def _sealdog(*args: str, **kw) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -71,8 +73,6 @@ def test_bulk_score_then_decrypt_offline_then_resume(bulk, tmp_path) -> None:
 
 
 def test_a_killed_run_resumes_without_loss_or_duplicates(bulk, tmp_path) -> None:
-    from conftest import MBOX_SEPARATOR
-
     # A run long enough to be caught in the middle: 2,000 more messages, blocks of 4.
     big = tmp_path / "big.mbox"
     raws = dict(bulk.raw_by_name)

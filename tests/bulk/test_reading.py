@@ -10,7 +10,7 @@ def _all(path, **kw):
 
 
 def test_every_message_lands_in_exactly_one_block_row(bulk) -> None:
-    folder, mbox, archive = bulk.paths
+    folder = bulk.paths[0]
     for path in bulk.paths:
         blocks = _all(path, block_messages=16)
         ids = [i for b in blocks for i in b.ids]
