@@ -36,12 +36,12 @@ def load_mail(n_train: int, n_score: int) -> tuple[list, list[bytes], str]:
     try:
         from sealdog.data.enron import load_folder, locate_enron
 
-        emails = load_folder(locate_enron(), "enron1")
-        return (
-            emails[:n_train:2] + emails[1:n_train:2],
-            [e.raw for e in emails[n_train:]][:n_score],
-            "enron1",
-        )
+        emails = load_folder(locate_enron(), "enron1")  # ham first, then spam
+        ham = [e for e in emails if e.label == 0]
+        spam = [e for e in emails if e.label == 1]
+        half = n_train // 2
+        rest = [e.raw for pair in zip(ham[half:], spam[half:]) for e in pair]  # both labels
+        return ham[:half] + spam[:half], rest[:n_score], "enron1"
     except Exception as exc:
         print(f"Enron-Spam not available ({exc}); generated mail", file=sys.stderr)
     import random
