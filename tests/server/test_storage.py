@@ -3,37 +3,18 @@ real PostgreSQL server from SEALDOG_TEST_POSTGRES_URL (set by .ci/postgres.sh in
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from pg_testkit import pg_schema_url
+from server_testkit import SPAM, Keys, bearer, decrypt, make_server, make_settings
 from sqlalchemy import text
 
-from server_testkit import SPAM, Keys, bearer, decrypt, make_server, make_settings
 from sealdog.server.auth import Role, hash_token, issue_token
 from sealdog.server.storage.database import current_revision, head_revision, make_engine, migrate
 from sealdog.server.storage.repository import DuplicateModelError, ModelRecord, Repository
-
-PG_URL = os.environ.get("SEALDOG_TEST_POSTGRES_URL")
-
-
-def _pg_schema_url() -> Iterator[str]:
-    """A throw-away schema on the test server, so parallel test workers never collide."""
-    if not PG_URL:
-        pytest.skip("SEALDOG_TEST_POSTGRES_URL is not set (CI sets it via .ci/postgres.sh)")
-    schema = "t_" + uuid.uuid4().hex[:12]
-    admin = make_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -41,7 +22,7 @@ def database_url(request, tmp_path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
     else:
-        yield from _pg_schema_url()
+        yield from pg_schema_url()
 
 
 @pytest.fixture
@@ -155,7 +136,7 @@ def test_inbox_inserts_for_one_model_commit_in_cursor_order() -> None:
 
     from sealdog.server.storage.tables import ModelRow
 
-    for url in _pg_schema_url():
+    for url in pg_schema_url():
         engine = make_engine(url)
         migrate(engine)
         repo = Repository(engine)

@@ -250,7 +250,7 @@ def test_request_validation_accepts_exactly_bit_pairs(rows) -> None:
     from pydantic import ValidationError
 
     from sealdog.server.kinds.base import ScoringInputError
-    from sealdog.server.kinds.xor import check_bit_rows
+    from sealdog.server.kinds.base import check_bit_rows
     from sealdog.server.schemas import ScoreRequest
 
     valid = all(len(r) == 2 and set(r) <= {0, 1} for r in rows)

@@ -13,7 +13,7 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -108,6 +108,30 @@ class ScoreJob:
     def cost_bytes(self) -> int:
         """The batch's cost estimate: which scoring lane runs the job."""
         return self.batch.cost_bytes
+
+
+XOR_INPUT_WIDTH = 2
+"""Bits per input row of an XOR network: [x1, x2]."""
+
+
+def check_bit_rows(inputs: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
+    """Each input of an XOR network (both kinds) must be exactly [x1, x2] with bits 0/1; a
+    ScoringInputError names the row."""
+    rows = []
+    for i, row in enumerate(inputs):
+        if len(row) != XOR_INPUT_WIDTH:
+            raise ScoringInputError(
+                f"inputs[{i}] has {len(row)} values; an XOR network takes {XOR_INPUT_WIDTH} bits "
+                "[x1, x2]",
+                index=i,
+            )
+        for j, v in enumerate(row):
+            if isinstance(v, bool) or v not in (0, 1):
+                raise ScoringInputError(
+                    f"inputs[{i}][{j}] is {v!r}; inputs must be bits, 0 or 1", index=i
+                )
+        rows.append((int(row[0]), int(row[1])))
+    return rows
 
 
 class LoadedModel(Protocol):

@@ -18,7 +18,6 @@ pairs.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 from sealdog.crypto.vhe.errors import NoiseBudgetExhausted
@@ -32,6 +31,7 @@ from sealdog.server.kinds.base import (
     ModelRejectedError,
     ScoringInputError,
     ValidatedModel,
+    check_bit_rows,
     check_manifest_shape,
 )
 from sealdog.xor.outputs import encode_outputs
@@ -145,25 +145,6 @@ def _summary(sealed: SealedXor) -> dict[str, Any]:
         "activation": {"c0": act.c0, "c1": act.c1, "c3": act.c3, "fit_range": act.fit_range},
         "key_id": sealed.public_key.key_id,
     }
-
-
-def check_bit_rows(inputs: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
-    """Each input must be exactly [x1, x2] with bits 0/1; a ScoringInputError names the row."""
-    rows = []
-    for i, row in enumerate(inputs):
-        if len(row) != INPUT_WIDTH:
-            raise ScoringInputError(
-                f"inputs[{i}] has {len(row)} values; an XOR network takes {INPUT_WIDTH} bits "
-                "[x1, x2]",
-                index=i,
-            )
-        for j, v in enumerate(row):
-            if isinstance(v, bool) or v not in (0, 1):
-                raise ScoringInputError(
-                    f"inputs[{i}][{j}] is {v!r}; inputs must be bits, 0 or 1", index=i
-                )
-        rows.append((int(row[0]), int(row[1])))
-    return rows
 
 
 class XorModel:

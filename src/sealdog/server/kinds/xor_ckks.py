@@ -18,7 +18,6 @@ inputs (the depth fits the levels). Scores bit pairs; every output is hardened
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 from sealdog.crypto.ckks import backend
@@ -31,6 +30,7 @@ from sealdog.server.kinds.base import (
     ModelRejectedError,
     ScoringInputError,
     ValidatedModel,
+    check_bit_rows,
 )
 from sealdog.xor.ckks.outputs import encode_outputs
 from sealdog.xor.ckks.sealed import KIND, SCHEME, SealedCkksXor, evaluate
@@ -67,25 +67,6 @@ def _summary(sealed: SealedCkksXor) -> dict[str, Any]:
         "input_width": 2,
         "activation": {"c0": act.c0, "c1": act.c1, "c3": act.c3, "fit_range": act.fit_range},
     }
-
-
-def check_bit_rows(inputs: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
-    """Each input must be exactly [x1, x2] with bits 0/1; a ScoringInputError names the row.
-    (The same rule as the "xor" kind's; kind modules import only `base`.)"""
-    rows = []
-    for i, row in enumerate(inputs):
-        if len(row) != 2:
-            raise ScoringInputError(
-                f"inputs[{i}] has {len(row)} values; an XOR network takes 2 bits [x1, x2]",
-                index=i,
-            )
-        for j, v in enumerate(row):
-            if isinstance(v, bool) or v not in (0, 1):
-                raise ScoringInputError(
-                    f"inputs[{i}][{j}] is {v!r}; inputs must be bits, 0 or 1", index=i
-                )
-        rows.append((int(row[0]), int(row[1])))
-    return rows
 
 
 class XorCkksModel:
