@@ -3,7 +3,12 @@
 The attack: a server answers with a packing layout whose `blinding_bits` is 4e9. Computing
 the slot offset (score_bound + 1) << blinding_bits first would allocate 500 MB (1.5 GB with
 the layout's other derived values) before any consistency check; the client must refuse it
-at once, using almost no memory."""
+at once, using almost no memory.
+
+The bound is on work, not wall time: peak traced memory stays within a small constant of the
+input's own size (any arithmetic on a hostile value would allocate in proportion to it), and
+CPU time (process time, which other load on the machine does not inflate) stays far below
+what such arithmetic costs."""
 
 from __future__ import annotations
 
@@ -32,13 +37,13 @@ LAYOUT = PackingLayout.derive(512, BOUND, blinding_bits_for(BOUND))
 
 
 def _measure(action: Callable[[], object]) -> tuple[float, int]:
-    """(seconds, peak traced bytes) of `action`, which must raise."""
+    """(CPU seconds, peak traced bytes) of `action`, which must raise."""
     tracemalloc.start()
-    start = time.perf_counter()
+    start = time.process_time()
     try:
         with pytest.raises((CorruptDataError, ClientError)):
             action()
-        return time.perf_counter() - start, tracemalloc.get_traced_memory()[1]
+        return time.process_time() - start, tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
 
@@ -85,8 +90,8 @@ def test_a_hostile_layout_is_refused_fast_and_small(field: str, value: Any) -> N
     data = LAYOUT.to_json()
     data[field] = value
     seconds, peak = _measure(lambda: PackingLayout.from_json(data))
-    assert seconds < 0.05, seconds
     assert peak < 256 * 1024 + len(str(value)), peak
+    assert seconds < 0.5, seconds  # CPU, not wall: microseconds in practice
 
 
 def test_honest_layouts_still_parse() -> None:
