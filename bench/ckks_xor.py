@@ -27,12 +27,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +38,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from sealdog.client.http import SealdogClient
+from sealdog.client.local_server import LocalServer
 from sealdog.crypto.ckks.params import preset as ckks_preset
+from sealdog.protocol import Role
 from sealdog.xor.ckks.keyholder import XorKeyHolder
 from sealdog.xor.ckks.sealed import SealedCkksXor, evaluate
 from sealdog.xor.ckks.session import train_ckks_xor
@@ -49,12 +49,6 @@ from sealdog.xor.momentum import MomentumConfig, Outcome, train_momentum
 from sealdog.xor.plaintext import INPUTS
 
 FOUR = [[0, 0], [0, 1], [1, 0], [1, 1]]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def train_seeds(seeds: list[int], preset: str, cap: int) -> list[dict]:
@@ -87,91 +81,34 @@ def train_seeds(seeds: list[int], preset: str, cap: int) -> list[dict]:
 
 
 def hosted_inference(sealed: SealedCkksXor, keyholder: XorKeyHolder, requests: int) -> dict:
+    """Median latency of one hosted forward pass over real HTTP on loopback (LocalServer)."""
     data_dir = Path(tempfile.mkdtemp(prefix="sealdog-bench-ckks-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALDOG_")}
-    token = (
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "sealdog.cli",
-                "server",
-                "token",
-                "create",
-                "--role",
-                "owner",
-                "--data-dir",
-                str(data_dir),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            env=env,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = (data_dir / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sealdog.cli",
-            "server",
-            "run",
-            "--data-dir",
-            str(data_dir),
-            "--port",
-            str(port),
-            "--scoring-processes",
-            "1",
-            "--log-level",
-            "warning",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
     try:
-        deadline = time.monotonic() + 300  # a loaded machine starts slowly
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError((data_dir / "server.log").read_text())
-            time.sleep(0.2)
-        headers = {"Authorization": f"Bearer {token}"}
-        with httpx.Client(base_url=url, timeout=300, headers=headers) as client:
-            r = client.post("/v1/models", content=sealed.to_model().to_bytes())
-            r.raise_for_status()
-            model_id = r.json()["id"]
-            score = f"/v1/models/{model_id}/score"
-            r = client.post(score, json={"inputs": FOUR})  # warm the worker's model cache
-            r.raise_for_status()
-            outputs = keyholder.decrypt_outputs(r.json())
-            lat = []
-            for i in range(requests):
-                t0 = time.perf_counter()
-                r = client.post(score, json={"inputs": [FOUR[i % 4]]})
+        # A loaded machine starts slowly. The admin issues the owner's token, as an operator does.
+        with LocalServer(data_dir, scoring_processes=1, ready_timeout=300) as server:
+            with SealdogClient(server.url, server.admin_token, timeout=300) as admin:
+                owner_token = admin.create_token(Role.owner, subject="bench")["token"]
+            headers = {"Authorization": f"Bearer {owner_token}"}
+            with httpx.Client(base_url=server.url, timeout=300, headers=headers) as client:
+                r = client.post("/v1/models", content=sealed.to_model().to_bytes())
                 r.raise_for_status()
-                lat.append(time.perf_counter() - t0)
+                model_id = r.json()["id"]
+                score = f"/v1/models/{model_id}/score"
+                r = client.post(score, json={"inputs": FOUR})  # warm the worker's model cache
+                r.raise_for_status()
+                outputs = keyholder.decrypt_outputs(r.json())
+                lat = []
+                for i in range(requests):
+                    t0 = time.perf_counter()
+                    r = client.post(score, json={"inputs": [FOUR[i % 4]]})
+                    r.raise_for_status()
+                    lat.append(time.perf_counter() - t0)
         return {
             "infer_ms": statistics.median(lat) * 1000,
             "infer_max_ms": max(lat) * 1000,
             "outputs": outputs,
         }
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
