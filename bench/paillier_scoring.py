@@ -43,6 +43,8 @@ results.
     PYTHONPATH=src python bench/paillier_scoring.py --data /work/shared/datasets/enron-spam
                                                 # full run (about 10 minutes on one core)
     PYTHONPATH=src python bench/paillier_scoring.py --quick    # smaller, ~3 minutes
+    PYTHONPATH=src python bench/paillier_scoring.py --model model.json ...  # a trained
+                                                # model's weights (realistic slot width)
     python bench/paillier_scoring.py --random-tokens   # the issue-2 workload: 150 random
                                                         # distinct tokens of 50,000, binary
 """
@@ -145,13 +147,18 @@ def random_token_workload(rng: np.random.Generator, count: int) -> Workload:
     )
 
 
-def enron_workload(data: str | None, count: int, traffic: int) -> Workload:
-    """enron1 e-mails through the default featuriser; raises if the corpus is missing."""
+def enron_workload(
+    data: str | None, count: int, traffic: int, spec: object | None = None
+) -> Workload:
+    """enron1 e-mails through the default featuriser (or `spec`, a trained model's);
+    raises if the corpus is missing."""
     from sealdog.data.enron import load_folder, locate_enron
     from sealdog.mail.featuriser import Featuriser, FeaturiserSpec
 
-    spec = FeaturiserSpec()
-    assert spec.n_buckets == MAIL_BUCKETS and spec.max_count == MAIL_MAX_COUNT
+    if spec is None:
+        spec = FeaturiserSpec()
+        assert spec.n_buckets == MAIL_BUCKETS and spec.max_count == MAIL_MAX_COUNT
+    assert isinstance(spec, FeaturiserSpec)
     featuriser = Featuriser(spec)
     emails = load_folder(locate_enron(data), "enron1")
     # a fixed shuffle mixes ham and spam; traffic first, the measured e-mails after it
@@ -163,9 +170,10 @@ def enron_workload(data: str | None, count: int, traffic: int) -> Workload:
             (np.asarray(f.indices, dtype=np.int64), np.asarray(f.counts, dtype=np.int64))
         )
     return Workload(
-        "Enron-Spam enron1, default featuriser (hashing 2^16, counts clipped at 2)",
-        MAIL_BUCKETS,
-        MAIL_MAX_COUNT,
+        f"Enron-Spam enron1, featuriser {spec.mode} {spec.n_features} features, counts "
+        f"clipped at {spec.max_count}",
+        spec.n_features,
+        spec.max_count,
         vectors[traffic:],
         vectors[:traffic],
     )
@@ -412,14 +420,19 @@ def bench_key(
     work: Workload,
     k_buckets: int,
     group_bits: int,
+    trained: object | None = None,
 ) -> dict:
     print(f"\n=== {bits}-bit key ===", flush=True)
     t0 = time.perf_counter()
     pk, sk = generate_keypair(bits)
     print(f"key generation: {time.perf_counter() - t0:.1f} s")
     dim, max_count = work.dim, work.max_count
-    weights = rng.normal(0.0, 0.5, dim)
-    bias = -0.1
+    if trained is None:
+        weights = rng.normal(0.0, 0.5, dim)
+        bias = -0.1
+    else:  # a trained model's weights (--model): a realistic score bound, hence slot width
+        weights = np.asarray(trained.weights, dtype=np.float64)  # type: ignore[attr-defined]
+        bias = float(trained.bias)  # type: ignore[attr-defined]
 
     # (e) sealing: all weights; quick mode seals 2,000 and scales up (reported as such)
     seal_n = 2_000 if quick else dim
@@ -791,9 +804,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--random-tokens", action="store_true", help="the issue-2 workload")
     parser.add_argument("--table-buckets", type=int, default=DEFAULT_TABLE_BUCKETS)
     parser.add_argument("--group-bits", type=int, default=DEFAULT_GROUP_BITS)
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="a trained plaintext model (sealdog train -o FILE): its weights, bias and "
+        "featuriser instead of random normal(0, 0.5) weights (whose score bound is ~5 bits "
+        "above a trained model's)",
+    )
     args = parser.parse_args(argv)
     cpu = pin_one_core()
     rng = np.random.default_rng(args.seed)
+    trained = None
+    if args.model:
+        from sealdog.trainer.model import LinearModel as PlainModel
+
+        trained = PlainModel.load(args.model)
     count, traffic = (120, 600) if args.quick else (420, 2000)
     if args.random_tokens:
         work = random_token_workload(rng, count)
@@ -801,7 +826,9 @@ def main(argv: list[str] | None = None) -> int:
         work = generated_workload(rng, count, traffic)
     else:
         try:
-            work = enron_workload(args.data, count, traffic)
+            work = enron_workload(
+                args.data, count, traffic, trained.featuriser if trained else None
+            )
         except Exception as exc:  # the corpus is optional: fall back, and say so
             print(f"Enron-Spam not used ({type(exc).__name__}: {str(exc)[:120]})")
             work = generated_workload(rng, count, traffic)
@@ -823,6 +850,7 @@ def main(argv: list[str] | None = None) -> int:
             work,
             args.table_buckets,
             args.group_bits,
+            trained,
         )
         for bits in args.bits
     ]
