@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from sealdog.crypto.paillier import (
     EncryptedVerdicts,
     LinearScorer,
+    Mode,
+    decrypt_scores,
     decrypt_verdicts,
     generate_keypair,
     seal_linear,
@@ -204,3 +206,43 @@ def test_shared_randomness_is_refused() -> None:
         TrivialCiphertextError, match="weight #5 has the same randomness as weight #1"
     ):
         check_weight_ciphertexts(PK, weights, sealed.bias)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    st.lists(st.integers(-(2**12), 2**12), min_size=3, max_size=3),
+    st.integers(-(2**12), 2**12),
+    st.lists(st.lists(st.integers(0, 2), min_size=3, max_size=3), min_size=1, max_size=12),
+)
+def test_cap_and_attested_layouts_decrypt_exactly(
+    weights: list[int], bias: int, counts: list[list[int]]
+) -> None:
+    """Issue 17: the server sizes slots from its cap (2^64 - 1) or, for an attested model,
+    from the attested bound (here the model's true bound). The layout travels on the wire,
+    so the client decodes either: exact scores (score mode) and exact signs (verdict mode)
+    against plaintext arithmetic, after a wire round trip; the attested layout has more
+    slots per ciphertext."""
+    sealed = seal_linear(PK, np.array(weights, float), float(bias), scale_bits=0, max_count=2)
+    vectors, plain = [], []
+    for row in counts:
+        idx = [i for i, c in enumerate(row) if c]
+        vectors.append(
+            (np.array(idx, dtype=np.int64), np.array([row[i] for i in idx], dtype=np.int64))
+        )
+        plain.append(bias + sum(w * c for w, c in zip(weights, row)))
+    layouts = {}
+    for design in (2**64 - 1, sealed.score_bound):
+        for mode in (Mode.SCORE, Mode.VERDICT):
+            ev = LinearScorer(sealed, mode=mode, design_bound=design).score_batch(vectors)
+            back = EncryptedVerdicts.from_bytes(ev.to_bytes())
+            assert back.layout.score_bound == design
+            if mode is Mode.SCORE:
+                assert decrypt_scores(SK, back) == plain
+            assert decrypt_verdicts(SK, back) == [s >= 0 for s in plain]
+            layouts[design, mode] = back.layout
+    for mode in (Mode.SCORE, Mode.VERDICT):
+        assert layouts[sealed.score_bound, mode].slots > layouts[2**64 - 1, mode].slots
+        # same blinding relative to the bound: mantissa KAPPA bits above 2B + 1, U octaves
+        attested = BlindingFactor.for_layout(layouts[sealed.score_bound, Mode.VERDICT])
+        assert attested.octaves == 16
+        assert attested.mantissa_bits == (2 * sealed.score_bound + 1).bit_length() + 9

@@ -58,6 +58,9 @@ class Standing:
     attested: bool
     reason: str
     """Why it is not attested ('' when it is)."""
+    score_bound: int | None = None
+    """The bound the trusted auditor checked (|b| + max_count * sum|w_i| <= it) and signed;
+    None unless attested. The linear kind sizes verdict slots from min(cap, this)."""
 
 
 def standing(
@@ -66,10 +69,11 @@ def standing(
     if document is None:
         return Standing(False, "the model has no attestation")
     try:
-        check(Attestation.from_json(document), trusted, model)
+        attestation = Attestation.from_json(document)
+        check(attestation, trusted, model)
     except AttestationError as exc:
         return Standing(False, str(exc))
-    return Standing(True, "")
+    return Standing(True, "", attestation.statement.score_bound)
 
 
 def strict_for(setting: StrictRerandomise, *, model_asks: bool, attested: bool) -> bool:

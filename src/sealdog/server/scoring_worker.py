@@ -140,7 +140,12 @@ def _loaded(job: ScoreJob) -> LoadedModel:
 def score_job(job: ScoreJob) -> dict[str, Any]:
     model = _loaded(job)
     try:
-        return model.score(job.batch, mode=job.mode, strict_rerandomise=job.strict_rerandomise)
+        return model.score(
+            job.batch,
+            mode=job.mode,
+            strict_rerandomise=job.strict_rerandomise,
+            attested_score_bound=job.attested_score_bound,
+        )
     except ScoringInputError:
         raise
     except SealdogError as exc:

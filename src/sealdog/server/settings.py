@@ -178,7 +178,8 @@ class ServerSettings(BaseSettings):
         le=1024,
         description="Cap on a linear model's declared score bound, in bits: larger bounds are "
         "refused at upload (422). The server sizes every verdict slot and the blinding "
-        "factor's mantissa for this cap, never for the model's own declaration.",
+        "factor's mantissa for this cap, never for the model's own declaration; a model "
+        "attested by a trusted auditor gets min(cap, attested bound).",
     )
     blinding: Blinding = Field(
         default=Blinding.STANDARD,

@@ -103,6 +103,9 @@ class ScoreJob:
     batch: Batch
     strict_rerandomise: bool = False
     """A full r^n mod n^2 on every output ciphertext (SEALDOG_STRICT_RERANDOMISE, issue 14)."""
+    attested_score_bound: int | None = None
+    """The score bound of the model's attestation, verified against the trusted auditors for
+    this request (`server.attestations.standing`); None when the model is not attested."""
 
     @property
     def cost_bytes(self) -> int:
@@ -138,11 +141,19 @@ class LoadedModel(Protocol):
     """A sealed model ready to score in a worker process (cached by digest)."""
 
     def score(
-        self, batch: Batch, *, mode: Mode, strict_rerandomise: bool = False
+        self,
+        batch: Batch,
+        *,
+        mode: Mode,
+        strict_rerandomise: bool = False,
+        attested_score_bound: int | None = None,
     ) -> dict[str, Any]:
         """The encrypted answer's JSON (re-randomised) for the batch, in order; a batch of
         the shape this kind does not score raises ScoringInputError. `strict_rerandomise`:
-        Paillier outputs also get a full r^n (kinds on other schemes ignore it)."""
+        Paillier outputs also get a full r^n (kinds on other schemes ignore it).
+        `attested_score_bound`: the score bound a trusted auditor signed for this model,
+        verified for this request (None: not attested); the linear kind may size its
+        verdict slots from it, the others ignore it."""
         ...
 
 

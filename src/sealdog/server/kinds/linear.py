@@ -6,8 +6,12 @@ ciphertext in range (`SealedModel.linear()`) and not trivially structured
 (`check_weight_ciphertexts`), the featuriser spec, that the spec's feature count matches the
 number of sealed weights, and the server's caps (`ScoringCaps`): a declared score bound above
 SEALDOG_MAX_SCORE_BOUND_BITS is refused, and the packing width is checked at upload. It
-scores e-mails, with slots and blinding sized from the caps, never from the manifest: a
-key holder who understates the bound does not shrink the blinding factor.
+scores e-mails, with slots and blinding sized from the caps, never from the manifest alone:
+a key holder who understates the bound does not shrink the blinding factor. A model whose
+attestation a trusted auditor signed (verified at every scoring request) gets slots sized
+from min(cap, attested bound): the auditor checked |b| + max_count * sum|w_i| against that
+bound on the openings, so it covers every score, and the blinding relative to it (KAPPA,
+U) is unchanged (issue 17: narrower slots, more verdicts per ciphertext).
 """
 
 from __future__ import annotations
@@ -61,9 +65,11 @@ DEFAULT_MAX_SCORE_BOUND_BITS = 64
 class ScoringCaps:
     """The server's own limits on what a linear model may make it compute.
 
-    Invariant: the verdict layout is a function of (key size, caps) only: slots and the
-    blinding mantissa are sized for |s| <= 2^max_score_bound_bits - 1, the window by
-    `blinding`. The weak LEGACY blinding (demo mode only) sizes them from the declared bound.
+    Invariant: the verdict layout is a function of (key size, caps, verified attested bound)
+    only: slots and the blinding mantissa are sized for |s| <= 2^max_score_bound_bits - 1, or
+    for |s| <= min(that, the attested bound) when a trusted auditor's attestation was
+    verified for the request; the window by `blinding`. The weak LEGACY blinding (demo mode
+    only) sizes them from the declared bound.
     """
 
     max_score_bound_bits: int
@@ -80,11 +86,19 @@ class ScoringCaps:
         blinding = Blinding.parse(os.environ.get(BLINDING_ENV, "") or Blinding.STANDARD)
         return cls(bits, blinding)
 
-    def design_bound(self, declared: int) -> int:
-        """The |s| the slots and blinding are sized for."""
+    def design_bound(self, declared: int, attested: int | None = None) -> int:
+        """The |s| the slots and blinding are sized for: the cap, or min(cap, `attested`).
+
+        `attested` must be the bound of an attestation verified for this model (the caller's
+        job: `server.attestations.standing`); one below the declared bound is inconsistent
+        (the manifest, which the signed digest covers, says otherwise) and is ignored.
+        """
         if self.blinding is Blinding.LEGACY:
             return declared
-        return (1 << self.max_score_bound_bits) - 1
+        cap = (1 << self.max_score_bound_bits) - 1
+        if attested is None or attested < declared:
+            return cap
+        return min(cap, attested)
 
     def scorer(
         self,
@@ -93,12 +107,13 @@ class ScoringCaps:
         *,
         strict_rerandomise: bool = False,
         subset_products: SubsetProducts | None = None,
+        attested_score_bound: int | None = None,
     ) -> LinearScorer:
         return LinearScorer(
             sealed,
             mode=mode,
             blinding=self.blinding,
-            design_bound=self.design_bound(sealed.score_bound),
+            design_bound=self.design_bound(sealed.score_bound, attested_score_bound),
             strict_rerandomise=strict_rerandomise,
             subset_products=subset_products,
         )
@@ -130,23 +145,36 @@ class LinearModel:
         self.featuriser = Featuriser.from_spec(model.featuriser)
         self.sealed = model.linear()
         self.caps = caps or ScoringCaps.from_environment()
-        self._scorers: dict[tuple[Mode, bool], LinearScorer] = {}
+        self._scorers: dict[tuple[Mode, bool, int | None], LinearScorer] = {}
         # subset products of the buckets most frequent in this process's traffic (fewer
         # products per e-mail, same ciphertexts): crypto/paillier/subset_products.py
         self._tables = LearnedTables(self.sealed.weights, self.sealed.public_key.nsquare)
 
-    def _scorer(self, mode: Mode, strict: bool) -> LinearScorer:
-        scorer = self._scorers.get((mode, strict))
+    def _scorer(self, mode: Mode, strict: bool, attested: int | None) -> LinearScorer:
+        key = (mode, strict, self.caps.design_bound(self.sealed.score_bound, attested))
+        scorer = self._scorers.get(key)
         if scorer is None:
-            scorer = self._scorers[mode, strict] = self.caps.scorer(
-                self.sealed, mode, strict_rerandomise=strict, subset_products=self._tables.tables
+            scorer = self._scorers[key] = self.caps.scorer(
+                self.sealed,
+                mode,
+                strict_rerandomise=strict,
+                subset_products=self._tables.tables,
+                attested_score_bound=attested,
             )
         return scorer
 
     def score(
-        self, batch: Batch, *, mode: Mode, strict_rerandomise: bool = False
+        self,
+        batch: Batch,
+        *,
+        mode: Mode,
+        strict_rerandomise: bool = False,
+        attested_score_bound: int | None = None,
     ) -> dict[str, Any]:
-        """Encrypted verdicts (re-randomised, packed) for the batch's e-mails, in order."""
+        """Encrypted verdicts (re-randomised, packed) for the batch's e-mails, in order.
+
+        `attested_score_bound`: the bound of this model's attestation, verified for this
+        request (None: unattested, cap-sized slots); see `ScoringCaps.design_bound`."""
         if not isinstance(batch, EmailBatch):
             raise ScoringInputError(
                 'this is a linear model: it scores e-mails, send "emails" instead of "inputs"'
@@ -163,7 +191,8 @@ class LinearModel:
             vectors.append(checked.features)
             if checked.truncated:  # over a parsing cap: the key holder is told (never silent)
                 truncated.append(i)
-        verdicts = self._scorer(mode, strict_rerandomise).score_batch(vectors)
+        scorer = self._scorer(mode, strict_rerandomise, attested_score_bound)
+        verdicts = scorer.score_batch(vectors)
         if (tables := self._tables.observe(vectors)) is not None:
             for scorer in self._scorers.values():
                 scorer.use_subset_products(tables)

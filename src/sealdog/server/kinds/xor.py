@@ -154,7 +154,12 @@ class XorModel:
         self.sealed = sealed
 
     def score(
-        self, batch: Batch, *, mode: Mode, strict_rerandomise: bool = False
+        self,
+        batch: Batch,
+        *,
+        mode: Mode,
+        strict_rerandomise: bool = False,
+        attested_score_bound: int | None = None,
     ) -> dict[str, Any]:
         """Re-randomised encrypted network outputs, one per input row, in order.
 

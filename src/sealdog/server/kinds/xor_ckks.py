@@ -76,7 +76,12 @@ class XorCkksModel:
         self.sealed = sealed
 
     def score(
-        self, batch: Batch, *, mode: Mode, strict_rerandomise: bool = False
+        self,
+        batch: Batch,
+        *,
+        mode: Mode,
+        strict_rerandomise: bool = False,
+        attested_score_bound: int | None = None,
     ) -> dict[str, Any]:
         """Hardened encrypted network outputs, one per input row, in order (`mode` does not
         change the answer: the output is the network's value)."""

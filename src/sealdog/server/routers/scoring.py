@@ -152,6 +152,7 @@ async def score(
             model_asks=record.strict_rerandomise,
             attested=standing.attested,
         ),
+        attested_score_bound=standing.score_bound,
     )
     try:
         verdicts = await unless_disconnected(request.is_disconnected, app.scoring.score(job))
