@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import http.client
 import json
 import os
 import shutil
@@ -41,15 +42,16 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cputime  # noqa: E402
 from server_load import build_model, load_emails  # noqa: E402
 
 from sealdog.client.local_nginx import LocalNginx, find_nginx  # noqa: E402
@@ -76,7 +78,10 @@ def fresh_schema(url: str) -> Iterator[str]:
 
 
 @contextmanager
-def replicas(root: Path, url: str, n: int, demo: bool) -> Iterator[list[LocalServer]]:
+def replicas(root: Path, url: str, n: int, demo: bool, pin: bool) -> Iterator[list[LocalServer]]:
+    """`n` replicas on one database; with `pin`, replica i's whole process tree (uvicorn
+    worker and scoring processes) is pinned to core i, so a replica is one core's worth."""
+    ncpu = os.cpu_count() or 1
     with ExitStack() as stack:
         servers: list[LocalServer] = []
         for i in range(n):
@@ -89,9 +94,62 @@ def replicas(root: Path, url: str, n: int, demo: bool) -> Iterator[list[LocalSer
                 blob_store="postgres",
                 admin_token=servers[0].admin_token if servers else None,
                 ready_timeout=120,
+                cpus=frozenset({i % ncpu}) if pin else None,
             )
             servers.append(stack.enter_context(server))
         yield servers
+
+
+def postmaster_pid(url: str) -> int | None:
+    """The PostgreSQL postmaster (parent of our backend), whose tree is every backend; read
+    while the backend lives. None when PostgreSQL runs elsewhere (not in our /proc)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            backend = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+            table = cputime.process_table()
+    finally:
+        engine.dispose()
+    return table[backend][0] if backend in table else None
+
+
+def cpu_groups(
+    servers: list[LocalServer], lb: LocalNginx | None, postmaster: int | None
+) -> cputime.CpuMeter:
+    """CPU seconds per group of processes: the replicas' uvicorn workers (and their
+    supervisor), their scoring processes, nginx, PostgreSQL (postmaster and every backend),
+    the load clients (this process's own threads) and the CLI (this process's reaped
+    children: only the `sealdog score` subprocess is reaped inside a phase)."""
+    roots = [s.pid for s in servers if s.pid is not None]
+    me = os.getpid()
+    groups: dict[str, Callable[[cputime.Table], float]] = {
+        "replica workers": lambda t: cputime.tree_cpu(roots, t, keep=_not_scoring),
+        "scoring processes": lambda t: cputime.tree_cpu(roots, t, keep=cputime.is_scoring),
+        "postgresql": lambda t: cputime.tree_cpu([postmaster], t) if postmaster else 0.0,
+        "load clients": lambda t: t[me][1],
+        "cli": lambda t: t[me][2],
+    }
+    if lb is not None and lb.pid is not None:
+        lb_pid = lb.pid
+        groups["nginx"] = lambda t: cputime.tree_cpu([lb_pid], t)
+    return cputime.CpuMeter(groups)
+
+
+def _not_scoring(cmdline: str) -> bool:
+    return not cputime.is_scoring(cmdline)
+
+
+def report_cpu(phase: str, cpu: dict[str, float], emails: int, wall: float) -> dict[str, float]:
+    """Print CPU-ms per e-mail per group (the load-independent cost) and return it."""
+    per = {name: round(1000 * sec / emails, 2) for name, sec in cpu.items() if sec > 0}
+    total = sum(cpu.values())
+    parts = ", ".join(f"{name} {ms:.2f}" for name, ms in per.items())
+    print(
+        f"    {phase} CPU-ms per e-mail: {parts}; total {1000 * total / emails:.2f} "
+        f"({total / wall:.2f} cores busy over {wall:.1f} s)",
+        flush=True,
+    )
+    return per
 
 
 def owner_token(base: str, admin: str) -> str:
@@ -116,7 +174,8 @@ def upload(base: str, token: str, model: bytes) -> str:
     return str(r.json()["id"])
 
 
-def bodies(batches: list[list[bytes]], tag: str) -> list[str]:
+def bodies(batches: list[list[bytes]], tag: str) -> list[bytes]:
+    """Request bodies, serialised once before any timing."""
     return [
         json.dumps(
             {
@@ -126,12 +185,12 @@ def bodies(batches: list[list[bytes]], tag: str) -> list[str]:
                     for j, m in enumerate(batch)
                 ],
             }
-        )
+        ).encode()
         for i, batch in enumerate(batches)
     ]
 
 
-def warm(urls: list[str], token: str, model_id: str, body: str) -> None:
+def warm(urls: list[str], token: str, model_id: str, body: bytes) -> None:
     """Load the model in every replica's scoring process (fetch the blob, build tables)."""
     for url in urls:
         with httpx.Client(base_url=url, timeout=900) as c:
@@ -142,38 +201,74 @@ def warm(urls: list[str], token: str, model_id: str, body: str) -> None:
             ).raise_for_status()
 
 
+class LoadClient:
+    """One keep-alive HTTP/1.1 connection (http.client, no framework) that sends
+    pre-serialised request bodies: the load generator stands for the mail gateway, which
+    runs elsewhere, so it must cost the benchmark's cores as little as possible."""
+
+    def __init__(self, url: str, path: str, token: str) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.path = path
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self.conn: http.client.HTTPConnection | None = None
+
+    def post(self, body: bytes) -> int:
+        """The answer's status; raises OSError/HTTPException on a connection failure."""
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=900)
+        try:
+            self.conn.request("POST", self.path, body=body, headers=self.headers)
+            resp = self.conn.getresponse()
+            resp.read()
+            return resp.status
+        except (OSError, http.client.HTTPException):
+            self.conn.close()
+            self.conn = None
+            raise
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
 def load(
-    url: str, token: str, model_id: str, payloads: list[str], clients: int
-) -> tuple[float, int, list[str]]:
-    """(e-mails/s, errors, acknowledged first message ids) for `payloads` sent by
+    url: str, token: str, model_id: str, payloads: list[bytes], clients: int
+) -> tuple[float, int, list[int]]:
+    """(e-mails/s, errors, indices of the acknowledged payloads) for `payloads` sent by
     `clients` threads, each with its own keep-alive connection."""
     errors = 0
-    acked: list[str] = []
-    local = threading.local()
+    acked: list[int] = []
+    lock = threading.Lock()
+    todo = iter(range(len(payloads)))
 
-    def send(body: str) -> None:
+    def run() -> None:
         nonlocal errors
-        if not hasattr(local, "client"):
-            local.client = httpx.Client(
-                base_url=url, timeout=900, headers={"Authorization": f"Bearer {token}"}
-            )
+        client = LoadClient(url, f"/v1/models/{model_id}/score", token)
         try:
-            resp = local.client.post(
-                f"/v1/models/{model_id}/score",
-                content=body,
-                headers={"Content-Type": "application/json"},
-            )
-        except httpx.HTTPError:
-            errors += 1
-            return
-        if resp.status_code == 202:
-            acked.append(json.loads(body)["emails"][0]["message_id"])
-        else:
-            errors += 1
+            while True:
+                with lock:
+                    i = next(todo, None)
+                if i is None:
+                    return
+                try:
+                    ok = client.post(payloads[i]) == 202
+                except (OSError, http.client.HTTPException):
+                    ok = False
+                with lock:
+                    if ok:
+                        acked.append(i)
+                    else:
+                        errors += 1
+        finally:
+            client.close()
 
     start = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(send, payloads))
+    threads = [threading.Thread(target=run) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     elapsed = time.perf_counter() - start
     return BATCH * len(payloads) / elapsed, errors, acked
 
@@ -196,9 +291,11 @@ def inbox_ids(url: str, token: str, model_id: str) -> set[str]:
             after = page["next_cursor"]
 
 
-def cli_score(url: str, token: str, model_id: str, folder: Path, n: int) -> tuple[float, int]:
-    """(e-mails/s, exit status) of `sealdog score FOLDER` (inbox delivery), start-up
-    included."""
+def cli_score(
+    url: str, token: str, model_id: str, folder: Path, n: int
+) -> tuple[float, int, float]:
+    """(e-mails/s, exit status, seconds) of `sealdog score FOLDER` (inbox delivery),
+    start-up included."""
     env = {**os.environ, "SEALDOG_URL": url, "SEALDOG_TOKEN": token}
     cmd = [sys.executable, "-m", "sealdog.cli", "score", str(folder), "-m", model_id]
     start = time.perf_counter()
@@ -206,7 +303,7 @@ def cli_score(url: str, token: str, model_id: str, folder: Path, n: int) -> tupl
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         print(proc.stderr.decode(errors="replace")[-2000:], file=sys.stderr)
-    return n / elapsed, proc.returncode
+    return n / elapsed, proc.returncode, elapsed
 
 
 def ray_figures(model_bytes: bytes, emails: list[bytes], quick: bool) -> dict[str, float | None]:
@@ -232,6 +329,16 @@ def ray_figures(model_bytes: bytes, emails: list[bytes], quick: bool) -> dict[st
         shutil.rmtree(work, ignore_errors=True)
 
 
+def measured(
+    meter: cputime.CpuMeter, run: Callable[[], tuple[float, int, list[int]]]
+) -> tuple[float, int, list[int], dict[str, float], float]:
+    meter.start()
+    t = time.perf_counter()
+    eps, errs, acked = run()
+    wall = time.perf_counter() - t
+    return eps, errs, acked, meter.stop(), wall
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="CI-sized run")
@@ -240,6 +347,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
     parser.add_argument("--cli-emails", type=int, default=None, help="default 2000 (quick 400)")
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--no-pin", action="store_true", help="do not pin each replica to its own core"
+    )
     args = parser.parse_args()
 
     pg = (
@@ -255,20 +365,23 @@ def main() -> None:
     n_batches = args.batches or (16 if args.quick else 48)
     n_cli = args.cli_emails or (400 if args.quick else 2000)
     demo = key_bits < 2048
+    pin = not args.no_pin and (os.cpu_count() or 1) >= 2
 
     t0 = time.perf_counter()
     test, train, labels, source = load_emails(500, 400 if args.quick else 1500)
     model_bytes, _ = build_model(train, labels, key_bits, max_terms=4000 if args.quick else 20000)
-    batches = [
-        [test[(i * BATCH + j) % len(test)] for j in range(BATCH)] for i in range(n_batches)
-    ]
+    batches = [[test[(i * BATCH + j) % len(test)] for j in range(BATCH)] for i in range(n_batches)]
     print(
         f"data: {source}; {key_bits}-bit key; model {len(model_bytes) / 1e6:.1f} MB; "
-        f"{n_batches} x {BATCH} e-mails per load, {args.clients} clients "
+        f"{n_batches} x {BATCH} e-mails per load, {args.clients} clients; replicas "
+        f"{'pinned to one core each' if pin else 'not pinned'} "
         f"(setup {time.perf_counter() - t0:.0f} s)",
         flush=True,
     )
     errors = 0
+    cpu_ms: dict[str, dict[str, float]] = {}
+    n_load = BATCH * n_batches
+    postmaster = postmaster_pid(pg)
     with tempfile.TemporaryDirectory(prefix="sealdog-scale-") as tmp:
         root = Path(tmp)
         mail = root / "mail"
@@ -277,35 +390,50 @@ def main() -> None:
             (mail / f"{i:05}.eml").write_bytes(test[i % len(test)])
 
         # (a) one replica, one worker
-        with fresh_schema(pg) as url, replicas(root / "a", url, 1, demo) as (one,):
+        with fresh_schema(pg) as url, replicas(root / "a", url, 1, demo, pin) as (one,):
             token = owner_token(one.url, one.admin_token)
             model_id = upload(one.url, token, model_bytes)
             warm([one.url], token, model_id, bodies(batches[:1], "warm")[0])
-            one_eps, errs, _ = load(one.url, token, model_id, bodies(batches, "a"), args.clients)
+            payloads = bodies(batches, "a")
+            one_eps, errs, _, cpu, wall = measured(
+                cpu_groups([one], None, postmaster),
+                lambda: load(one.url, token, model_id, payloads, args.clients),
+            )
             errors += errs
         print(f"(a) one replica:              {one_eps:8.1f} e-mails/s", flush=True)
+        cpu_ms["a"] = report_cpu("(a)", cpu, n_load, wall)
 
         # (b) two replicas behind nginx, (c) the CLI against them, then a replica killed
-        with fresh_schema(pg) as url, replicas(root / "b", url, 2, demo) as pair, LocalNginx(
-            root / "nginx", [s.url for s in pair]
-        ) as lb:
+        with (
+            fresh_schema(pg) as url,
+            replicas(root / "b", url, 2, demo, pin) as pair,
+            LocalNginx(root / "nginx", [s.url for s in pair]) as lb,
+        ):
             token = owner_token(lb.url, pair[0].admin_token)
             model_id = upload(lb.url, token, model_bytes)
             warm([s.url for s in pair], token, model_id, bodies(batches[:1], "warm")[0])
-            two_eps, errs, _ = load(lb.url, token, model_id, bodies(batches, "b"), args.clients)
+            meter = cpu_groups(pair, lb, postmaster)
+            payloads = bodies(batches, "b")
+            two_eps, errs, _, cpu, wall = measured(
+                meter, lambda: load(lb.url, token, model_id, payloads, args.clients)
+            )
             errors += errs
             print(
                 f"(b) two replicas + nginx:     {two_eps:8.1f} e-mails/s "
                 f"= {two_eps / one_eps:.2f} x (a) (target >= 1.7)",
                 flush=True,
             )
-            cli_eps, status = cli_score(lb.url, token, model_id, mail, n_cli)
+            cpu_ms["b"] = report_cpu("(b)", cpu, n_load, wall)
+            meter.start()
+            cli_eps, status, cli_wall = cli_score(lb.url, token, model_id, mail, n_cli)
+            cpu = meter.stop()
             errors += status != 0
             print(
                 f"(c) sealdog score, {n_cli} e-mails: {cli_eps:8.1f} e-mails/s "
                 f"= {cli_eps / two_eps:.2f} x (b) (target >= 0.8)",
                 flush=True,
             )
+            cpu_ms["c"] = report_cpu("(c)", cpu, n_cli, cli_wall)
 
             # durability: kill replica 0 while clients write through nginx
             payloads = bodies(batches, "kill")
@@ -314,7 +442,7 @@ def main() -> None:
             _, kill_errors, acked = load(lb.url, token, model_id, payloads, args.clients)
             killer.join()
             stored = inbox_ids(lb.url, token, model_id)
-            lost = len(set(acked) - stored)
+            lost = len({f"kill-{i}-0" for i in acked} - stored)
             print(
                 f"replica killed mid-run: {len(acked)}/{len(payloads)} batches acknowledged, "
                 f"{kill_errors} refused, {lost} acknowledged lost (target 0)",
@@ -332,6 +460,8 @@ def main() -> None:
                 "ray_eps": ray,
                 "lost_verdicts": lost,
                 "errors": errors,
+                "pinned": pin,
+                "cpu_ms_per_email": cpu_ms,
             }
         )
     )
