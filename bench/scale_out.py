@@ -12,8 +12,10 @@ bench/server_load.py; generated e-mails when the corpus is absent) and the same 
       from a folder, against (b): e-mails/s with its start-up (interpreter, imports,
       listing the folder) and from its own progress line (first batch to last);
   (d) Ray bulk scoring on 1 and 2 CPUs (bench/bulk_ray.py; null without the `ray` extra);
-  then a durability phase: replica A is SIGKILLed while clients write through nginx, and
-  every acknowledged inbox entry is looked up afterwards (`lost_verdicts`).
+  then a durability phase: replica A is SIGKILLed while clients write through nginx,
+  retrying a batch after a connection failure or a 502/503/504 with its Idempotency-Key as
+  the Sealdog client does; afterwards every acknowledged batch must be in the inbox
+  (`lost_verdicts`) and none twice (`duplicated_batches`).
 
 A replica is one unit of one core. A replica is a uvicorn worker plus its scoring
 processes (a normal lane and a heavy lane, which also takes normal batches when idle), so
@@ -32,7 +34,8 @@ The load generator stands for the mail gateway, which runs elsewhere: it sends r
 bodies serialised before the clock starts over plain keep-alive http.client connections.
 
 Targets: two_replicas_eps >= 1.7 x one_replica_eps; cli_eps >= 0.8 x two_replicas_eps;
-lost_verdicts = 0. Ratios are printed against (a), measured in the same run.
+lost_verdicts = 0 (and duplicated_batches = 0, errors = 0). Ratios are printed against
+(a), measured in the same run.
 
 Needs PostgreSQL (SEALDOG_BENCH_POSTGRES_URL or SEALDOG_TEST_POSTGRES_URL; each scenario
 gets a fresh schema; when it runs on this machine its processes are counted) and nginx.
@@ -45,7 +48,8 @@ minutes on a quiet 2-core machine), from the repository root:
 (`--quick`: 2048-bit key, 16 batches, 400 e-mails for the CLI: a few minutes.)
 Last line: {"bench": "scale_out", "key_bits": ..., "one_replica_eps": ...,
 "two_replicas_eps": ..., "cli_eps": ..., "cli_steady_eps": ..., "ray_eps": {"1": ...,
-"2": ...}, "lost_verdicts": ..., "errors": ..., "pinned": ..., "cpu_ms_per_email":
+"2": ...}, "lost_verdicts": ..., "duplicated_batches": ..., "errors": ..., "pinned": ...,
+"cpu_ms_per_email":
 {"a": {group: ms}, "b": {...}, "c": {...}}}
 """
 
@@ -53,6 +57,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import collections
 import http.client
 import json
 import os
@@ -264,12 +269,13 @@ class LoadClient:
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         self.conn: http.client.HTTPConnection | None = None
 
-    def post(self, body: bytes) -> int:
+    def post(self, body: bytes, key: str | None = None) -> int:
         """The answer's status; raises OSError/HTTPException on a connection failure."""
         if self.conn is None:
             self.conn = http.client.HTTPConnection(self.host, self.port, timeout=900)
+        headers = self.headers if key is None else {**self.headers, "Idempotency-Key": key}
         try:
-            self.conn.request("POST", self.path, body=body, headers=self.headers)
+            self.conn.request("POST", self.path, body=body, headers=headers)
             resp = self.conn.getresponse()
             resp.read()
             return resp.status
@@ -283,11 +289,22 @@ class LoadClient:
             self.conn.close()
 
 
+RETRY_STATUSES = (502, 503, 504)
+
+
 def load(
-    url: str, token: str, model_id: str, payloads: list[bytes], clients: int
+    url: str,
+    token: str,
+    model_id: str,
+    payloads: list[bytes],
+    clients: int,
+    *,
+    retry: bool = False,
 ) -> tuple[float, int, list[int]]:
     """(e-mails/s, errors, indices of the acknowledged payloads) for `payloads` sent by
-    `clients` threads, each with its own keep-alive connection."""
+    `clients` threads, each with its own keep-alive connection. With `retry`, as the
+    Sealdog client does: each payload carries its own Idempotency-Key and is resent (up to
+    4 attempts, backing off) after a connection failure or a 502/503/504."""
     errors = 0
     acked: list[int] = []
     lock = threading.Lock()
@@ -302,10 +319,18 @@ def load(
                     i = next(todo, None)
                 if i is None:
                     return
-                try:
-                    ok = client.post(payloads[i]) == 202
-                except (OSError, http.client.HTTPException):
-                    ok = False
+                key = uuid.uuid4().hex if retry else None
+                ok = False
+                for attempt in range(4 if retry else 1):
+                    if attempt:
+                        time.sleep(0.25 * 2 ** (attempt - 1))
+                    try:
+                        status = client.post(payloads[i], key)
+                    except (OSError, http.client.HTTPException):
+                        continue
+                    ok = status == 202
+                    if status not in RETRY_STATUSES:
+                        break
                 with lock:
                     if ok:
                         acked.append(i)
@@ -324,8 +349,9 @@ def load(
     return BATCH * len(payloads) / elapsed, errors, acked
 
 
-def inbox_ids(url: str, token: str, model_id: str) -> set[str]:
-    found: set[str] = set()
+def inbox_ids(url: str, token: str, model_id: str) -> collections.Counter[str]:
+    """How often each batch (by its first message id) is in the model's inbox."""
+    found: collections.Counter[str] = collections.Counter()
     after = "0"
     with httpx.Client(base_url=url, timeout=120) as c:
         while True:
@@ -496,17 +522,24 @@ def main() -> None:
             )
             cpu_ms["c"] = report_cpu("(c)", cpu, n_cli, cli_wall)
 
-            # durability: kill replica 0 while clients write through nginx
+            # durability: kill replica 0 while clients write through nginx, retrying as the
+            # Sealdog client does (Idempotency-Key): every batch acknowledged, stored once
             payloads = bodies(batches, "kill")
             killer = threading.Timer(2.0, pair[0].kill)
             killer.start()
-            _, kill_errors, acked = load(lb.url, token, model_id, payloads, args.clients)
+            _, kill_errors, acked = load(
+                lb.url, token, model_id, payloads, args.clients, retry=True
+            )
             killer.join()
             stored = inbox_ids(lb.url, token, model_id)
-            lost = len({f"kill-{i}-0" for i in acked} - stored)
+            mine = [f"kill-{i}-0" for i in range(len(payloads))]
+            lost = sum(1 for i in acked if stored[f"kill-{i}-0"] == 0)
+            twice = sum(max(0, stored[m] - 1) for m in mine)
+            errors += kill_errors
             print(
-                f"replica killed mid-run: {len(acked)}/{len(payloads)} batches acknowledged, "
-                f"{kill_errors} refused, {lost} acknowledged lost (target 0)",
+                f"replica killed mid-run: {len(acked)}/{len(payloads)} batches acknowledged "
+                f"(retried through nginx with their Idempotency-Key), {kill_errors} not; "
+                f"{lost} acknowledged lost (target 0), {twice} stored twice",
                 flush=True,
             )
     ray: dict[str, float | None] = (
@@ -523,6 +556,7 @@ def main() -> None:
                 "cli_steady_eps": cli_steady,
                 "ray_eps": ray,
                 "lost_verdicts": lost,
+                "duplicated_batches": twice,
                 "errors": errors,
                 "pinned": pin,
                 "cpu_ms_per_email": cpu_ms,
