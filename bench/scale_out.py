@@ -50,7 +50,9 @@ Last line: {"bench": "scale_out", "key_bits": ..., "one_replica_eps": ...,
 "two_replicas_eps": ..., "cli_eps": ..., "cli_steady_eps": ..., "ray_eps": {"1": ...,
 "2": ...}, "lost_verdicts": ..., "duplicated_batches": ..., "errors": ..., "pinned": ...,
 "cpu_ms_per_email":
-{"a": {group: ms}, "b": {...}, "c": {...}}}
+{"a": {group: ms}, "b": {...}, "c": {...}}, "cpu_bound_ratios": {"two_over_one": ...,
+"cli_over_two": ...}} (cpu_bound_ratios: what the CPU-ms alone allow on 2 cores, see
+`cpu_bound_ratios`; a check on the wall-time ratios of a noisy run)
 """
 
 from __future__ import annotations
@@ -177,6 +179,18 @@ def report_cpu(phase: str, cpu: dict[str, float], emails: int, wall: float) -> d
         flush=True,
     )
     return per
+
+
+def cpu_bound_ratios(cpu_ms: dict[str, dict[str, float]]) -> dict[str, float]:
+    """The ratios a CPU-bound run would reach, from the CPU-ms per e-mail alone: (a) has one
+    core for everything it spends, (b) and (c) have two (what nginx, PostgreSQL, the
+    clients or the CLI spend is taken from the replicas' cores). Independent of the load
+    on the machine, unlike the e-mails/s ratios."""
+    total = {phase: sum(groups.values()) for phase, groups in cpu_ms.items()}
+    return {
+        "two_over_one": round(2 * total["a"] / total["b"], 2),
+        "cli_over_two": round(total["b"] / total["c"], 2),
+    }
 
 
 def owner_token(base: str, admin: str) -> str:
@@ -521,6 +535,13 @@ def main() -> None:
                 flush=True,
             )
             cpu_ms["c"] = report_cpu("(c)", cpu, n_cli, cli_wall)
+            cpu_bound = cpu_bound_ratios(cpu_ms)
+            print(
+                "    if CPU were the only limit (2 cores, everything on them): (b)/(a) "
+                f"{cpu_bound['two_over_one']:.2f}, (c)/(b) {cpu_bound['cli_over_two']:.2f} "
+                "(from the CPU-ms above, not from wall time)",
+                flush=True,
+            )
 
             # durability: kill replica 0 while clients write through nginx, retrying as the
             # Sealdog client does (Idempotency-Key): every batch acknowledged, stored once
@@ -560,6 +581,7 @@ def main() -> None:
                 "errors": errors,
                 "pinned": pin,
                 "cpu_ms_per_email": cpu_ms,
+                "cpu_bound_ratios": cpu_bound,
             }
         )
     )
