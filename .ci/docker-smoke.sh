@@ -19,9 +19,10 @@
 #    host CLI: keygen/train/seal once, then deploy, score (direct, and to the inbox), verdicts;
 #    the direct and inbox verdicts must agree and every acknowledged e-mail must be in the
 #    inbox. Every container's restart count must be 0. Scale stack: both replicas must have
-#    scored, then one replica is killed (SIGKILL) while `sealdog score` runs; every
-#    acknowledged verdict must be in the inbox afterwards (lost = 0), and the killed replica
-#    comes back healthy.
+#    scored, then one replica is killed (SIGKILL) while `sealdog score` runs; the client
+#    retries the lost batches through nginx (Idempotency-Key), so the run must finish with
+#    exit 0 and every e-mail acknowledged, every e-mail must be in the inbox exactly once
+#    (lost = 0, none twice), and the killed replica comes back healthy.
 # 4. Teardown on any exit (trap): compose projects with their volumes and networks, the
 #    project image, and the dockerd this script started.
 # Skips (exit 0, "SKIPPED" on stderr) only when Docker cannot run here: not root and no
@@ -477,25 +478,36 @@ SCORE_RC=$?
 set -e
 "${SEALDOG[@]}" verdicts -m "$MODEL" -k "$K/key.json" --after 0 --json >"$KD/inbox.json" \
     2>"$KD/inbox.log" || { cat "$KD/inbox.log" >&2; fail "scale: verdicts after the kill failed"; }
-RESULT="$("$PY" - "$KD" "$KILL_EMAILS" <<'EOF'
+RESULT="$("$PY" - "$KD" "$KILL_EMAILS" "$BULK" <<'EOF'
 import collections, json, pathlib, sys
-d, n = pathlib.Path(sys.argv[1]), int(sys.argv[2])
+d, n, bulk = pathlib.Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 text = (d / "acks.json").read_text().strip()
 acks = json.loads(text) if text else []
 inbox = json.loads((d / "inbox.json").read_text())
 by_entry = collections.Counter(r["cursor"] for r in inbox)
 acked = sum(a["count"] for a in acks)
 lost = sum(max(0, a["count"] - by_entry[a["inbox_entry"]]) for a in acks)
-print(acked, n - acked, lost)
+# This run's e-mails in the inbox: each must be there exactly once (a batch retried after
+# the kill carries its Idempotency-Key, so a copy the killed replica stored is not repeated).
+runs = collections.Counter(r["message"] for r in inbox if str(r["message"]).startswith(bulk))
+twice = sum(c - 1 for c in runs.values())
+print(acked, n - acked, lost, twice, n - len(runs))
 EOF
 )" || fail "scale: reading the kill run's results failed"
-read -r ACKED UNACKED LOST <<<"$RESULT"
+read -r ACKED UNACKED LOST TWICE MISSING <<<"$RESULT"
 LOST_TOTAL="$LOST"
 KILL_SUMMARY="replica killed after it scored $KILLED_AT_SCORED batch(es) of this run:"
-KILL_SUMMARY+=" $ACKED/$KILL_EMAILS e-mails acknowledged, $UNACKED not (score exit $SCORE_RC)"
+KILL_SUMMARY+=" $ACKED/$KILL_EMAILS e-mails acknowledged, $UNACKED not (score exit $SCORE_RC);"
+KILL_SUMMARY+=" in the inbox $MISSING missing, $TWICE twice"
 log "scale: $KILL_SUMMARY, lost $LOST"
 [ "$LOST" -eq 0 ] || fail "scale: $LOST acknowledged verdicts lost after a replica was killed"
 [ "$ACKED" -gt 0 ] || { cat "$KD/score.log" >&2; fail "scale: nothing acknowledged in the kill run"; }
+# The client retries the killed replica's batches through nginx: the run finishes.
+[ "$SCORE_RC" -eq 0 ] \
+    || { cat "$KD/score.log" >&2; fail "scale: sealdog score exit $SCORE_RC after the kill, not 0"; }
+[ "$UNACKED" -eq 0 ] || fail "scale: $UNACKED e-mails not acknowledged after the kill"
+[ "$MISSING" -eq 0 ] && [ "$TWICE" -eq 0 ] \
+    || fail "scale: inbox after the kill: $MISSING e-mails missing, $TWICE stored twice"
 for c in "${REPLICAS[@]}"; do # nginx spread the batches over both replicas
     [ "$(scored_by "$c")" -gt 0 ] || fail "scale: replica ${c:0:12} scored nothing (no balancing)"
 done

@@ -22,6 +22,7 @@ from sealdog.client.errors import (
 )
 from sealdog.client.http import AsyncSealdogClient, Email, RetryPolicy, SealdogClient, split_batches
 from sealdog.crypto.paillier import load_secret_key
+from sealdog.protocol import Role
 from sealdog.trainer.model import LinearModel
 
 FAST = RetryPolicy(attempts=3, backoff=0.001, max_backoff=0.01)
@@ -199,12 +200,18 @@ def test_503_that_persists_raises_with_the_message() -> None:
 
 def test_read_timeout_is_retried_for_idempotent_calls_only() -> None:
     calls: list[str] = []
+    keys: list[str | None] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(f"{request.method} {request.url.path}")
+        keys.append(request.headers.get("idempotency-key"))
         body = json.loads(request.content) if request.content else {}
-        if body.get("delivery") == "inbox" or len(calls) == 1:
+        if request.url.path == "/v1/tokens" or len(calls) == 1:
             raise httpx.ReadTimeout("slow", request=request)
+        if body.get("delivery") == "inbox":
+            return httpx.Response(
+                202, json={"model_id": "m", "delivery": "inbox", "count": 1, "inbox_entry": "7"}
+            )
         return httpx.Response(200, json={"models": []})
 
     with SealdogClient(
@@ -214,8 +221,33 @@ def test_read_timeout_is_retried_for_idempotent_calls_only() -> None:
         assert len(calls) == 2
         calls.clear()
         with pytest.raises(ClientError, match="may or may not have been processed"):
-            client.score("m", [b"Subject: x\n\nhello"], delivery="inbox")  # not idempotent: one try
-        assert calls == ["POST /v1/models/m/score"]
+            client.create_token(Role.submitter)  # not idempotent: one try
+        assert calls == ["POST /v1/tokens"]
+        # Inbox scoring carries an Idempotency-Key, so it is resent, with the same key.
+        keys.clear()
+        first = True
+
+        def flaky(request: httpx.Request) -> httpx.Response:
+            nonlocal first
+            keys.append(request.headers.get("idempotency-key"))
+            if first:
+                first = False
+                raise httpx.ReadTimeout("slow", request=request)
+            return httpx.Response(
+                202, json={"model_id": "m", "delivery": "inbox", "count": 1, "inbox_entry": "7"}
+            )
+
+    with SealdogClient(
+        "http://sealdog.test", "t", transport=httpx.MockTransport(flaky), retry=FAST
+    ) as client:
+        run = client.score_run("m", [b"Subject: x\n\nhello"], delivery="inbox")
+    assert run.complete and run.scored == 1
+    assert len(keys) == 2 and keys[0] and keys[0] == keys[1]
+    with SealdogClient(
+        "http://sealdog.test", "t", transport=httpx.MockTransport(flaky), retry=FAST
+    ) as client:
+        client.score_run("m", [b"Subject: y\n\nhello"], delivery="inbox")
+    assert keys[2] != keys[0]  # a new batch gets a new key
 
 
 def test_bearer_token_and_user_agent_are_sent() -> None:

@@ -328,11 +328,15 @@ def test_inputs_answers_are_not_paillier_verdicts_for_decryption() -> None:
         decrypt_direct(sk, [r for r in results if isinstance(r, DirectResult)])
 
 
-def test_inbox_delivery_of_inputs_is_sent_once() -> None:
+def test_inbox_delivery_of_inputs_is_resent_with_the_same_idempotency_key() -> None:
+    """An inbox batch whose answer was lost is resent with its Idempotency-Key (the server
+    stores a key once, so the retry cannot store the batch twice); each batch has its own."""
     calls: list[dict] = []
+    keys: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(json.loads(request.content))
+        keys.append(request.headers["idempotency-key"])
         if len(calls) == 1:
             raise httpx.ReadTimeout("slow", request=request)
         return httpx.Response(
@@ -340,11 +344,12 @@ def test_inbox_delivery_of_inputs_is_sent_once() -> None:
         )
 
     with _client(handler) as client:
-        with pytest.raises(ClientError, match="may or may not"):
-            client.score_inputs("x", [[1, 1]], delivery="inbox")
-        assert len(calls) == 1
         [ack] = client.score_inputs("x", [[1, 1]], delivery="inbox")
-    assert isinstance(ack, InboxAck) and ack.inbox_entry == "3"
+        assert isinstance(ack, InboxAck) and ack.inbox_entry == "3"
+        assert len(calls) == 2 and calls[0] == calls[1]
+        assert len(keys[0]) == 32 and keys[0] == keys[1]
+        client.score_inputs("x", [[1, 0]], delivery="inbox")
+    assert len(calls) == 3 and keys[2] != keys[0]
 
 
 # --- deploy: any sealed artifact; roles as enums ----------------------------------------------

@@ -7,6 +7,9 @@ replica mid-run loses no acknowledged verdict. Marked `postgres` (CI starts one 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -230,3 +233,55 @@ def test_behind_nginx_a_killed_replica_loses_no_acknowledged_verdict(
         # acknowledged; one in flight on A when it died may also have been stored there.
         assert len(acked) >= 36 - 3, refused
         assert httpx.get(lb.url + "/readyz", timeout=30).status_code == 200
+
+
+@pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed (apt-get install nginx)")
+def test_sealdog_score_through_nginx_finishes_when_a_replica_dies_storing_each_email_once(
+    tmp_path: Path, pg_url: str, sealed_bytes: bytes
+) -> None:
+    """`sealdog score` (a real CLI process) through nginx while replica A is SIGKILLed: the
+    batches A dropped are retried through nginx on B with their Idempotency-Key, so the run
+    finishes (exit 0, every e-mail acknowledged) and the inbox holds each e-mail exactly
+    once: none lost, none stored twice (a batch A stored before its answer was lost is not
+    stored again by the retry)."""
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    total = 4000
+    for i in range(total):
+        body = SPAM if i % 2 else HAM
+        (mail / f"{i:05}.eml").write_bytes(body.replace(b"\n\n", f"\n\nnote {i}\n".encode(), 1))
+    with (
+        _replica(tmp_path / "a", pg_url) as a,
+        _replica(tmp_path / "b", pg_url, a.admin_token) as b,
+        LocalNginx(tmp_path / "nginx", [a.url, b.url]) as lb,
+    ):
+        owner = _owner(lb.url, a.admin_token)
+        model_id = _upload(lb.url, owner, sealed_bytes)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("SEALDOG_")},
+            "SEALDOG_URL": lb.url,
+            "SEALDOG_TOKEN": owner["Authorization"].removeprefix("Bearer "),
+        }
+        cli = subprocess.Popen(
+            [sys.executable, "-m", "sealdog.cli", "score", str(mail), "-m", model_id],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not _inbox(b.url, owner, model_id) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            killed_mid_run = cli.poll() is None
+            a.kill()  # requests in flight on A: uvicorn and its scoring process at once
+            out, err = cli.communicate(timeout=600)
+        finally:
+            if cli.poll() is None:
+                cli.kill()
+        assert killed_mid_run, "the run ended before the replica was killed"
+        assert cli.returncode == 0, err.decode(errors="replace")[-2000:]
+        assert f"{total:,} e-mails scored" in err.decode()
+        stored = [m for e in _inbox(lb.url, owner, model_id) for m in e["message_ids"]]
+        names = sorted(str(p) for p in mail.iterdir())
+        assert len(stored) == total  # none twice
+        assert sorted(stored) == names  # none lost

@@ -101,15 +101,19 @@ def register_demo(demo_app: typer.Typer) -> None:
 # --- helpers ----------------------------------------------------------------------------
 
 
-def _client(url: str, token: str | None, timeout: float) -> SealdogClient:
-    from sealdog.client.http import SealdogClient
-
+def _require_token(token: str | None) -> str:
     if not token:
         raise SealdogError(
             "No API token: pass --token or set SEALDOG_TOKEN (an owner token from the server's "
             "operator)."
         )
-    return SealdogClient(url, token, timeout=timeout)
+    return token
+
+
+def _client(url: str, token: str | None, timeout: float) -> SealdogClient:
+    from sealdog.client.http import SealdogClient
+
+    return SealdogClient(url, _require_token(token), timeout=timeout)
 
 
 def _secret_key(path: Path) -> SecretKey:
@@ -478,8 +482,10 @@ def score(
     )  # fail on a bad key before sending anything
     stream = _MailStream(iter_mail(paths))  # checks every source before anything is sent
     wire: Literal["direct", "inbox"] = "direct" if delivery is Delivery.direct else "inbox"
-    with _client(url, token, timeout) as client:
-        if sk is not None:
+    if sk is None:
+        _require_token(token)  # no second HTTP client (its TLS setup costs start-up time)
+    else:
+        with _client(url, token, timeout) as client:
             info = client.get_model(model)
             require_same_key(
                 info.key_fingerprint,

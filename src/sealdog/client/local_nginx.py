@@ -146,6 +146,11 @@ class LocalNginx:
             time.sleep(0.1)
         raise ClientError(f"nginx did not become ready:\n{self.log_tail()}")
 
+    @property
+    def pid(self) -> int | None:
+        """The nginx master's pid (its workers are its children), None when not running."""
+        return self._proc.pid if self._proc is not None else None
+
     def log_tail(self, lines: int = 20) -> str:
         text = ""
         for name in ("stderr.log", "error.log"):

@@ -50,7 +50,10 @@ class LocalServer:
 
     Replicas: give each its own `data_dir` and the same `database_url` (and
     `blob_store="postgres"` unless the data folders share one blob folder); the first issues
-    the admin token, the others get it as `admin_token` (nothing is issued then)."""
+    the admin token, the others get it as `admin_token` (nothing is issued then).
+
+    `cpus` pins the server's whole process tree (its workers and scoring processes inherit
+    the affinity) to those cores, e.g. one core per replica in a scaling benchmark."""
 
     def __init__(
         self,
@@ -64,8 +67,10 @@ class LocalServer:
         database_url: str | None = None,
         blob_store: str | None = None,
         admin_token: str | None = None,
+        cpus: frozenset[int] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.cpus = cpus
         self.database_url = database_url
         self.blob_store = blob_store
         self.insecure_demo = insecure_demo
@@ -119,7 +124,12 @@ class LocalServer:
         with self.log_path.open("wb") as log:
             # Own session: a Ctrl-C in the terminal reaches us, and we stop the server ourselves.
             self._proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                preexec_fn=self._pin if self.cpus else None,
             )
         try:
             self._wait_ready()
@@ -127,6 +137,11 @@ class LocalServer:
             self.stop()
             raise
         return self
+
+    def _pin(self) -> None:
+        """In the child before exec: pin to `cpus` (inherited by every process it starts)."""
+        assert self.cpus
+        os.sched_setaffinity(0, self.cpus)
 
     def _wait_ready(self) -> None:
         assert self._proc is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import operator
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -247,16 +248,25 @@ def bit_rows(inputs: Iterable[BitRow]) -> list[list[int]]:
     return rows
 
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
 def score(
     route: BatchRoute[Item], model_id: str, batch: Sequence[Item], delivery: Delivery, mode: Mode
 ) -> Call[ScoreResult]:
-    """Score one batch. Direct scoring stores nothing, so resending it is harmless; inbox
-    scoring stores an entry per request, so it is sent once."""
+    """Score one batch. Direct scoring stores nothing, so resending it is harmless. Inbox
+    scoring stores an entry, so the batch carries a fresh random Idempotency-Key, reused by
+    every retry of this call: the server stores a key once per model and answers a retry
+    with the stored entry, so a batch resent after a lost answer (a replica killed behind
+    the load balancer, a reset connection) is in the inbox exactly once."""
     body = {
         route.field: [route.to_json(item) for item in batch],
         "delivery": delivery,
         "mode": str(mode),
     }
-    req = Request("POST", f"/v1/models/{_segment(model_id)}/score", delivery == "direct", json=body)
+    headers = None if delivery == "direct" else {IDEMPOTENCY_HEADER: uuid.uuid4().hex}
+    req = Request(
+        "POST", f"/v1/models/{_segment(model_id)}/score", True, json=body, headers=headers
+    )
     size = len(batch)
     return Call(req, lambda data: parse_score_answer(data, size))

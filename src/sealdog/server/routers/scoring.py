@@ -35,6 +35,26 @@ from sealdog.server.scoring import ClientGoneError, ScoringUnavailableError, unl
 
 router = APIRouter(prefix="/v1/models", tags=["scoring"])
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:")
+MAX_KEY_LENGTH = 64
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The client's key for an inbox batch (1-64 of A-Z a-z 0-9 - _ . :), None when absent;
+    422 when malformed. A retry with a stored key is answered with the stored entry."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_KEY_LENGTH or not _KEY_CHARS.issuperset(key):
+        raise Problem(
+            422,
+            f"{IDEMPOTENCY_HEADER} must be 1-{MAX_KEY_LENGTH} characters of A-Z, a-z, 0-9, "
+            "'-', '_', '.', ':' (a UUID fits)",
+        )
+    return key
+
 
 def item(field: str, index: int | None) -> dict[str, Any]:
     """Problem+json members naming the one item at fault (`emails`/`inputs` and its index in
@@ -88,6 +108,7 @@ async def score(
     server sees the inputs but learns neither weights nor results: it returns (or stores)
     re-randomised ciphertexts (blinded verdicts for linear models)."""
     record = await model_for(app, caller, model_id, purpose=Purpose.score)
+    key = idempotency_key(request) if body.delivery == "inbox" else None
     settings = app.settings
     if record.summary.get("research_grade") and not (
         settings.demo_mode or settings.allow_research_schemes
@@ -177,13 +198,22 @@ async def score(
         return DirectVerdicts(
             model_id=record.id, count=count, message_ids=message_ids, verdicts=verdicts
         )
-    entry = await run_in_threadpool(
-        app.repo.add_verdicts,
+    entry, stored_now = await run_in_threadpool(
+        app.repo.store_verdicts,
         model_id=record.id,
         mode=body.mode,
         count=count,
         message_ids=message_ids,
         payload=json.dumps(verdicts, separators=(",", ":")),
+        idempotency_key=key,
     )
+    if not stored_now:
+        if entry.count != count or entry.message_ids != message_ids or entry.mode != body.mode:
+            raise Problem(
+                409,
+                f"{IDEMPOTENCY_HEADER} {key!r} was already used for a different batch of this "
+                "model; use a new key per batch",
+            )
+        response.headers[REPLAYED_HEADER] = "true"  # stored by an earlier attempt: not again
     response.status_code = status.HTTP_202_ACCEPTED
     return ScoreAck(model_id=record.id, count=count, inbox_entry=str(entry.id))

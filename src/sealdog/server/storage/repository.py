@@ -316,25 +316,72 @@ class Repository:
     def add_verdicts(
         self, *, model_id: str, mode: Mode, count: int, message_ids: list[str | None], payload: str
     ) -> VerdictRecord:
-        """Append an inbox entry; its id is the cursor.
+        """Append an inbox entry without an idempotency key (see `store_verdicts`)."""
+        entry, _ = self.store_verdicts(
+            model_id=model_id, mode=mode, count=count, message_ids=message_ids, payload=payload
+        )
+        return entry
+
+    def store_verdicts(
+        self,
+        *,
+        model_id: str,
+        mode: Mode,
+        count: int,
+        message_ids: list[str | None],
+        payload: str,
+        idempotency_key: str | None = None,
+    ) -> tuple[VerdictRecord, bool]:
+        """Append an inbox entry; its id is the cursor. Returns (entry, stored now).
 
         The model's row is locked first (FOR UPDATE; SQLite serialises writers anyway), so a
         model's entries commit in id order: a reader polling with `after=<cursor>` can never
         skip an entry that commits later with a smaller id.
+
+        With `idempotency_key`, an entry of this model already stored under that key is
+        returned instead (stored now = False) and nothing is written: a client that retries
+        a batch whose answer it lost gets the first acknowledgement, and the batch is in the
+        inbox once. The unique index on (model_id, idempotency_key) holds this even when two
+        attempts race (the loser's insert fails and it returns the winner's entry).
         """
-        with self._session() as session, session.begin():
-            session.execute(select(ModelRow.id).where(ModelRow.id == model_id).with_for_update())
-            row = VerdictRow(
-                model_id=model_id,
-                created_at=utcnow(),
-                mode=Mode(mode).value,
-                count=count,
-                message_ids=message_ids,
-                payload=payload,
+        try:
+            with self._session() as session, session.begin():
+                session.execute(
+                    select(ModelRow.id).where(ModelRow.id == model_id).with_for_update()
+                )
+                if idempotency_key is not None:
+                    stored = self._keyed(session, model_id, idempotency_key)
+                    if stored is not None:
+                        return stored, False
+                row = VerdictRow(
+                    model_id=model_id,
+                    created_at=utcnow(),
+                    mode=Mode(mode).value,
+                    count=count,
+                    message_ids=message_ids,
+                    payload=payload,
+                    idempotency_key=idempotency_key,
+                )
+                session.add(row)
+                session.flush()
+                return _verdict(row), True
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            with self._session() as session:
+                stored = self._keyed(session, model_id, idempotency_key)
+            if stored is None:  # the row that clashed is gone again (model deleted)
+                raise
+            return stored, False
+
+    @staticmethod
+    def _keyed(session: Session, model_id: str, key: str) -> VerdictRecord | None:
+        row = session.scalars(
+            select(VerdictRow).where(
+                VerdictRow.model_id == model_id, VerdictRow.idempotency_key == key
             )
-            session.add(row)
-            session.flush()
-            return _verdict(row)
+        ).first()
+        return _verdict(row) if row is not None else None
 
     def list_verdicts(self, model_id: str, *, after: int, limit: int) -> list[VerdictRecord]:
         """Inbox entries with id > `after`, in id order (the id is the cursor)."""

@@ -75,8 +75,14 @@ class GrantRow(Base):
 
 
 class VerdictRow(Base):
+    """One inbox entry. `idempotency_key` is the client's key for the batch (the
+    Idempotency-Key header), unique per model: a retried batch is stored once."""
+
     __tablename__ = "verdict_inbox"
-    __table_args__ = (Index("ix_verdict_inbox_model_id_id", "model_id", "id"),)
+    __table_args__ = (
+        Index("ix_verdict_inbox_model_id_id", "model_id", "id"),
+        Index("uq_verdict_inbox_model_id_key", "model_id", "idempotency_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     model_id: Mapped[str] = mapped_column(
@@ -87,6 +93,7 @@ class VerdictRow(Base):
     count: Mapped[int] = mapped_column(Integer, nullable=False)
     message_ids: Mapped[list[str | None]] = mapped_column(JSON, nullable=False)
     payload: Mapped[str] = mapped_column(Text, nullable=False)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class BlobRow(Base):

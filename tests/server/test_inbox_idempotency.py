@@ -1,0 +1,76 @@
+"""Inbox idempotency (issue 16): a batch sent with an Idempotency-Key is stored once per
+model, however often it is retried; a retry gets the first acknowledgement back, and a key
+reused for a different batch is refused (409) without storing anything."""
+
+from __future__ import annotations
+
+import uuid
+
+from server_testkit import HAM, SPAM, Server
+
+
+def _send(server: Server, model_id: str, emails: list[dict], key: str | None):
+    headers = dict(server.owner)
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return server.client.post(
+        f"/v1/models/{model_id}/score",
+        json={"emails": emails, "delivery": "inbox"},
+        headers=headers,
+    )
+
+
+def _entries(server: Server, model_id: str) -> list[dict]:
+    r = server.client.get(
+        f"/v1/models/{model_id}/verdicts", params={"after": "0"}, headers=server.owner
+    )
+    assert r.status_code == 200, r.text
+    return r.json()["entries"]
+
+
+def test_a_retried_batch_is_stored_once_and_acknowledged_alike(
+    server: Server, model_id: str
+) -> None:
+    before = len(_entries(server, model_id))
+    key = uuid.uuid4().hex
+    batch = [
+        {"raw": SPAM.decode(), "message_id": f"{key}/s"},
+        {"raw": HAM.decode(), "message_id": f"{key}/h"},
+    ]
+    first = _send(server, model_id, batch, key)
+    assert first.status_code == 202, first.text
+    assert "idempotent-replayed" not in first.headers
+    again = _send(server, model_id, batch, key)
+    assert again.status_code == 202, again.text
+    assert again.json() == first.json()  # the same inbox entry (cursor)
+    assert again.headers["idempotent-replayed"] == "true"
+    entries = _entries(server, model_id)
+    assert len(entries) == before + 1
+    assert [e["message_ids"] for e in entries].count([f"{key}/s", f"{key}/h"]) == 1
+
+    # Without a key every request is a new entry (the old behaviour), and a new key too.
+    assert _send(server, model_id, batch, None).status_code == 202
+    assert _send(server, model_id, batch, uuid.uuid4().hex).status_code == 202
+    assert len(_entries(server, model_id)) == before + 3
+
+
+def test_a_key_reused_for_another_batch_is_refused_and_stores_nothing(
+    server: Server, model_id: str
+) -> None:
+    key = uuid.uuid4().hex
+    assert (
+        _send(server, model_id, [{"raw": SPAM.decode(), "message_id": "a"}], key).status_code == 202
+    )
+    before = len(_entries(server, model_id))
+    other = _send(server, model_id, [{"raw": HAM.decode(), "message_id": "b"}], key)
+    assert other.status_code == 409, other.text
+    assert "different batch" in other.json()["detail"]
+    assert len(_entries(server, model_id)) == before
+
+
+def test_a_malformed_key_is_refused(server: Server, model_id: str) -> None:
+    batch = [{"raw": SPAM.decode()}]
+    for bad in ("", "x" * 65, "has space", "a/b"):
+        r = _send(server, model_id, batch, bad)
+        assert r.status_code == 422, (bad, r.text)
+        assert "Idempotency-Key" in r.json()["detail"]
