@@ -30,7 +30,7 @@ from server_testkit import (
 PER_WORKER = 2
 
 
-def wait_until(predicate, timeout: float = 30.0) -> None:
+def wait_until(predicate, timeout: float = 120.0) -> None:  # a deadline, not a speed check
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -52,7 +52,7 @@ def test_kill_9_of_a_worker_then_of_the_server_leaves_no_process(tmp_path) -> No
         os.kill(victim, signal.SIGKILL)
         assert wait_gone([victim, *its_scoring]) == []
         # uvicorn replaces the worker (with its own scoring process); the server still answers
-        wait_until(lambda: len(scoring_pids(root)) == 2 * PER_WORKER, timeout=60)
+        wait_until(lambda: len(scoring_pids(root)) == 2 * PER_WORKER)
         server.wait_ready()
         everything = descendants(root)
         os.kill(root, signal.SIGKILL)
