@@ -26,8 +26,9 @@ is also fitted on folds that hold out whole mailboxes, and the C whose out-of-fo
 rank the held-out mailboxes best (ROC AUC; ties: the smaller C) wins. The threshold still
 comes from the stratified folds (set on held-out mailboxes it was far too conservative,
 measured in docs/trainer.md, and a user's detector meets mail of the mailboxes it was
-trained on), but must hold on each mailbox's own out-of-fold ham. The held-out-mailbox FPR/FNR at the chosen threshold are reported
-(`Selection.held_out_mailbox`), so a user sees what another mailbox would get.
+trained on), but must hold on each mailbox's own out-of-fold ham. The held-out-mailbox
+FPR/FNR at the chosen threshold are reported (`Selection.held_out_mailbox`), so a user
+sees what another mailbox would get.
 
 Rows that may train but never be judged (a `--base` corpus mixed in) have fold -1.
 """
