@@ -268,6 +268,14 @@ def _print_expected(report: Any, target_fpr: float | None) -> None:
             f"FNR {expected['fnr']:.2%} (95% CI {flo:.2%}-{fhi:.2%})"
             + ("" if target_fpr is None else f"; target FPR {target_fpr:.2%}")
         )
+    per_box = report.validation.get("mailbox_thresholds")
+    if per_box:
+        binding = max(per_box, key=per_box.get)
+        typer.echo(
+            f"threshold {report.threshold:.4g} holds the target on each of {len(per_box)} "
+            f"mailboxes (pooled ham alone: {report.validation['pooled_threshold']:.4g}); "
+            f"set by {binding}"
+        )
     held = report.validation.get("held_out_mailbox")
     if held:
         lo, hi = held["fpr_ci95"]

@@ -11,7 +11,11 @@ is made from out-of-fold scores of a stratified, seeded, duplicate-aware k-fold
 - C = the one with the lowest out-of-fold error at the target false-positive rate (ties:
   higher ROC AUC, then the smaller C);
 - the threshold = the smallest one that keeps the out-of-fold ham's false-positive rate at
-  or below the target (`threshold_for_fpr`);
+  or below the target (`threshold_for_fpr`); when the ham comes from two or more mailboxes
+  (`ham_mailboxes`), the smallest one that keeps it at or below the target on *each*
+  mailbox that holds enough ham to resolve the target, and on all the ham pooled
+  (`threshold_for_fpr_each`): a small mailbox whose ham scores higher is not averaged away
+  by a large one (measured in docs/trainer.md);
 - the expected FPR/FNR are *cross-fitted*: each fold's messages are judged at the threshold
   chosen on the other folds' out-of-fold scores, so no message judges a threshold it chose;
   the intervals are Wilson 95% score intervals on those counts.
@@ -20,10 +24,11 @@ When the training mail comes from two or more mailboxes holding ham and spam (En
 users, `splits.mailbox_folds`), C is chosen for carrying over to *another* mailbox: each C
 is also fitted on folds that hold out whole mailboxes, and the C whose out-of-fold scores
 rank the held-out mailboxes best (ROC AUC; ties: the smaller C) wins. The threshold still
-comes from the stratified folds: set on held-out mailboxes it was far too conservative
-(measured in docs/trainer.md), and a user's detector meets mail of the mailboxes it was
-trained on. The held-out-mailbox FPR/FNR at the chosen threshold are reported
-(`Selection.held_out_mailbox`), so a user sees what another mailbox would get.
+comes from the stratified folds (set on held-out mailboxes it was far too conservative,
+measured in docs/trainer.md, and a user's detector meets mail of the mailboxes it was
+trained on), but must hold on each mailbox's own out-of-fold ham. The held-out-mailbox
+FPR/FNR at the chosen threshold are reported (`Selection.held_out_mailbox`), so a user
+sees what another mailbox would get.
 
 Rows that may train but never be judged (a `--base` corpus mixed in) have fold -1.
 """
@@ -79,6 +84,36 @@ def threshold_for_fpr(ham_scores: np.ndarray, target_fpr: float) -> float:
     if allowed >= len(scores):
         return float(-np.inf)
     return float(np.nextafter(scores[allowed], np.inf))
+
+
+def threshold_for_fpr_each(
+    ham_scores: np.ndarray, ham_mailboxes: np.ndarray | None, target_fpr: float
+) -> float:
+    """Smallest threshold that keeps the FPR at or below the target on all the ham pooled and
+    on the ham of each mailbox able to resolve it (n_ham * target >= 1, e.g. 200 ham at
+    0.5%): the max of `threshold_for_fpr` over those. A mailbox with less ham counts only in
+    the pool (one of its e-mails would otherwise decide the threshold alone). Without
+    mailboxes, or with one, this is exactly `threshold_for_fpr`."""
+    pooled = threshold_for_fpr(ham_scores, target_fpr)
+    if ham_mailboxes is None:
+        return pooled
+    return max([pooled, *mailbox_thresholds(ham_scores, ham_mailboxes, target_fpr).values()])
+
+
+def mailbox_thresholds(
+    ham_scores: np.ndarray, ham_mailboxes: np.ndarray, target_fpr: float
+) -> dict[str, float]:
+    """`threshold_for_fpr` of each mailbox whose ham can resolve the target (sorted by name;
+    empty with fewer than two mailboxes)."""
+    names = sorted({str(m) for m in ham_mailboxes})
+    if len(names) < 2:
+        return {}
+    out: dict[str, float] = {}
+    for name in names:
+        mine = ham_scores[ham_mailboxes == name]
+        if len(mine) * target_fpr >= 1 - 1e-9:
+            out[name] = threshold_for_fpr(mine, target_fpr)
+    return out
 
 
 _SHARED: dict[str, Any] = {}
@@ -164,10 +199,21 @@ def out_of_fold_scores(
 
 
 def error_at_fpr(
-    scores: np.ndarray, y: np.ndarray, target_fpr: float | None
+    scores: np.ndarray,
+    y: np.ndarray,
+    target_fpr: float | None,
+    mailboxes: np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """(threshold, error rate) on labelled scores when the threshold is set for target_fpr."""
-    threshold = 0.0 if target_fpr is None else threshold_for_fpr(scores[y == 0], target_fpr)
+    """(threshold, error rate) on labelled scores when the threshold is set for target_fpr
+    (on each mailbox too when `mailboxes` names each row's, `threshold_for_fpr_each`)."""
+    ham = y == 0
+    threshold = (
+        0.0
+        if target_fpr is None
+        else threshold_for_fpr_each(
+            scores[ham], None if mailboxes is None else mailboxes[ham], target_fpr
+        )
+    )
     predicted = scores >= threshold
     return threshold, float(np.mean(predicted != (y == 1)))
 
@@ -203,9 +249,14 @@ class OperatingPoint:
 
 
 def cross_fitted_operating_point(
-    scores: np.ndarray, y: np.ndarray, folds: np.ndarray, target_fpr: float | None
+    scores: np.ndarray,
+    y: np.ndarray,
+    folds: np.ndarray,
+    target_fpr: float | None,
+    mailboxes: np.ndarray | None = None,
 ) -> OperatingPoint:
-    """Errors when each fold is judged at the threshold chosen on the other folds' scores."""
+    """Errors when each fold is judged at the threshold chosen on the other folds' scores
+    (by the same rule as the model's: per mailbox too when `mailboxes` is given)."""
     fp = fn = 0
     judged = folds >= 0
     for fold in np.unique(folds[judged]):
@@ -214,7 +265,10 @@ def cross_fitted_operating_point(
         if target_fpr is None:
             thr = 0.0
         else:
-            thr = threshold_for_fpr(scores[others & (y == 0)], target_fpr)
+            ham = others & (y == 0)
+            thr = threshold_for_fpr_each(
+                scores[ham], None if mailboxes is None else mailboxes[ham], target_fpr
+            )
         predicted = scores[here] >= thr
         fp += int(np.sum(predicted & (y[here] == 0)))
         fn += int(np.sum(~predicted & (y[here] == 1)))
@@ -233,6 +287,9 @@ class Selection:
     """Out-of-fold scores of the chosen C (NaN for fold -1 rows)."""
     held_out_mailbox: OperatingPoint | None = None
     """Errors at the chosen threshold on mailboxes held out whole (None: one mailbox)."""
+    mailbox_thresholds: dict[str, float] | None = None
+    """Per-mailbox thresholds the threshold is the max of, with the pooled one under
+    ``""`` (None: the ham is from one mailbox, the pooled threshold alone)."""
 
 
 def select(
@@ -248,17 +305,26 @@ def select(
     log: Callable[[str], None] | None = None,
     workers: int = 1,
     mailbox_folds: np.ndarray | None = None,
+    ham_mailboxes: np.ndarray | None = None,
 ) -> Selection:
     """C and threshold from out-of-fold scores (see module doc); `fit` must be picklable
     when `workers` > 1 (the folds of each C are fitted in parallel). `mailbox_folds`
     (whole mailboxes held out, -1 for rows never judged) makes C the one that carries over
-    best to an unseen mailbox."""
+    best to an unseen mailbox. `ham_mailboxes` (each row's mailbox, when the judged ham
+    comes from two or more) makes the threshold hold on each mailbox
+    (`threshold_for_fpr_each`)."""
     from sklearn.metrics import roc_auc_score
 
     if not c_grid:
         raise SelectionError("the C grid is empty")
     judged = folds >= 0
     yj = y[judged]
+    by_box = None
+    if ham_mailboxes is not None:
+        by_box = np.asarray([str(m) for m in ham_mailboxes], dtype=object)
+        if len(set(by_box[judged & (y == 0)].tolist())) < 2:
+            by_box = None
+    boxes_j = None if by_box is None else by_box[judged]
     best: tuple[float, float, float] | None = None
     chosen: tuple[float, float, np.ndarray] | None = None
     grid: list[dict[str, Any]] = []
@@ -279,7 +345,7 @@ def select(
                 on_c(c, k)
             scores = runner.scores(c)
             sj = scores[judged]
-            thr, err = error_at_fpr(sj, yj, target_fpr)
+            thr, err = error_at_fpr(sj, yj, target_fpr, boxes_j)
             auc = float(roc_auc_score(yj, sj)) if len(np.unique(yj)) == 2 else float("nan")
             entry: dict[str, Any] = {"c": c, "error_at_target": err, "auc": auc, "threshold": thr}
             key = (err, -auc if math.isfinite(auc) else 0.0, c)
@@ -305,7 +371,15 @@ def select(
         runner.close()
     assert chosen is not None
     c, thr, scores = chosen
-    expected = cross_fitted_operating_point(scores, y, folds, target_fpr)
+    expected = cross_fitted_operating_point(scores, y, folds, target_fpr, by_box)
+    per_box = None
+    if boxes_j is not None and target_fpr is not None:
+        ham = yj == 0
+        sj = scores[judged]
+        per_box = {
+            "": threshold_for_fpr(sj[ham], target_fpr),
+            **mailbox_thresholds(sj[ham], boxes_j[ham], target_fpr),
+        }
     if not math.isfinite(thr):
         thr = 0.0
     held_out = None
@@ -319,4 +393,4 @@ def select(
             int(np.sum(~flagged & spam)),
             int(spam.sum()),
         )
-    return Selection(c, thr, grid, expected, scores, held_out)
+    return Selection(c, thr, grid, expected, scores, held_out, per_box)

@@ -12,7 +12,9 @@ Pipeline (the model depends on the corpus's contents, never on its order):
    with the lowest out-of-fold error at the target false-positive rate wins, and the
    threshold keeps the out-of-fold ham's false-positive rate at or below the target; with
    two or more mailboxes (`PreparedCorpus.mailboxes`), C is the one that ranks mailboxes
-   held out whole best (`splits.mailbox_folds`), so it carries over to another mailbox;
+   held out whole best (`splits.mailbox_folds`), so it carries over to another mailbox,
+   and the threshold keeps the out-of-fold FPR at or below the target on each mailbox with
+   enough ham to tell (`selection.threshold_for_fpr_each`);
 5. the final model is fitted on all training e-mails with that C and the threshold is
    folded into the bias. The report carries the cross-fitted expected FPR/FNR with Wilson
    95% intervals, and a warning when there is too little ham for the target.
@@ -415,6 +417,7 @@ def train_prepared(
         log=log,
         workers=_fit_workers(config.workers),
         mailbox_folds=by_mailbox,
+        ham_mailboxes=None if ordered.mailboxes is None else np.asarray(ordered.mailboxes),
     )
     seconds["model_selection"] = time.perf_counter() - t0
     validation: dict[str, Any] = {
@@ -425,6 +428,11 @@ def train_prepared(
         "grid": selection.grid,
         "expected": selection.expected.to_dict(),
     }
+    if selection.mailbox_thresholds is not None:
+        pooled = selection.mailbox_thresholds.pop("")
+        validation["threshold_rule"] = "each mailbox"
+        validation["pooled_threshold"] = pooled
+        validation["mailbox_thresholds"] = selection.mailbox_thresholds
     if selection.held_out_mailbox is not None and by_mailbox is not None:
         validation["mailboxes"] = int(by_mailbox.max()) + 1
         validation["held_out_mailbox"] = selection.held_out_mailbox.to_dict()
