@@ -158,13 +158,14 @@ class CpuSampler:
     sampled every `interval` s in a thread (blocking sleeps, no busy polling): a list of
     (wall clock, {pid: (group, CPU seconds)})."""
 
-    def __init__(self, interval: float = 0.25) -> None:
+    def __init__(self, interval: float = 0.5) -> None:
         import psutil
 
         self.psutil, self.interval = psutil, interval
         self.me = psutil.Process()
         self.groups: dict[int, str] = {self.me.pid: "driver"}
         self.samples: list[tuple[float, dict[int, float]]] = []
+        self.own_cpu: list[tuple[float, float]] = []  # (wall clock, this thread's CPU s)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -178,14 +179,20 @@ class CpuSampler:
                 now[proc.pid] = t.user + t.system
             except self.psutil.Error:
                 pass
-        self.samples.append((time.time(), now))
+        wall = time.time()
+        self.samples.append((wall, now))
+        if threading.current_thread() is self.thread:
+            self.own_cpu.append((wall, time.thread_time()))
 
     def window(self, start: float, end: float) -> dict[int, float]:
         """CPU seconds per process between the last samples at or before `start` and at
         or before `end` (a process first seen later counts from zero)."""
         before = max((s for s in self.samples if s[0] <= start), default=(0.0, {}))[1]
         after = max((s for s in self.samples if s[0] <= end), key=lambda s: s[0])[1]
-        return {pid: cpu - before.get(pid, 0.0) for pid, cpu in after.items()}
+        cpu = {pid: cpu - before.get(pid, 0.0) for pid, cpu in after.items()}
+        own = [c for w, c in self.own_cpu if start <= w <= end]  # the sampler is not Ray
+        cpu[self.me.pid] -= (own[-1] - own[0]) if own else 0.0
+        return cpu
 
     def _run(self) -> None:
         while not self.stop.wait(self.interval):

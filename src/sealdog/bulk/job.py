@@ -4,7 +4,8 @@ The driver (this process) validates the sealed model as a server would at upload
 the output archive (`archive`: same model, one run at a time), and reads the ids already
 scored. Ray then runs one reader task per PATH (`reading`: deterministic order, blocks of
 raw messages, already-scored ids left out; a Ray generator, so blocks stream) and a pool of
-scoring actors, one per CPU, each loading the model once (`scorer`: the server's code). The
+scoring actors, one per CPU, each loading the model once (`scorer`: the server's code;
+the driver validated it, the actors only load it). The
 driver hands each actor at most two blocks at a time (one scoring, one queued, so an actor
 never waits for the driver), pulls blocks from the readers only as the actors need them
 (bounded memory), collects the scored blocks and writes them as Parquet parts every
@@ -37,7 +38,7 @@ from typing import Any
 
 from sealdog.bulk.archive import ArchiveManifest, ArchiveRow, ArchiveWriter, done_ids
 from sealdog.bulk.reading import DEFAULT_BLOCK_MESSAGES, Block, read_blocks
-from sealdog.bulk.scorer import load_for_bulk, score_block
+from sealdog.bulk.scorer import load_for_bulk, load_validated, score_block
 from sealdog.crypto.paillier import EncryptedVerdicts
 from sealdog.errors import SealdogError
 from sealdog.mail.message import DEFAULT_MAX_EMAIL_BYTES
@@ -50,6 +51,9 @@ worker plus a few read ahead); Ray's default (30% of RAM) reserves far more than
 
 IN_FLIGHT_PER_WORKER = 2
 """Blocks handed to one actor at a time: one scoring, one waiting in its queue."""
+
+READ_AHEAD_BLOCKS = 2
+"""Blocks a reader may have read that the driver has not taken yet (then it pauses)."""
 
 QUIET_RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0"}
 """Set (unless already set) before a local Ray starts: no usage-statistics reporter."""
@@ -180,8 +184,8 @@ def _read_path(path: str, done: frozenset[str], max_bytes: int, block_messages: 
 class _ScoringActor:
     """A Ray actor of the scoring pool: the model loaded once, one block per call."""
 
-    def __init__(self, model_bytes: bytes, insecure: bool, max_email_bytes: int) -> None:
-        _, self.model = load_for_bulk(model_bytes, insecure=insecure)
+    def __init__(self, model_bytes: bytes, max_email_bytes: int) -> None:
+        self.model = load_validated(model_bytes)  # the driver validated these very bytes
         self.max_email_bytes = max_email_bytes
         self.ready_at = (os.getpid(), time.time(), time.process_time())
 
@@ -289,13 +293,10 @@ def _scored_blocks(
     model_ref = ray.put(model_bytes)
     reader = ray.remote(num_cpus=0)(_read_path).options(
         # a reader runs at most this many blocks ahead of the driver: memory stays bounded
-        _generator_backpressure_num_objects=IN_FLIGHT_PER_WORKER * workers + 1
+        _generator_backpressure_num_objects=READ_AHEAD_BLOCKS
     )
     actor_class = ray.remote(num_cpus=1)(_ScoringActor)
-    actors = [
-        actor_class.remote(model_ref, options.insecure, options.max_email_bytes)
-        for _ in range(workers)
-    ]
+    actors = [actor_class.remote(model_ref, options.max_email_bytes) for _ in range(workers)]
     readers = [
         reader.remote(path, done_ref, options.max_email_bytes, options.block_messages)
         for path in options.paths
