@@ -227,7 +227,8 @@ def ray_run(model_bytes: bytes, folders: list[Path], cpus: int, insecure: bool) 
         ray.shutdown()
         shutil.rmtree(out.parent, ignore_errors=True)
     n = max(summary.scored, 1)
-    window = sampler.window(summary.first_started or 0.0, time.time())
+    first, end = summary.first_started or 0.0, time.time()
+    window = sampler.window(first, end)
     groups: dict[str, float] = {}
     for pid, seconds in window.items():
         if pid not in summary.worker_cpu:  # the actors count their own, below
@@ -237,7 +238,10 @@ def ray_run(model_bytes: bytes, folders: list[Path], cpus: int, insecure: bool) 
     cpu_ms = {
         k: round(1000 * v / n, 3) for k, v in {"scoring_workers": scoring_cpu, **groups}.items()
     }
-    cpu_ms["ray_overhead"] = round(sum(v for k, v in cpu_ms.items() if k != "scoring_workers"), 3)
+    overhead = sum(v for k, v in cpu_ms.items() if k != "scoring_workers")
+    cpu_ms["ray_overhead"] = round(overhead, 3)
+    # the same as a share of one core over the window: what the scoring workers cannot have
+    cpu_ms["ray_overhead_cores"] = round(overhead * n / 1000 / max(end - first, 1e-9), 3)
     figures = {
         "eps": summary.scoring_emails_per_second,
         "eps_after_warmup": after_warmup_eps(summary.blocks),
