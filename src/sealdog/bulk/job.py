@@ -50,7 +50,8 @@ OBJECT_STORE_BYTES = 1 << 30
 worker plus a few read ahead); Ray's default (30% of RAM) reserves far more than that."""
 
 IN_FLIGHT_PER_WORKER = 2
-"""Blocks handed to one actor at a time: one scoring, one waiting in its queue."""
+"""Blocks handed to one actor at a time: one scoring, one waiting in its queue (so it never
+waits for the driver); one only, once every reader has finished (see `_scored_blocks`)."""
 
 READ_AHEAD_BLOCKS = 2
 """Blocks a reader may have read that the driver has not taken yet (then it pauses)."""
@@ -308,9 +309,12 @@ def _scored_blocks(
     live = list(readers)
     try:
         while live or queued or in_flight:
+            # Once the readers are done, blocks go only to idle actors: the last blocks end
+            # up spread over the pool instead of queued behind one busy actor.
+            capacity = IN_FLIGHT_PER_WORKER if live else 1
             while queued:
                 actor = min(load, key=load.__getitem__)  # the least busy actor
-                if load[actor] >= IN_FLIGHT_PER_WORKER:
+                if load[actor] >= capacity:
                     break
                 in_flight[actor.score.remote(queued.popleft())] = actor
                 load[actor] += 1
