@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from sealdog.bulk.scorer import BulkModelError, load_for_bulk, score_block
+from sealdog.bulk.scorer import BulkModelError, load_for_bulk, load_validated, score_block
 from sealdog.client.demo_model import plaintext_verdicts
 from sealdog.client.keyfiles import open_secret_key
 from sealdog.crypto.paillier import EncryptedVerdicts, decrypt_verdicts
@@ -47,3 +47,18 @@ def test_a_model_that_does_not_score_mail_is_refused(bulk) -> None:
         load_for_bulk(network, insecure=True)
     with pytest.raises(BulkModelError, match="cannot be used"):
         load_for_bulk(b"not a sealed model", insecure=True)
+
+
+def test_an_actor_loads_the_validated_bytes_and_scores_them_exactly(bulk) -> None:
+    # The driver validates once (load_for_bulk); the actors load the same bytes without
+    # validating again, and their verdicts equal the plaintext model's.
+    data = bulk.sealed.read_bytes()
+    load_for_bulk(data, insecure=True)
+    model = load_validated(data)
+    names = sorted(bulk.raw_by_name)[:30]
+    raws = [bulk.raw_by_name[n] for n in names]
+    result = score_block(model, names, raws, max_email_bytes=1 << 20)
+    assert result.ids == names and not result.skipped_ids
+    sk = open_secret_key(bulk.secret_key)
+    got = decrypt_verdicts(sk, EncryptedVerdicts.from_json(json.loads(result.verdicts)))
+    assert got == plaintext_verdicts(bulk.plain_model, raws, workers=1)

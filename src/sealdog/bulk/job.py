@@ -3,14 +3,26 @@
 The driver (this process) validates the sealed model as a server would at upload, opens
 the output archive (`archive`: same model, one run at a time), and reads the ids already
 scored. Ray then runs one reader task per PATH (`reading`: deterministic order, blocks of
-raw messages, already-scored ids left out) feeding a pool of scoring actors, one per CPU,
-each loading the model once (`scorer`: the server's code). The driver collects the scored
-blocks and writes them as Parquet parts every `flush_seconds`, and on any exit, including
-Ctrl-C: what was scored is kept, and a re-run scores only the rest.
+raw messages, already-scored ids left out; a Ray generator, so blocks stream) and a pool of
+scoring actors, one per CPU, each loading the model once (`scorer`: the server's code;
+the driver validated it, the actors only load it). The
+driver hands each actor at most two blocks at a time (one scoring, one queued, so an actor
+never waits for the driver), pulls blocks from the readers only as the actors need them
+(bounded memory), collects the scored blocks and writes them as Parquet parts every
+`flush_seconds`, and on any exit, including Ctrl-C: what was scored is kept, and a re-run
+scores only the rest.
 
-Without an address Ray starts on this machine with `num_cpus` CPUs (default: all); with
-``auto`` or ``ray://host:port`` it joins that cluster and uses all its CPUs. The model
-travels to the workers through Ray's object store once; workers need no shared disk.
+Ray core, not Ray Data: the work is one map over blocks, and Ray Data's streaming executor
+(a scheduling loop, operator statistics, an autoscaling actor pool) cost CPU in the driver
+that the two scoring workers of a 2-core machine need. The driver blocks in `ray.wait`
+(no polling) and only moves object references; blocks go from reader to actor through the
+object store.
+
+Without an address Ray starts on this machine with `num_cpus` CPUs (default: all), without
+dashboard, usage statistics or metrics export, and with an object store sized for the
+blocks in flight (`OBJECT_STORE_BYTES`); with ``auto`` or ``ray://host:port`` it joins that
+cluster and uses all its CPUs. The model travels to the workers through Ray's object store
+once; workers need no shared disk.
 """
 
 from __future__ import annotations
@@ -18,23 +30,37 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sealdog.bulk.archive import ArchiveManifest, ArchiveRow, ArchiveWriter, done_ids
-from sealdog.bulk.reading import DEFAULT_BLOCK_MESSAGES, read_blocks
-from sealdog.bulk.scorer import load_for_bulk, score_block
+from sealdog.bulk.reading import DEFAULT_BLOCK_MESSAGES, Block, read_blocks
+from sealdog.bulk.scorer import load_for_bulk, load_validated, score_block
 from sealdog.crypto.paillier import EncryptedVerdicts
 from sealdog.errors import SealdogError
 from sealdog.mail.message import DEFAULT_MAX_EMAIL_BYTES
 
 log = logging.getLogger("sealdog.bulk")
 
-# Row kinds in a reader block (one row per message).
-_SCORE, _SKIPPED, _DONE = 0, 1, 2
+OBJECT_STORE_BYTES = 1 << 30
+"""Object store of a Ray started here: blocks in flight are a few MiB each (at most two per
+worker plus a few read ahead); Ray's default (30% of RAM) reserves far more than that."""
+
+IN_FLIGHT_PER_WORKER = 2
+"""Blocks handed to one actor at a time: one scoring, one waiting in its queue (so it never
+waits for the driver); one only, once every reader has finished (see `_scored_blocks`)."""
+
+READ_AHEAD_BLOCKS = 2
+"""Blocks a reader may have read that the driver has not taken yet (then it pauses)."""
+
+QUIET_RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0"}
+"""Set (unless already set) before a local Ray starts: no usage-statistics reporter."""
+
+QUIET_RAY_CONFIG = {"enable_metrics_collection": False}
+"""A local Ray collects no metrics (nothing exports them without the dashboard)."""
 
 
 class RayNotInstalledError(SealdogError):
@@ -57,7 +83,13 @@ class BulkOptions:
 
 @dataclass
 class BulkSummary:
-    """What a run did: `scored` new verdicts, `already_done` skipped as scored before."""
+    """What a run did: `scored` new verdicts, `already_done` skipped as scored before.
+
+    Times: `seconds` from the start of `run_bulk` (Ray started or joined, archive opened) to
+    the last part written; `scoring_seconds` from the first block an actor started to the
+    last one it finished (wall clock of the actors' machine), so start-up (Ray, worker
+    processes, model loading) is outside it and everything a long run repeats is inside.
+    """
 
     scored: int = 0
     already_done: int = 0
@@ -66,9 +98,16 @@ class BulkSummary:
     parts: int = 0
     workers: int = 0
     seconds: float = 0.0
-    warmup_seconds: float = 0.0
-    """Until the first scored block came back: worker start-up and model loading."""
-    warmup_scored: int = 0
+    ray_start_seconds: float = 0.0
+    """`ray.init` (start or join) within `seconds`."""
+    scoring_seconds: float = 0.0
+    first_started: float | None = None
+    last_finished: float | None = None
+    worker_ready: list[float] = field(default_factory=list)
+    """Seconds from `run_bulk`'s start until each actor had loaded the model."""
+    blocks: list[BlockTiming] = field(default_factory=list)
+    worker_cpu: dict[int, tuple[float, float]] = field(default_factory=dict)
+    """Per actor process id: (CPU seconds when its model was loaded, at its last block)."""
 
     @property
     def emails_per_second(self) -> float:
@@ -76,10 +115,35 @@ class BulkSummary:
         return self.scored / self.seconds if self.seconds > 0 else 0.0
 
     @property
-    def steady_emails_per_second(self) -> float:
-        """After the first block: the rate a long run converges to (start-up amortised)."""
-        span = self.seconds - self.warmup_seconds
-        return (self.scored - self.warmup_scored) / span if span > 0 else 0.0
+    def scoring_emails_per_second(self) -> float:
+        """From the first block started to the last finished: what a long run converges to."""
+        return self.scored / self.scoring_seconds if self.scoring_seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class BlockTiming:
+    """One scored block: which actor process, how many e-mails, when (wall clock)."""
+
+    pid: int
+    scored: int
+    started: float
+    finished: float
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """One block back from an actor (plain data: it crosses the object store)."""
+
+    ids: list[str]
+    verdicts: bytes | None
+    skipped_ids: list[str]
+    skipped_reasons: list[str]
+    done: int
+    pid: int
+    started: float
+    finished: float
+    cpu: float
+    """CPU seconds the actor's process had used when it finished this block."""
 
 
 def _ray() -> Any:
@@ -97,78 +161,60 @@ def _start_ray(ray: Any, options: BulkOptions) -> int:
     if not ray.is_initialized():
         common = {"logging_level": logging.WARNING, "log_to_driver": False}
         if options.address is None:
+            for name, value in QUIET_RAY_ENV.items():
+                os.environ.setdefault(name, value)
             cpus = options.num_cpus or os.cpu_count() or 1
-            ray.init(num_cpus=cpus, include_dashboard=False, **common)
+            ray.init(
+                num_cpus=cpus,
+                include_dashboard=False,
+                object_store_memory=OBJECT_STORE_BYTES,
+                _system_config=QUIET_RAY_CONFIG,
+                **common,
+            )
         else:
             ray.init(address=options.address, **common)
-    from ray.data import DataContext
-
-    context = DataContext.get_current()
-    context.enable_progress_bars = False
-    context.print_on_execution_start = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
     cpus = int(ray.cluster_resources().get("CPU", 1))
     return max(1, min(cpus, options.num_cpus or cpus))
 
 
-def _reader_blocks(path: str, done_ref: Any, max_bytes: int, block_messages: int) -> Iterator[Any]:
-    """A Ray read task: one PATH as pyarrow tables of (kind, id, raw, reason) rows."""
-    import pyarrow as pa
-    import ray
-
-    done = ray.get(done_ref[0])
-    for block in read_blocks(path, done=done, max_bytes=max_bytes, block_messages=block_messages):
-        n_score, n_skip = len(block.ids), len(block.skipped_ids)
-        yield pa.table(
-            {
-                "kind": [_SCORE] * n_score + [_SKIPPED] * n_skip + [_DONE] * block.already_done,
-                "id": block.ids + block.skipped_ids + [""] * block.already_done,
-                "raw": block.raws + [None] * (n_skip + block.already_done),
-                "reason": [None] * n_score + block.skipped_reasons + [None] * block.already_done,
-            },
-            schema=pa.schema(
-                [
-                    ("kind", pa.int8()),
-                    ("id", pa.string()),
-                    ("raw", pa.binary()),
-                    ("reason", pa.string()),
-                ]
-            ),
-        )
+def _read_path(path: str, done: frozenset[str], max_bytes: int, block_messages: int) -> Any:
+    """A Ray generator task: one PATH's blocks (`reading.read_blocks`), streamed."""
+    yield from read_blocks(path, done=done, max_bytes=max_bytes, block_messages=block_messages)
 
 
 class _ScoringActor:
     """A Ray actor of the scoring pool: the model loaded once, one block per call."""
 
-    def __init__(self, model_ref: list[Any], insecure: bool, max_email_bytes: int) -> None:
-        import ray
-
-        _, self.model = load_for_bulk(ray.get(model_ref[0]), insecure=insecure)
+    def __init__(self, model_bytes: bytes, max_email_bytes: int) -> None:
+        self.model = load_validated(model_bytes)  # the driver validated these very bytes
         self.max_email_bytes = max_email_bytes
+        self.ready_at = (os.getpid(), time.time(), time.process_time())
 
-    def __call__(self, table: Any) -> dict[str, list[Any]]:
-        rows = table.to_pydict()
-        kinds, ids, raws, reasons = rows["kind"], rows["id"], rows["raw"], rows["reason"]
-        to_score = [i for i, k in enumerate(kinds) if k == _SCORE]
+    def ready(self) -> tuple[int, float, float]:
+        """(process id, wall clock, CPU seconds) when the model was loaded."""
+        return self.ready_at
+
+    def score(self, block: Block) -> _Scored:
+        started = time.time()
         result = score_block(
-            self.model,
-            [ids[i] for i in to_score],
-            [raws[i] for i in to_score],
-            max_email_bytes=self.max_email_bytes,
+            self.model, block.ids, block.raws, max_email_bytes=self.max_email_bytes
         )
         verdicts = None
         if result.verdicts is not None:  # the compact binary frame, not the JSON form
             import json
 
             verdicts = EncryptedVerdicts.from_json(json.loads(result.verdicts)).to_bytes()
-        skipped = [i for i, k in enumerate(kinds) if k == _SKIPPED]
-        return {
-            "ids": [result.ids],
-            "verdicts": [verdicts],
-            "skipped_ids": [[ids[i] for i in skipped] + result.skipped_ids],
-            "skipped_reasons": [[reasons[i] for i in skipped] + result.skipped_reasons],
-            "done": [sum(1 for k in kinds if k == _DONE)],
-        }
+        return _Scored(
+            result.ids,
+            verdicts,
+            block.skipped_ids + result.skipped_ids,
+            block.skipped_reasons + result.skipped_reasons,
+            block.already_done,
+            os.getpid(),
+            started,
+            time.time(),
+            time.process_time(),
+        )
 
 
 def run_bulk(
@@ -184,8 +230,10 @@ def run_bulk(
     summary = BulkSummary()
     with ArchiveWriter(options.out, manifest) as writer:
         done = done_ids(options.out)
-        summary.workers = _start_ray(ray, options)
         started = time.perf_counter()
+        wall_started = time.time()
+        summary.workers = _start_ray(ray, options)
+        summary.ray_start_seconds = time.perf_counter() - started
         pending: list[ArchiveRow] = []
         last_flush = started
 
@@ -197,82 +245,101 @@ def run_bulk(
             last_flush = time.perf_counter()
 
         try:
-            for table in _scored_tables(ray, model_bytes, done, options, summary.workers):
-                for row in table.to_pylist():
-                    if row["ids"] or row["skipped_ids"]:  # a block of already-scored mail: none
-                        pending.append(
-                            ArchiveRow(
-                                tuple(row["ids"]),
-                                row["verdicts"],
-                                tuple(row["skipped_ids"]),
-                                tuple(row["skipped_reasons"]),
-                            )
+            for block in _scored_blocks(ray, model_bytes, done, options, summary, wall_started):
+                if block.ids or block.skipped_ids:  # a block of already-scored mail: none
+                    pending.append(
+                        ArchiveRow(
+                            tuple(block.ids),
+                            block.verdicts,
+                            tuple(block.skipped_ids),
+                            tuple(block.skipped_reasons),
                         )
-                    summary.scored += len(row["ids"])
-                    summary.skipped += len(row["skipped_ids"])
-                    summary.skip_reasons.update(r.split(":", 1)[0] for r in row["skipped_reasons"])
-                    summary.already_done += row["done"]
-                    if progress is not None:
-                        progress(len(row["ids"]) + len(row["skipped_ids"]) + row["done"])
-                if not summary.warmup_seconds:
-                    summary.warmup_seconds = time.perf_counter() - started
-                    summary.warmup_scored = summary.scored
+                    )
+                summary.scored += len(block.ids)
+                summary.skipped += len(block.skipped_ids)
+                summary.skip_reasons.update(r.split(":", 1)[0] for r in block.skipped_reasons)
+                summary.already_done += block.done
+                summary.blocks.append(
+                    BlockTiming(block.pid, len(block.ids), block.started, block.finished)
+                )
+                at_ready = summary.worker_cpu.get(block.pid, (0.0, 0.0))[0]
+                summary.worker_cpu[block.pid] = (at_ready, block.cpu)
+                if summary.first_started is None or block.started < summary.first_started:
+                    summary.first_started = block.started
+                if summary.last_finished is None or block.finished > summary.last_finished:
+                    summary.last_finished = block.finished
+                if progress is not None:
+                    progress(len(block.ids) + len(block.skipped_ids) + block.done)
                 if time.perf_counter() - last_flush >= options.flush_seconds:
                     flush()
         finally:
             flush()  # whatever was scored is kept, also on Ctrl-C or a failed reader
             summary.seconds = time.perf_counter() - started
+            if summary.first_started is not None and summary.last_finished is not None:
+                summary.scoring_seconds = summary.last_finished - summary.first_started
     return summary
 
 
-def _mail_datasource(paths: tuple[str, ...], done_ref: list[Any], options: BulkOptions) -> Any:
-    """A Ray datasource with one read task per PATH; each yielded block stays one block, so
-    the scoring pool gets work in `block_messages` pieces from the first message on."""
-    from ray.data import Datasource, ReadTask
-    from ray.data.block import BlockMetadata
-
-    max_bytes, block = options.max_email_bytes, options.block_messages
-
-    def task(path: str) -> Any:
-        return ReadTask(
-            lambda: _reader_blocks(path, done_ref, max_bytes, block),
-            BlockMetadata(num_rows=None, size_bytes=None, input_files=(path,), exec_stats=None),
-        )
-
-    class MailDatasource(Datasource):  # type: ignore[misc]
-        def estimate_inmemory_data_size(self) -> int | None:
-            return None
-
-        def get_read_tasks(self, parallelism: int, **_: Any) -> list[Any]:
-            return [task(path) for path in paths]
-
-    return MailDatasource()
-
-
-def _scored_tables(
-    ray: Any, model_bytes: bytes, done: set[str], options: BulkOptions, workers: int
-) -> Iterator[Any]:
-    from ray.data import ActorPoolStrategy, read_datasource
-
-    done_ref = [ray.put(frozenset(done))]
-    model_ref = [ray.put(model_bytes)]
-    messages = read_datasource(
-        _mail_datasource(options.paths, done_ref, options),
-        ray_remote_args={"num_cpus": 0},  # reading is cheap next to scoring: no CPU reserved
-        # One task per PATH, and its blocks as they are: left to itself Ray splits blocks
-        # to reach ~200 tasks, which would make 5-message work units.
-        override_num_blocks=len(options.paths),
+def _scored_blocks(
+    ray: Any,
+    model_bytes: bytes,
+    done: set[str],
+    options: BulkOptions,
+    summary: BulkSummary,
+    wall_started: float,
+) -> Iterator[_Scored]:
+    """Readers -> actor pool -> scored blocks, as they finish (see module doc)."""
+    workers = summary.workers
+    done_ref = ray.put(frozenset(done))
+    model_ref = ray.put(model_bytes)
+    reader = ray.remote(num_cpus=0)(_read_path).options(
+        # a reader runs at most this many blocks ahead of the driver: memory stays bounded
+        _generator_backpressure_num_objects=READ_AHEAD_BLOCKS
     )
-    scored = messages.map_batches(
-        _ScoringActor,
-        batch_size=None,  # one reader block = one call
-        batch_format="pyarrow",
-        compute=ActorPoolStrategy(size=workers),
-        num_cpus=1,
-        fn_constructor_kwargs={
-            "model_ref": model_ref,
-            "insecure": options.insecure,
-            "max_email_bytes": options.max_email_bytes,
-        },
-    )
-    yield from scored.iter_batches(batch_size=None, batch_format="pyarrow")
+    actor_class = ray.remote(num_cpus=1)(_ScoringActor)
+    actors = [actor_class.remote(model_ref, options.max_email_bytes) for _ in range(workers)]
+    readers = [
+        reader.remote(path, done_ref, options.max_email_bytes, options.block_messages)
+        for path in options.paths
+    ]
+    ready_refs = {actor.ready.remote(): actor for actor in actors}
+    queued: deque[Any] = deque()  # block refs read, not yet handed to an actor
+    load = {actor: 0 for actor in actors}
+    in_flight: dict[Any, Any] = {}  # result ref -> actor
+    live = list(readers)
+    try:
+        while live or queued or in_flight:
+            # Once the readers are done, blocks go only to idle actors: the last blocks end
+            # up spread over the pool instead of queued behind one busy actor.
+            capacity = IN_FLIGHT_PER_WORKER if live else 1
+            while queued:
+                actor = min(load, key=load.__getitem__)  # the least busy actor
+                if load[actor] >= capacity:
+                    break
+                in_flight[actor.score.remote(queued.popleft())] = actor
+                load[actor] += 1
+            hungry = len(queued) < workers  # pull from readers only as the actors need it
+            waitables = [*in_flight, *ready_refs, *(live if hungry else ())]
+            ready, _ = ray.wait(waitables, num_returns=1)
+            for item in ready:
+                if item in ready_refs:
+                    del ready_refs[item]
+                    pid, wall, cpu = ray.get(item)
+                    summary.worker_ready.append(wall - wall_started)
+                    summary.worker_cpu[pid] = (cpu, summary.worker_cpu.get(pid, (cpu, cpu))[1])
+                elif item in in_flight:
+                    load[in_flight.pop(item)] -= 1
+                    yield ray.get(item)
+                else:
+                    try:
+                        queued.append(next(item))
+                    except StopIteration:
+                        live.remove(item)
+    finally:
+        for actor in actors:
+            ray.kill(actor)
+        for gen in live:  # a reader still running (the run failed or was interrupted)
+            try:
+                ray.cancel(gen, force=True)
+            except Exception:  # already finished or gone: nothing to stop
+                log.debug("reader already stopped", exc_info=True)

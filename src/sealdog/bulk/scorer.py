@@ -54,6 +54,15 @@ def load_for_bulk(data: bytes, *, insecure: bool = False) -> tuple[SealedModel, 
         raise BulkModelError(f"the sealed model cannot be used: {exc}") from None
 
 
+def load_validated(data: bytes) -> LoadedModel:
+    """Load a sealed model that `load_for_bulk` has already accepted, without validating it
+    again: a bulk actor gets the very bytes the driver validated (through Ray's object
+    store), and validation (ciphertext range checks, a dry-run packing) is most of the
+    ~1 s a 3072-bit model takes to load, paid again by every actor at start-up."""
+    model = SealedModel.from_bytes(data)
+    return kind_for(model.kind).load(model)
+
+
 @dataclass
 class ScoredBlock:
     """A block's output: verdicts of `ids` (one packed-verdicts JSON) and the set-aside ids."""
