@@ -10,6 +10,12 @@ then scored:
   scorer) on one core, blocks of 256, no Ray: the baseline;
 - `sealdog.bulk.job.run_bulk` on a local Ray with 1 and then 2 CPUs.
 
+Cores: the baseline runs pinned to one core and each Ray run to its CPU count (the affinity
+is set before `ray.init`, so the raylet, the readers and the actors inherit it). Unpinned,
+"Ray on 1 CPU" read and parsed on the idle second core and looked faster than one core
+(1.18x the baseline, quiet machine, 2026-12-01), and its 2-CPU ratio looked worse (1.34x);
+pinned, the same code measured 0.78x and 2.08x.
+
 One warm-up rule on both sides. Every scoring process learns its subset-product tables from
 its first 500 e-mails (crypto/paillier/subset_products.py) and scores them the slow way;
 `in_process_eps` and `ray_eps` both count that, from the first block started to the last
@@ -52,6 +58,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -99,6 +107,19 @@ WARMUP_BLOCKS = 2
 """Blocks of 256 left out per scoring process for `*_after_warmup`: its first 512 e-mails,
 the 500 it learns its subset-product tables from (crypto/paillier/subset_products.py)."""
 BLOCK = 256
+
+
+@contextmanager
+def pinned(cpus: int) -> Iterator[None]:
+    """Run the block (and every process it starts: Ray's raylet, readers and actors inherit
+    the affinity) on the first `cpus` cores, so "Ray on 1 CPU" cannot read on a second core
+    and the baseline and Ray get the cores they are named after."""
+    saved = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, set(sorted(saved)[:cpus]))
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, saved)
 
 
 def in_process(model_bytes: bytes, raws: list[bytes], insecure: bool) -> dict[str, float]:
@@ -302,14 +323,18 @@ def main() -> None:
         for i, raw in enumerate(raws[k::4]):
             (folder / f"{i:06d}.eml").write_bytes(raw)
     try:
-        base = in_process(model_bytes, raws, insecure)
+        with pinned(1):
+            base = in_process(model_bytes, raws, insecure)
         print(
             f"in process, 1 core: {base['eps']:,.1f} e-mails/s ({base['eps_after_warmup']:,.1f} "
             f"after warm-up; {len(raws):,} e-mails, {len(held_out):,} distinct, {source}); "
             f"{base['cpu_ms']:.3f} CPU-ms/e-mail",
             file=sys.stderr,
         )
-        runs = {str(c): ray_run(model_bytes, folders, c, insecure) for c in (1, 2)}
+        runs = {}
+        for c in (1, 2):
+            with pinned(c):
+                runs[str(c)] = ray_run(model_bytes, folders, c, insecure)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
