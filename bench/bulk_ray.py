@@ -289,8 +289,9 @@ def ray_eps(
     model_bytes: bytes, folders: list[Path], cpus: int, insecure: bool
 ) -> tuple[float, float, float]:
     """(scoring e-mails/s, whole-run e-mails/s, seconds until the workers were ready) on a
-    local Ray of `cpus` CPUs: the figures bench/scale_out.py's (d) reports."""
-    run = ray_run(model_bytes, folders, cpus, insecure)
+    local Ray pinned to `cpus` cores: the figures bench/scale_out.py's (d) reports."""
+    with pinned(cpus):
+        run = ray_run(model_bytes, folders, cpus, insecure)
     return run["eps"], run["eps_with_startup"], run["workers_ready_s"]
 
 
