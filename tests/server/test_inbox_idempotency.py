@@ -20,6 +20,13 @@ def _send(server: Server, model_id: str, emails: list[dict], key: str | None):
     )
 
 
+def _scored_to_inbox(server: Server) -> float:
+    """The server's count of e-mails scored for the inbox (its /metrics counter)."""
+    prefix = 'sealdog_emails_scored_total{delivery="inbox",kind="linear",mode="verdict"} '
+    lines = server.client.get("/metrics").text.splitlines()
+    return sum(float(line[len(prefix) :]) for line in lines if line.startswith(prefix))
+
+
 def _entries(server: Server, model_id: str) -> list[dict]:
     r = server.client.get(
         f"/v1/models/{model_id}/verdicts", params={"after": "0"}, headers=server.owner
@@ -40,10 +47,13 @@ def test_a_retried_batch_is_stored_once_and_acknowledged_alike(
     first = _send(server, model_id, batch, key)
     assert first.status_code == 202, first.text
     assert "idempotent-replayed" not in first.headers
+    scored = _scored_to_inbox(server)
+    assert scored >= 2
     again = _send(server, model_id, batch, key)
     assert again.status_code == 202, again.text
     assert again.json() == first.json()  # the same inbox entry (cursor)
     assert again.headers["idempotent-replayed"] == "true"
+    assert _scored_to_inbox(server) == scored  # the retry was not scored a second time
     entries = _entries(server, model_id)
     assert len(entries) == before + 1
     assert [e["message_ids"] for e in entries].count([f"{key}/s", f"{key}/h"]) == 1

@@ -32,6 +32,7 @@ from sealdog.server.problems import (
 )
 from sealdog.server.schemas import DirectVerdicts, EmailIn, ScoreAck, ScoreRequest
 from sealdog.server.scoring import ClientGoneError, ScoringUnavailableError, unless_disconnected
+from sealdog.server.storage.repository import VerdictRecord
 
 router = APIRouter(prefix="/v1/models", tags=["scoring"])
 
@@ -158,6 +159,10 @@ async def score(
             extra={"reason": "attestation_required"},
         )
     count = len(batch)
+    if key is not None:  # a retry of a stored batch is answered without scoring it again
+        stored = await run_in_threadpool(app.repo.verdicts_by_key, record.id, key)
+        if stored is not None:
+            return replayed(stored, key, count, message_ids, body.mode, response)
     blob = await run_in_threadpool(app.blobs.local_path, record.id)
     if blob is None:
         raise missing_blob(record.id)
@@ -207,13 +212,29 @@ async def score(
         payload=json.dumps(verdicts, separators=(",", ":")),
         idempotency_key=key,
     )
-    if not stored_now:
-        if entry.count != count or entry.message_ids != message_ids or entry.mode != body.mode:
-            raise Problem(
-                409,
-                f"{IDEMPOTENCY_HEADER} {key!r} was already used for a different batch of this "
-                "model; use a new key per batch",
-            )
-        response.headers[REPLAYED_HEADER] = "true"  # stored by an earlier attempt: not again
+    if not stored_now:  # an attempt racing this one stored it first
+        assert key is not None
+        return replayed(entry, key, count, message_ids, body.mode, response)
     response.status_code = status.HTTP_202_ACCEPTED
     return ScoreAck(model_id=record.id, count=count, inbox_entry=str(entry.id))
+
+
+def replayed(
+    entry: VerdictRecord,
+    key: str,
+    count: int,
+    message_ids: list[str | None],
+    mode: Mode,
+    response: Response,
+) -> ScoreAck:
+    """The first acknowledgement of the batch stored under `key`; 409 if that stored batch
+    is not this one (same count, message ids and mode)."""
+    if entry.count != count or entry.message_ids != message_ids or entry.mode != mode:
+        raise Problem(
+            409,
+            f"{IDEMPOTENCY_HEADER} {key!r} was already used for a different batch of this "
+            "model; use a new key per batch",
+        )
+    response.headers[REPLAYED_HEADER] = "true"  # stored by an earlier attempt: not again
+    response.status_code = status.HTTP_202_ACCEPTED
+    return ScoreAck(model_id=entry.model_id, count=count, inbox_entry=str(entry.id))

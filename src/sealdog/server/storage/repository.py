@@ -368,11 +368,15 @@ class Repository:
         except IntegrityError:
             if idempotency_key is None:
                 raise
-            with self._session() as session:
-                stored = self._keyed(session, model_id, idempotency_key)
+            stored = self.verdicts_by_key(model_id, idempotency_key)
             if stored is None:  # the row that clashed is gone again (model deleted)
                 raise
             return stored, False
+
+    def verdicts_by_key(self, model_id: str, key: str) -> VerdictRecord | None:
+        """The inbox entry of this model stored under idempotency `key`, if any."""
+        with self._session() as session:
+            return self._keyed(session, model_id, key)
 
     @staticmethod
     def _keyed(session: Session, model_id: str, key: str) -> VerdictRecord | None:
