@@ -55,7 +55,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import pairwise
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, TypeVar
 
 from gmpy2 import mpz
 
@@ -72,6 +72,20 @@ from sealdog.crypto.paillier.horner import shift_and_raise, square_times
 from sealdog.crypto.paillier.keys import PublicKey, SecretKey
 from sealdog.errors import CorruptDataError, KeyMismatchError, SealdogError
 
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def _member(enum: type[_E], value: object, what: str) -> _E:
+    """The member of `enum` whose wire string is `value` (a member is its own string);
+    SealdogError naming the choices for anything else, a non-string included."""
+    if isinstance(value, str):
+        try:
+            return enum(value)
+        except ValueError:
+            pass
+    choices = ", ".join(m.value for m in enum)
+    raise SealdogError(f"Unknown {what} {value!r}; expected one of {choices}.")
+
 
 class Mode(StrEnum):
     """What a scored ciphertext holds: a blinded verdict (the default) or the exact score.
@@ -85,13 +99,7 @@ class Mode(StrEnum):
     @classmethod
     def parse(cls, value: object) -> Mode:
         """The member named by `value` (a Mode or its string); SealdogError for anything else."""
-        if isinstance(value, str):
-            try:
-                return cls(value)
-            except ValueError:
-                pass
-        choices = ", ".join(m.value for m in cls)
-        raise SealdogError(f"Unknown mode {value!r}; expected one of {choices}.")
+        return _member(cls, value, "mode")
 
 
 VERDICTS_FORMAT = "sealdog-paillier-verdicts"
@@ -132,13 +140,7 @@ class Blinding(StrEnum):
     @classmethod
     def parse(cls, value: object) -> Blinding:
         """The member named by `value` (a Blinding or its string); SealdogError otherwise."""
-        if isinstance(value, str):
-            try:
-                return cls(value)
-            except ValueError:
-                pass
-        choices = ", ".join(m.value for m in cls)
-        raise SealdogError(f"Unknown blinding {value!r}; expected one of {choices}.")
+        return _member(cls, value, "blinding")
 
 
 class PackingError(SealdogError):
