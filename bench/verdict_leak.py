@@ -36,6 +36,7 @@ refused. Ends with one JSON line.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -46,6 +47,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 import numpy as np
@@ -60,37 +62,32 @@ from sealdog.crypto.paillier import (
     generate_keypair,
     seal_linear,
 )
-from sealdog.crypto.paillier.randomiser import DJNRandomiser
 from sealdog.crypto.paillier.verdicts import Blinding, BlindingFactor, Mode, slot_values
-from sealdog.mail.featuriser import FeaturiserSpec
 from sealdog.protocol import Role
 from sealdog.sealed_model import model_from_linear
 from sealdog.server.kinds.linear import DEFAULT_MAX_SCORE_BOUND_BITS, ScoringCaps
 
 SETTINGS = [Blinding.LEGACY, Blinding.STANDARD, Blinding.WIDE, Blinding.STRONGEST]
-LYING_SPACING = 36  # issue 14: weights 2^(36(i+1)), declared bound 256
-LYING_DECLARED_BOUND = 256
+LYING_SPACING = 36  # issue 14: weights 2^(36(i+1)), declared bound 256 (lying_bound.SPACING)
 HONEST_SPACING = 18  # issue 14: weights 2^(18i)
 PRESENT_P = 0.25
 
 
-def word(i: int) -> str:
-    return f"zqword{i}"
+def _lying_bound() -> ModuleType:
+    """tests/server/lying_bound.py: the attack's model, e-mails and decoder, shared with the
+    test that runs it through a live server."""
+    path = Path(__file__).resolve().parents[1] / "tests" / "server" / "lying_bound.py"
+    spec = importlib.util.spec_from_file_location("lying_bound", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def spec_for(n_words: int) -> dict[str, object]:
-    return FeaturiserSpec(
-        mode="vocabulary",
-        vocabulary=tuple(f"w:{word(i)}" for i in range(n_words)),
-        ngram_max=1,
-        length_terms=False,
-        max_count=1,
-    ).to_dict()
-
-
-def email_with(words: Sequence[int], k: int) -> bytes:
-    body = " ".join([word(i) for i in words] + ["hello", "there"])
-    return f"Subject: note {k}\n\n{body}\n".encode()
+_attack = _lying_bound()
+spec_for = _attack.vocabulary_spec
+email_with = _attack.email_bytes
+read_blocks = _attack.read_blocks
 
 
 def vector(words: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -102,38 +99,14 @@ def vector(words: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def lying_model(pk: PublicKey, spacing: int, n_words: int) -> SealedLinear:
-    """Weights 2^(spacing*(i+1)) sealed by hand (seal_linear would compute the true bound),
-    declared bound 256: the key holder's lie."""
-    djn = DJNRandomiser(pk)
-    weights = [
-        djn.encrypt_with(1 << (spacing * (i + 1)), djn.random_exponent()) for i in range(n_words)
-    ]
-    bias = djn.encrypt_with(0, djn.random_exponent())
-    return SealedLinear(pk, weights, bias, 1, 1, LYING_DECLARED_BOUND)
+    """Weights 2^(spacing*(i+1)), declared bound 256: the key holder's lie."""
+    sealed: SealedLinear = _attack.lying_sealed(pk, spacing, n_words)
+    return sealed
 
 
 def lying_words(bits: int, spacing: int, rho: int) -> int:
     """Words whose weights keep r*(2s+1) + r' below n: spacing*(W+1) + rho + 3 < bits - 2."""
     return max(1, min(80, (bits - 6 - rho) // spacing - 1))
-
-
-def read_blocks(sk: SecretKey, ev: EncryptedVerdicts, spacing: int, n_words: int) -> set[int]:
-    """The attacker's decoder for a one-e-mail answer: raw plaintext minus the public offset,
-    blocks of `spacing` bits from bit `spacing`; the words are the non-zero blocks if they
-    all hold the same value (r, or 2r for odd scores), else nothing (the prior's guess)."""
-    n = int(sk.public_key.n)
-    x = (int(sk.decrypt_raw(ev.ciphertexts[0])) - ev.layout.offset) % n
-    if x > n // 2:
-        x -= n
-    if x < 0:
-        return set()
-    mask = (1 << spacing) - 1
-    blocks = {i: (x >> (spacing * (i + 1))) & mask for i in range(n_words)}
-    present = {i for i, b in blocks.items() if b}
-    values = {blocks[i] for i in present}
-    if len(values) != 1 or x >> (spacing * (n_words + 1)):
-        return set()
-    return present
 
 
 def net_words(guess: set[int], truth: set[int]) -> int:

@@ -19,6 +19,7 @@ import httpx
 import numpy as np
 import pytest
 from gmpy2 import mpz
+from lying_bound import SPACING, email_bytes, lying_sealed, read_blocks, vocabulary_spec
 from pydantic import ValidationError
 
 from sealdog.attestation import (
@@ -41,11 +42,8 @@ from sealdog.crypto.paillier import (
     generate_keypair,
     seal_linear,
 )
-from sealdog.crypto.paillier.randomiser import DJNRandomiser
 from sealdog.crypto.paillier.verdicts import Blinding, BlindingFactor, slot_values
-from sealdog.mail.featuriser import FeaturiserSpec
-from sealdog.protocol import Role
-from sealdog.protocol import Mode
+from sealdog.protocol import Mode, Role
 from sealdog.sealed_model import SealedModel, model_from_linear
 from sealdog.server.kinds.base import EmailBatch
 from sealdog.server.kinds.linear import LinearModel, ScoringCaps
@@ -54,51 +52,27 @@ from sealdog.server.settings import ServerSettings
 PK, SK = generate_keypair(512, insecure=True)
 AUDITOR = generate_auditor_key()
 CAP_BOUND = 2**64 - 1
-SPACING = 36  # issue 14: weights 2^(36(i+1)), declared bound 256
 WORDS = 8
 
 
-def word(i: int) -> str:
-    return f"zqword{i}"
-
-
 def spec(n_words: int) -> dict[str, object]:
-    return FeaturiserSpec(
-        mode="vocabulary",
-        vocabulary=tuple(f"w:{word(i)}" for i in range(n_words)),
-        ngram_max=1,
-        length_terms=False,
-        max_count=1,
-    ).to_dict()
+    return vocabulary_spec(n_words)
 
 
 def email(words: list[int], k: int) -> Email:
-    body = " ".join([word(i) for i in words] + ["nothing", "else"])
-    return Email(f"Subject: note {k}\n\n{body}\n".encode(), f"m{k}")
+    return Email(email_bytes(words, k), f"m{k}")
 
 
 def lying_model(pk: PublicKey) -> SealedModel:
     """The key holder's lie: weights 2^(36(i+1)) (true bound ~2^324), declared bound 256."""
-    djn = DJNRandomiser(pk)
-    weights = [
-        djn.encrypt_with(1 << (SPACING * (i + 1)), djn.random_exponent()) for i in range(WORDS)
-    ]
-    bias = djn.encrypt_with(0, djn.random_exponent())
-    sealed = SealedLinear(pk, weights, bias, 1, 1, 256)
-    return model_from_linear(sealed, featuriser=spec(WORDS), metadata={"name": "liar"})
+    return model_from_linear(
+        lying_sealed(pk, SPACING, WORDS), featuriser=spec(WORDS), metadata={"name": "liar"}
+    )
 
 
 def read_words(sk: SecretKey, ev: EncryptedVerdicts) -> set[int]:
-    """The attacker's decoder: the 36-bit blocks of the raw slot; the words are the non-zero
-    blocks when they all hold one value (r, or 2r), else no claim at all."""
-    n = int(sk.public_key.n)
-    x = (int(sk.decrypt_raw(ev.ciphertexts[0])) - ev.layout.offset) % n
-    mask = (1 << SPACING) - 1
-    blocks = {i: (x >> (SPACING * (i + 1))) & mask for i in range(WORDS)}
-    present = {i for i, b in blocks.items() if b}
-    if len({blocks[i] for i in present}) != 1 or x >> (SPACING * (WORDS + 1)):
-        return set()
-    return present
+    """The attacker's decoder (lying_bound.read_blocks) for this module's model."""
+    return read_blocks(sk, ev, SPACING, WORDS)
 
 
 def owner_client(server: LocalServer) -> SealdogClient:
