@@ -18,14 +18,11 @@ import contextlib
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 from types import TracebackType
 
-import httpx
-
 from sealdog.client.errors import ClientError
-from sealdog.client.local_server import free_port
+from sealdog.client.local_server import free_port, wait_until_ready
 
 NGINX_CANDIDATES = ("nginx", "/usr/sbin/nginx", "/usr/local/sbin/nginx")
 
@@ -134,17 +131,7 @@ class LocalNginx:
 
     def _wait_ready(self) -> None:
         assert self._proc is not None
-        deadline = time.monotonic() + self.ready_timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise ClientError(f"nginx exited at start:\n{self.log_tail()}")
-            try:
-                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise ClientError(f"nginx did not become ready:\n{self.log_tail()}")
+        wait_until_ready(self._proc, self.url, self.ready_timeout, "nginx", self.log_tail)
 
     @property
     def pid(self) -> int | None:

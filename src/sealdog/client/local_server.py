@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -43,6 +44,28 @@ def issue_admin_token(data_dir: Path, database_url: str | None = None) -> str:
     finally:
         repo.engine.dispose()
     return token
+
+
+def wait_until_ready(
+    proc: subprocess.Popen[bytes],
+    url: str,
+    timeout: float,
+    what: str,
+    log_tail: Callable[[], str],
+) -> None:
+    """Poll `url`/readyz until it answers 200; ClientError with the log's tail if `proc`
+    exits first or `timeout` seconds pass (a deadline, not a speed check)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ClientError(f"{what} exited at start (status {proc.returncode}):\n{log_tail()}")
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.15)
+    raise ClientError(f"{what} did not become ready within {timeout:.0f} s:\n{log_tail()}")
 
 
 class LocalServer:
@@ -145,22 +168,8 @@ class LocalServer:
 
     def _wait_ready(self) -> None:
         assert self._proc is not None
-        deadline = time.monotonic() + self.ready_timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise ClientError(
-                    "The local server exited at start (status "
-                    f"{self._proc.returncode}):\n{self.log_tail()}"
-                )
-            try:
-                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.15)
-        raise ClientError(
-            f"The local server did not become ready within {self.ready_timeout:.0f} "
-            f"s:\n{self.log_tail()}"
+        wait_until_ready(
+            self._proc, self.url, self.ready_timeout, "The local server", self.log_tail
         )
 
     def log_tail(self, lines: int = 20) -> str:
