@@ -4,18 +4,23 @@ reused for a different batch is refused (409) without storing anything."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from server_testkit import HAM, SPAM, Server
 
+from sealdog.server.routers.scoring import _KEY_CHARS, MAX_KEY_LENGTH
 
-def _send(server: Server, model_id: str, emails: list[dict], key: str | None):
+
+def _send(
+    server: Server, model_id: str, emails: list[dict], key: str | None, delivery: str = "inbox"
+):
     headers = dict(server.owner)
     if key is not None:
         headers["Idempotency-Key"] = key
     return server.client.post(
         f"/v1/models/{model_id}/score",
-        json={"emails": emails, "delivery": "inbox"},
+        json={"emails": emails, "delivery": delivery},
         headers=headers,
     )
 
@@ -80,7 +85,25 @@ def test_a_key_reused_for_another_batch_is_refused_and_stores_nothing(
 
 def test_a_malformed_key_is_refused(server: Server, model_id: str) -> None:
     batch = [{"raw": SPAM.decode()}]
-    for bad in ("", "x" * 65, "has space", "a/b"):
-        r = _send(server, model_id, batch, bad)
-        assert r.status_code == 422, (bad, r.text)
-        assert "Idempotency-Key" in r.json()["detail"]
+    for delivery in ("inbox", "direct"):  # checked on both, used by the inbox only
+        for bad in ("", "x" * 65, "has space", "a/b", "k;1"):
+            r = _send(server, model_id, batch, bad, delivery)
+            assert r.status_code == 422, (delivery, bad, r.text)
+            assert "Idempotency-Key" in r.json()["detail"]
+    assert _send(server, model_id, batch, uuid.uuid4().hex, "direct").status_code == 200
+
+
+def test_the_openapi_document_states_the_key_as_the_server_checks_it(server: Server) -> None:
+    """Clients (and the schema fuzzer) learn the header from the document: its pattern and
+    length must accept exactly the keys the server accepts."""
+    operation = server.client.get("/openapi.json").json()["paths"][
+        "/v1/models/{model_id}/score"
+    ]["post"]
+    (param,) = [p for p in operation["parameters"] if p["name"] == "Idempotency-Key"]
+    assert param["in"] == "header" and param["required"] is False
+    schema = param["schema"]
+    pattern = re.compile(schema["pattern"])
+    assert (schema["minLength"], schema["maxLength"]) == (1, MAX_KEY_LENGTH)
+    for code in range(0x20, 0x7F):
+        key = chr(code) * 3
+        assert bool(pattern.fullmatch(key)) == _KEY_CHARS.issuperset(key), key

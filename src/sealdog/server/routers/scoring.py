@@ -40,11 +40,38 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 _KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:")
 MAX_KEY_LENGTH = 64
+_KEY_PATTERN = "^[A-Za-z0-9_.:-]+$"
+"""`_KEY_CHARS` as the JSON Schema pattern the OpenAPI document gives clients."""
+
+_IDEMPOTENCY_PARAMETER = {
+    "parameters": [
+        {
+            "name": IDEMPOTENCY_HEADER,
+            "in": "header",
+            "required": False,
+            "description": (
+                "Inbox delivery only (ignored for direct delivery, but checked on both): a "
+                "client's key for this batch. A retry with a stored key gets the stored "
+                f"entry back (header {REPLAYED_HEADER}: true) instead of a second entry; "
+                "the same key with a different batch gets 409."
+            ),
+            "schema": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_KEY_LENGTH,
+                "pattern": _KEY_PATTERN,
+            },
+        }
+    ]
+}
+"""The header is read from the request (it is optional and only used for inbox delivery),
+so FastAPI does not list it; this puts it in the OpenAPI document with its constraints."""
 
 
 def idempotency_key(request: Request) -> str | None:
-    """The client's key for an inbox batch (1-64 of A-Z a-z 0-9 - _ . :), None when absent;
-    422 when malformed. A retry with a stored key is answered with the stored entry."""
+    """The client's key for a batch (1-64 of A-Z a-z 0-9 - _ . :), None when absent; 422
+    when malformed, whatever the delivery. Only an inbox batch uses it: a retry with a
+    stored key is answered with the stored entry."""
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
         return None
@@ -92,6 +119,7 @@ def decode_emails(emails: list[EmailIn], *, max_email_bytes: int) -> list[bytes]
 @router.post(
     "/{model_id}/score",
     response_model=DirectVerdicts | ScoreAck,
+    openapi_extra=_IDEMPOTENCY_PARAMETER,
     responses={
         202: {"model": ScoreAck, "description": "Inbox delivery: stored for the key holder."},
         **problem_responses(400, 401, 403, 404, 409, 413, 422, 503),
@@ -109,7 +137,9 @@ async def score(
     server sees the inputs but learns neither weights nor results: it returns (or stores)
     re-randomised ciphertexts (blinded verdicts for linear models)."""
     record = await model_for(app, caller, model_id, purpose=Purpose.score)
-    key = idempotency_key(request) if body.delivery == "inbox" else None
+    key = idempotency_key(request)  # checked on every delivery, used by the inbox only
+    if body.delivery != "inbox":
+        key = None
     settings = app.settings
     if record.summary.get("research_grade") and not (
         settings.demo_mode or settings.allow_research_schemes
