@@ -96,9 +96,9 @@ def test_a_malformed_key_is_refused(server: Server, model_id: str) -> None:
 def test_the_openapi_document_states_the_key_as_the_server_checks_it(server: Server) -> None:
     """Clients (and the schema fuzzer) learn the header from the document: its pattern and
     length must accept exactly the keys the server accepts."""
-    operation = server.client.get("/openapi.json").json()["paths"][
-        "/v1/models/{model_id}/score"
-    ]["post"]
+    operation = server.client.get("/openapi.json").json()["paths"]["/v1/models/{model_id}/score"][
+        "post"
+    ]
     (param,) = [p for p in operation["parameters"] if p["name"] == "Idempotency-Key"]
     assert param["in"] == "header" and param["required"] is False
     schema = param["schema"]
