@@ -120,10 +120,10 @@ def _init_inproc(data: bytes) -> None:
 
 def _score_inproc(batch: list[bytes]) -> int:
     from sealdog.protocol import Mode
-    from sealdog.server.kinds.base import EmailBatch
+    from sealdog.server.kinds.base import EmailBatch, ScoringOptions
 
     assert _model is not None
-    _model.score(EmailBatch(tuple(batch), max_email_bytes=1 << 20), mode=Mode.VERDICT)
+    _model.score(EmailBatch(tuple(batch), max_email_bytes=1 << 20), ScoringOptions(Mode.VERDICT))
     return len(batch)
 
 

@@ -11,6 +11,7 @@ import random
 import pytest
 from server_testkit import REPO_ROOT, Keys
 
+from sealdog.protocol import Mode
 from sealdog.sealed_model import SealedModel
 from sealdog.server import scoring_worker
 from sealdog.server.kinds.base import (
@@ -18,6 +19,7 @@ from sealdog.server.kinds.base import (
     InputBatch,
     ModelRejectedError,
     ScoringInputError,
+    ScoringOptions,
     ValidatedModel,
 )
 from sealdog.server.kinds.registry import KINDS, kind_for
@@ -115,12 +117,12 @@ def test_each_kind_scores_its_batch_and_names_the_other(sealed, xor_model) -> No
     xor = KINDS["xor"].load(xor_model)
     emails = EmailBatch((b"Subject: offer\n\nfree money",), max_email_bytes=4096)
     bits = InputBatch(((0, 1), (1, 1)))
-    assert linear.score(emails, mode="verdict")["count"] == 1
-    assert xor.score(bits, mode="verdict")["count"] == 2
+    assert linear.score(emails, ScoringOptions(Mode.VERDICT))["count"] == 1
+    assert xor.score(bits, ScoringOptions(Mode.VERDICT))["count"] == 2
     with pytest.raises(ScoringInputError, match='scores e-mails, send "emails"'):
-        linear.score(bits, mode="verdict")
+        linear.score(bits, ScoringOptions(Mode.VERDICT))
     with pytest.raises(ScoringInputError, match="scores bit pairs"):
-        xor.score(emails, mode="verdict")
+        xor.score(emails, ScoringOptions(Mode.VERDICT))
 
 
 def test_model_info_has_one_shape() -> None:

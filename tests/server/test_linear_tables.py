@@ -9,7 +9,7 @@ from sealdog.crypto.paillier import EncryptedVerdicts, decrypt_scores, decrypt_v
 from sealdog.crypto.paillier.subset_products import LearnedTables
 from sealdog.protocol import Mode
 from sealdog.sealed_model import SealedModel
-from sealdog.server.kinds.base import EmailBatch
+from sealdog.server.kinds.base import EmailBatch, ScoringOptions
 from sealdog.server.kinds.linear import LinearModel
 
 MAIL = (SPAM, HAM, NEUTRAL, SPAM + b" winner offer", HAM + b" free")
@@ -28,7 +28,7 @@ def test_tables_are_learned_from_traffic_and_change_no_result(
     results = []
     for _ in range(3):  # before, when and after the tables are built
         for mode in (Mode.VERDICT, Mode.SCORE):
-            ev = EncryptedVerdicts.from_json(model.score(batch, mode=mode))
+            ev = EncryptedVerdicts.from_json(model.score(batch, ScoringOptions(mode)))
             results.append((mode, ev))
         # built once the first call has counted 5 >= 4 e-mails; every scorer then uses them
         assert model._tables.tables is not None

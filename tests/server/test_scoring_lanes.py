@@ -17,7 +17,7 @@ import pytest
 from server_testkit import wait_gone
 
 from sealdog.protocol import Mode
-from sealdog.server.kinds.base import EmailBatch, InputBatch, ScoreJob
+from sealdog.server.kinds.base import EmailBatch, InputBatch, ScoreJob, ScoringOptions
 from sealdog.server.scoring import EngineLimits, Lane, ScoringEngine, ScoringTimeoutError
 from sealdog.server.settings import ServerSettings
 
@@ -186,7 +186,7 @@ def test_an_overrunning_heavy_job_is_replaced_in_the_heavy_lane() -> None:
 
 def email_job(*sizes: int) -> ScoreJob:
     batch = EmailBatch(tuple(b"x" * n for n in sizes), max_email_bytes=MIB)
-    return ScoreJob("m", "d", "linear", "/nowhere", Mode.SCORE, batch)
+    return ScoreJob("m", "d", "linear", "/nowhere", batch, ScoringOptions(Mode.SCORE))
 
 
 def test_jobs_are_routed_by_their_raw_bytes() -> None:
@@ -195,7 +195,9 @@ def test_jobs_are_routed_by_their_raw_bytes() -> None:
     assert eng.lane_for(email_job(64 * 1024)) is Lane.NORMAL  # at the threshold
     assert eng.lane_for(email_job(64 * 1024 + 1)) is Lane.HEAVY
     assert eng.lane_for(email_job(*[1024] * 65)) is Lane.HEAVY  # many small ones add up
-    rows = ScoreJob("m", "d", "xor", "/nowhere", Mode.SCORE, InputBatch(((0, 1), (1, 1))))
+    rows = ScoreJob(
+        "m", "d", "xor", "/nowhere", InputBatch(((0, 1), (1, 1))), ScoringOptions(Mode.SCORE)
+    )
     assert eng.lane_for(rows) is Lane.NORMAL
     one_lane = ScoringEngine(1, EngineLimits(heavy_job_bytes=64 * 1024))
     assert one_lane.lane_for(email_job(MIB)) is Lane.NORMAL

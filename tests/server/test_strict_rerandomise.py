@@ -97,7 +97,7 @@ def test_the_setting_reaches_the_scorer(
             assert r.status_code == 200, r.text
             assert decrypt(keys, r.json()["verdicts"]) == [expected_score(SPAM) > 0] * 3
             packs = len(EncryptedVerdicts.from_json(r.json()["verdicts"]).ciphertexts)
-            assert jobs[-1].strict_rerandomise is bool(draws)
+            assert jobs[-1].options.strict_rerandomise is bool(draws)
             seen[name] = len(draws)
             assert len(draws) in (0, packs)  # one full r^n per output pack, or none
     finally:

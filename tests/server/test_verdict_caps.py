@@ -45,7 +45,7 @@ from sealdog.crypto.paillier import (
 from sealdog.crypto.paillier.verdicts import Blinding, BlindingFactor, slot_values
 from sealdog.protocol import Mode, Role
 from sealdog.sealed_model import SealedModel, model_from_linear
-from sealdog.server.kinds.base import EmailBatch
+from sealdog.server.kinds.base import EmailBatch, ScoringOptions
 from sealdog.server.kinds.linear import LinearModel, ScoringCaps
 from sealdog.server.settings import ServerSettings
 
@@ -337,8 +337,7 @@ def test_an_unverified_bound_would_hand_the_attack_its_words() -> None:
             raw = email(sorted(truth), k).raw
             out = model.score(
                 EmailBatch((raw,), max_email_bytes=1 << 20),
-                mode=Mode.VERDICT,
-                attested_score_bound=attested,
+                ScoringOptions(Mode.VERDICT, attested_score_bound=attested),
             )
             ev = EncryptedVerdicts.from_json(out)
             assert ev.layout.score_bound == (256 if attested == 256 else CAP_BOUND)

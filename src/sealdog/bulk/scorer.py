@@ -20,11 +20,15 @@ from dataclasses import dataclass, field
 from sealdog.errors import SealdogError
 from sealdog.protocol import Mode
 from sealdog.sealed_model import SealedModel
-from sealdog.server.kinds.base import EmailBatch, LoadedModel, ScoringInputError
+from sealdog.server.kinds.base import EmailBatch, LoadedModel, ScoringInputError, ScoringOptions
 from sealdog.server.kinds.registry import kind_for
 
 _BATCH_INDEX = re.compile(r"^emails\[\d+\]: ")
 """The scorer names an item by its batch position; in an archive its id says more."""
+
+VERDICTS = ScoringOptions(Mode.VERDICT)
+"""An archive holds what the inbox would: blinded verdicts, cap-sized slots (a bulk run has
+no auditor to verify an attestation against)."""
 
 EMAIL_KIND = "linear"
 """The one kind that scores e-mails; networks score input rows and have no archive to read."""
@@ -85,7 +89,7 @@ def score_block(
     ids, raws = list(ids), list(raws)
     while ids:
         try:
-            result = model.score(EmailBatch(tuple(raws), max_email_bytes), mode=Mode.VERDICT)
+            result = model.score(EmailBatch(tuple(raws), max_email_bytes), VERDICTS)
         except ScoringInputError as exc:
             if exc.index is None or not 0 <= exc.index < len(ids):
                 raise

@@ -140,12 +140,7 @@ def _loaded(job: ScoreJob) -> LoadedModel:
 def score_job(job: ScoreJob) -> dict[str, Any]:
     model = _loaded(job)
     try:
-        return model.score(
-            job.batch,
-            mode=job.mode,
-            strict_rerandomise=job.strict_rerandomise,
-            attested_score_bound=job.attested_score_bound,
-        )
+        return model.score(job.batch, job.options)
     except ScoringInputError:
         raise
     except SealdogError as exc:

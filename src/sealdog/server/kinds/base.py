@@ -92,6 +92,22 @@ Batch = EmailBatch | InputBatch
 
 
 @dataclass(frozen=True)
+class ScoringOptions:
+    """How one request is scored: decided once, by the router (request, settings, the model's
+    record and its attestation), and carried unchanged to the scoring process. Kinds that
+    have no use for a field ignore it."""
+
+    mode: Mode
+    strict_rerandomise: bool = False
+    """A full r^n mod n^2 on every output ciphertext (SEALDOG_STRICT_RERANDOMISE, issue 14);
+    Paillier kinds only."""
+    attested_score_bound: int | None = None
+    """The score bound of the model's attestation, verified against the trusted auditors for
+    this request (`server.attestations.standing`); None when the model is not attested. The
+    linear kind may size its verdict slots from it (`ScoringCaps.design_bound`)."""
+
+
+@dataclass(frozen=True)
 class ScoreJob:
     """One batch for a scoring process: small and picklable (the model stays on disk)."""
 
@@ -99,13 +115,8 @@ class ScoreJob:
     digest: str
     kind: str
     path: str
-    mode: Mode
     batch: Batch
-    strict_rerandomise: bool = False
-    """A full r^n mod n^2 on every output ciphertext (SEALDOG_STRICT_RERANDOMISE, issue 14)."""
-    attested_score_bound: int | None = None
-    """The score bound of the model's attestation, verified against the trusted auditors for
-    this request (`server.attestations.standing`); None when the model is not attested."""
+    options: ScoringOptions
 
     @property
     def cost_bytes(self) -> int:
@@ -140,20 +151,9 @@ def check_bit_rows(inputs: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
 class LoadedModel(Protocol):
     """A sealed model ready to score in a worker process (cached by digest)."""
 
-    def score(
-        self,
-        batch: Batch,
-        *,
-        mode: Mode,
-        strict_rerandomise: bool = False,
-        attested_score_bound: int | None = None,
-    ) -> dict[str, Any]:
+    def score(self, batch: Batch, options: ScoringOptions) -> dict[str, Any]:
         """The encrypted answer's JSON (re-randomised) for the batch, in order; a batch of
-        the shape this kind does not score raises ScoringInputError. `strict_rerandomise`:
-        Paillier outputs also get a full r^n (kinds on other schemes ignore it).
-        `attested_score_bound`: the score bound a trusted auditor signed for this model,
-        verified for this request (None: not attested); the linear kind may size its
-        verdict slots from it, the others ignore it."""
+        the shape this kind does not score raises ScoringInputError."""
         ...
 
 

@@ -44,6 +44,7 @@ from sealdog.server.kinds.base import (
     ModelRejectedError,
     ScoringInputError,
     ScoringInputTooLargeError,
+    ScoringOptions,
     ValidatedModel,
     check_manifest_shape,
     manifest_big_integer,
@@ -145,36 +146,32 @@ class LinearModel:
         self.featuriser = Featuriser.from_spec(model.featuriser)
         self.sealed = model.linear()
         self.caps = caps or ScoringCaps.from_environment()
-        self._scorers: dict[tuple[Mode, bool, int | None], LinearScorer] = {}
+        self._scorers: dict[tuple[Mode, bool, int], LinearScorer] = {}
         # subset products of the buckets most frequent in this process's traffic (fewer
         # products per e-mail, same ciphertexts): crypto/paillier/subset_products.py
         self._tables = LearnedTables(self.sealed.weights, self.sealed.public_key.nsquare)
 
-    def _scorer(self, mode: Mode, strict: bool, attested: int | None) -> LinearScorer:
-        key = (mode, strict, self.caps.design_bound(self.sealed.score_bound, attested))
+    def _scorer(self, options: ScoringOptions) -> LinearScorer:
+        """One scorer per (mode, strictness, slot bound), all sharing the learned tables."""
+        attested = options.attested_score_bound
+        bound = self.caps.design_bound(self.sealed.score_bound, attested)
+        key = (options.mode, options.strict_rerandomise, bound)
         scorer = self._scorers.get(key)
         if scorer is None:
             scorer = self._scorers[key] = self.caps.scorer(
                 self.sealed,
-                mode,
-                strict_rerandomise=strict,
+                options.mode,
+                strict_rerandomise=options.strict_rerandomise,
                 subset_products=self._tables.tables,
                 attested_score_bound=attested,
             )
         return scorer
 
-    def score(
-        self,
-        batch: Batch,
-        *,
-        mode: Mode,
-        strict_rerandomise: bool = False,
-        attested_score_bound: int | None = None,
-    ) -> dict[str, Any]:
+    def score(self, batch: Batch, options: ScoringOptions) -> dict[str, Any]:
         """Encrypted verdicts (re-randomised, packed) for the batch's e-mails, in order.
 
-        `attested_score_bound`: the bound of this model's attestation, verified for this
-        request (None: unattested, cap-sized slots); see `ScoringCaps.design_bound`."""
+        An attested bound in the options (verified for this request) may narrow the verdict
+        slots; without one they are cap-sized (see `ScoringCaps.design_bound`)."""
         if not isinstance(batch, EmailBatch):
             raise ScoringInputError(
                 'this is a linear model: it scores e-mails, send "emails" instead of "inputs"'
@@ -191,7 +188,7 @@ class LinearModel:
             vectors.append(checked.features)
             if checked.truncated:  # over a parsing cap: the key holder is told (never silent)
                 truncated.append(i)
-        scorer = self._scorer(mode, strict_rerandomise, attested_score_bound)
+        scorer = self._scorer(options)
         verdicts = scorer.score_batch(vectors)
         if (tables := self._tables.observe(vectors)) is not None:
             for scorer in self._scorers.values():

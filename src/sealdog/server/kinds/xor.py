@@ -23,13 +23,13 @@ from typing import Any
 from sealdog.crypto.vhe.errors import NoiseBudgetExhausted
 from sealdog.crypto.vhe.params import PRESETS
 from sealdog.errors import SealdogError
-from sealdog.protocol import Mode
 from sealdog.sealed_model import SealedModel
 from sealdog.server.kinds.base import (
     Batch,
     InputBatch,
     ModelRejectedError,
     ScoringInputError,
+    ScoringOptions,
     ValidatedModel,
     check_bit_rows,
     check_manifest_shape,
@@ -153,17 +153,11 @@ class XorModel:
     def __init__(self, sealed: SealedXor) -> None:
         self.sealed = sealed
 
-    def score(
-        self,
-        batch: Batch,
-        *,
-        mode: Mode,
-        strict_rerandomise: bool = False,
-        attested_score_bound: int | None = None,
-    ) -> dict[str, Any]:
+    def score(self, batch: Batch, options: ScoringOptions) -> dict[str, Any]:
         """Re-randomised encrypted network outputs, one per input row, in order.
 
-        `mode` does not change the answer: the output is the network's value (see docs)."""
+        The options' mode does not change the answer: the output is the network's value
+        (see docs)."""
         if not isinstance(batch, InputBatch):
             raise ScoringInputError(
                 'this is an xor model: it scores bit pairs, send {"inputs": [[0, 1], ...]} '

@@ -22,13 +22,13 @@ from typing import Any
 
 from sealdog.crypto.ckks import backend
 from sealdog.errors import SealdogError
-from sealdog.protocol import Mode
 from sealdog.sealed_model import SealedModel
 from sealdog.server.kinds.base import (
     Batch,
     InputBatch,
     ModelRejectedError,
     ScoringInputError,
+    ScoringOptions,
     ValidatedModel,
     check_bit_rows,
 )
@@ -75,16 +75,9 @@ class XorCkksModel:
     def __init__(self, sealed: SealedCkksXor) -> None:
         self.sealed = sealed
 
-    def score(
-        self,
-        batch: Batch,
-        *,
-        mode: Mode,
-        strict_rerandomise: bool = False,
-        attested_score_bound: int | None = None,
-    ) -> dict[str, Any]:
-        """Hardened encrypted network outputs, one per input row, in order (`mode` does not
-        change the answer: the output is the network's value)."""
+    def score(self, batch: Batch, options: ScoringOptions) -> dict[str, Any]:
+        """Hardened encrypted network outputs, one per input row, in order (the options'
+        mode does not change the answer: the output is the network's value)."""
         if not isinstance(batch, InputBatch):
             raise ScoringInputError(
                 'this is an xor-ckks model: it scores bit pairs, send {"inputs": [[0, 1], ...]} '

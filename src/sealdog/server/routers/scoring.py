@@ -22,6 +22,7 @@ from sealdog.server.kinds.base import (
     ScoreJob,
     ScoringInputError,
     ScoringInputTooLargeError,
+    ScoringOptions,
 )
 from sealdog.server.problems import (
     CLIENT_GONE,
@@ -201,14 +202,16 @@ async def score(
         digest=record.digest,
         kind=record.kind,
         path=str(blob),
-        mode=body.mode,
         batch=batch,
-        strict_rerandomise=attestations.strict_for(
-            settings.strict_rerandomise,
-            model_asks=record.strict_rerandomise,
-            attested=standing.attested,
+        options=ScoringOptions(
+            mode=body.mode,
+            strict_rerandomise=attestations.strict_for(
+                settings.strict_rerandomise,
+                model_asks=record.strict_rerandomise,
+                attested=standing.attested,
+            ),
+            attested_score_bound=standing.score_bound,
         ),
-        attested_score_bound=standing.score_bound,
     )
     try:
         verdicts = await unless_disconnected(request.is_disconnected, app.scoring.score(job))
