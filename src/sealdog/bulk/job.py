@@ -4,14 +4,13 @@ The driver (this process) validates the sealed model as a server would at upload
 the output archive (`archive`: same model, one run at a time), and reads the ids already
 scored. Ray then runs a few reader tasks (`readers_for`), each reading its share of the
 PATHs one after the other (`reading`: deterministic order, blocks of raw messages,
-already-scored ids left out; a Ray generator, so blocks stream) and a pool of
-scoring actors, one per CPU, each loading the model once (`scorer`: the server's code;
-the driver validated it, the actors only load it). The
-driver hands each actor at most two blocks at a time (one scoring, one queued, so an actor
-never waits for the driver), pulls blocks from the readers only as the actors need them
-(bounded memory), collects the scored blocks and writes them as Parquet parts every
-`flush_seconds`, and on any exit, including Ctrl-C: what was scored is kept, and a re-run
-scores only the rest.
+already-scored ids left out; a Ray generator, so blocks stream), and a pool of scoring
+actors, one per CPU, each loading the model once (`scorer`: the server's code; the driver
+validated it, the actors only load it). The driver hands each actor at most two blocks at
+a time (one scoring, one queued, so an actor never waits for the driver), pulls blocks
+from the readers only as the actors need them (bounded memory), collects the scored
+blocks and writes them as Parquet parts every `flush_seconds`, and on any exit, including
+Ctrl-C: what was scored is kept, and a re-run scores only the rest.
 
 Ray core, not Ray Data: the work is one map over blocks, and Ray Data's streaming executor
 (a scheduling loop, operator statistics, an autoscaling actor pool) cost CPU in the driver
@@ -21,10 +20,10 @@ object store.
 
 Without an address Ray starts on this machine with `num_cpus` CPUs (default: all), without
 dashboard, usage statistics or metrics export, with its workers at the driver's own
-priority (`LOCAL_RAY_CONFIG`), and with an object store sized for the blocks in flight
-(`OBJECT_STORE_BYTES`); with ``auto`` or ``ray://host:port`` it joins that
-cluster and uses all its CPUs. The model travels to the workers through Ray's object store
-once; workers need no shared disk.
+priority, and with an object store sized for the blocks in flight (`LOCAL_RAY_CONFIG`,
+`OBJECT_STORE_BYTES`); with ``auto`` or ``ray://host:port`` it joins that cluster and uses
+all its CPUs. The model travels to the workers through Ray's object store once; workers
+need no shared disk.
 """
 
 from __future__ import annotations
@@ -82,8 +81,8 @@ LOCAL_RAY_CONFIG: dict[str, object] = {"enable_metrics_collection": False, "work
 workers run at the niceness of the command that started them. Ray's default renices every
 worker by +15 so that its raylet and GCS win on a crowded cluster node; on this machine the
 workers are the user's job, and at +15 any other process (even one niced to 10) takes the
-core from them: a scoring actor then gets short time slices and costs more CPU per e-mail
-(cold caches). Run `nice -n 10 sealdog bulk score ...` to have the whole run yield."""
+cores from them, while the in-process scorer and the server's scoring processes run at the
+user's priority. Run `nice -n 10 sealdog bulk score ...` to have the whole run yield."""
 
 
 class RayNotInstalledError(SealdogError):
