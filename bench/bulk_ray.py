@@ -213,7 +213,7 @@ class CpuSampler:
         for proc in [self.me, *self.me.children(recursive=True)]:
             try:
                 t = proc.cpu_times()
-                if proc.pid not in self.groups:
+                if self.groups.get(proc.pid, "other") == "other":  # again if just forked
                     self.groups[proc.pid] = _group(proc)
                 now[proc.pid] = t.user + t.system
             except self.psutil.Error:
