@@ -80,9 +80,10 @@ LOCAL_RAY_CONFIG: dict[str, object] = {"enable_metrics_collection": False, "work
 """A local Ray collects no metrics (nothing exports them without the dashboard), and its
 workers run at the niceness of the command that started them. Ray's default renices every
 worker by +15 so that its raylet and GCS win on a crowded cluster node; on this machine the
-workers are the user's job, and at +15 any other process (even one niced to 10) takes the
-cores from them, while the in-process scorer and the server's scoring processes run at the
-user's priority. Run `nice -n 10 sealdog bulk score ...` to have the whole run yield."""
+workers are the user's job, and at +15 any other process of their scheduling group (even
+one niced to 10) takes the cores from them, while the in-process scorer and the server's
+scoring processes run at the user's priority. Run `nice -n 10 sealdog bulk score ...` to
+have the whole run yield."""
 
 
 class RayNotInstalledError(SealdogError):
