@@ -110,3 +110,29 @@ def test_a_killed_run_resumes_without_loss_or_duplicates(bulk, tmp_path) -> None
     assert len(verdicts) == total
     expected_bulk = replace(bulk, raw_by_name=raws)
     assert verdicts == _expected(expected_bulk, list(verdicts))
+
+
+NICENESS_PROBE = """
+import os, sys
+from pathlib import Path
+import ray
+from sealdog.bulk.job import BulkOptions, _start_ray
+_start_ray(ray, BulkOptions((), Path(sys.argv[1]), num_cpus=1))
+worker = ray.get(ray.remote(num_cpus=1)(lambda: os.nice(0)).remote())
+print(os.nice(0), worker)
+"""
+
+
+def test_a_local_ray_runs_its_workers_at_the_commands_own_priority(tmp_path) -> None:
+    # Ray renices workers by +15 unless told otherwise; under `nice -n 3` they stay at +3
+    probe = subprocess.run(
+        [sys.executable, "-c", NICENESS_PROBE, str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "RAY_AUTH_MODE": "disabled"},
+        preexec_fn=lambda: os.nice(3),
+    )
+    assert probe.returncode == 0, probe.stderr
+    driver, worker = map(int, probe.stdout.split())
+    assert worker == driver == min(os.nice(0) + 3, 19)

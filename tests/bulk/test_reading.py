@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sealdog.bulk.reading import read_blocks, stable_id
+import pytest
+
+from sealdog.bulk.reading import read_blocks, read_paths, stable_id
+from sealdog.mail.errors import MailSourceError
 
 
 def _all(path, **kw):
@@ -41,3 +44,18 @@ def test_done_ids_are_counted_not_read_again(bulk) -> None:
     assert [i for b in blocks for i in b.ids] == everything[50:]
     assert sum(b.already_done for b in blocks) == 50
     assert all(len(b.ids) == len(b.raws) for b in blocks)
+
+
+def test_a_reader_of_several_paths_reads_each_in_turn_never_mixing_them(bulk) -> None:
+    paths = [str(p) for p in bulk.paths]
+    together = list(read_paths(paths, block_messages=16))
+    assert [b.ids for b in together] == [b.ids for p in paths for b in _all(p, block_messages=16)]
+    for block in together:  # every block comes from one PATH
+        ids = block.ids + block.skipped_ids
+        assert len({next(p for p in paths if i.startswith(p)) for i in ids}) == 1
+
+
+def test_a_missing_path_is_refused_before_any_block(bulk, tmp_path) -> None:
+    blocks = read_paths([str(bulk.paths[0]), str(tmp_path / "nowhere")])
+    with pytest.raises(MailSourceError, match="nowhere"):
+        next(blocks)

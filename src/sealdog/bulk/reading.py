@@ -13,11 +13,13 @@ whose id is in `done` appears in no row and is only counted.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sealdog.mail.corpora import CorpusReport, iter_corpus
 from sealdog.mail.duplicates import message_id
+from sealdog.mail.errors import MailSourceError
 from sealdog.mail.message import DEFAULT_MAX_EMAIL_BYTES
 
 DEFAULT_BLOCK_MESSAGES = 256
@@ -77,3 +79,22 @@ def read_blocks(
         block.skipped_reasons.append(f"{skip.reason}: {skip.detail}")
     if len(block):
         yield block
+
+
+def read_paths(
+    paths: Sequence[str],
+    *,
+    done: Collection[str] = frozenset(),
+    max_bytes: int = DEFAULT_MAX_EMAIL_BYTES,
+    block_messages: int = DEFAULT_BLOCK_MESSAGES,
+) -> Iterator[Block]:
+    """`read_blocks` of each PATH in turn (a block never mixes two PATHs): one bulk reader
+    task; it lives here so that its Ray worker imports only the reading modules.
+
+    A missing PATH raises `MailSourceError` before the first block, as `iter_corpus` does
+    for its PATHs, not after the PATHs before it were read."""
+    for path in paths:
+        if not Path(path).exists():
+            raise MailSourceError(f"No such e-mail file, folder or archive: {path}.")
+    for path in paths:
+        yield from read_blocks(path, done=done, max_bytes=max_bytes, block_messages=block_messages)
