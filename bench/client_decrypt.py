@@ -5,8 +5,9 @@ The inbox is built the way the server fills it: one entry per 256-e-mail batch (
 default batch cap), each entry an EncryptedVerdicts JSON document with blinded verdicts packed
 into as few ciphertexts as the slot layout allows. The slot layout follows from a realistic
 score bound (a model at the default scale 2^20 whose |b| + sum|w_i| is about 2^14: 34-bit
-bound) and the log-uniform blinding factor the scorer derives for that bound. Packs are encryptions of uniformly drawn valid slot values, the
-same distribution the server's packing produces (the key holder cannot tell them apart).
+bound) and the log-uniform blinding factor the scorer derives for that bound. Packs are
+encryptions of uniformly drawn valid slot values, the same distribution the server's packing
+produces (the key holder cannot tell them apart).
 
 Timed, on one core (the process pins itself): parsing the inbox JSON and decrypting every
 entry with `sealdog.client.decryption.decrypt_inbox`. Baseline in the same run: one phe
@@ -103,7 +104,8 @@ def run(bits: int, count: int, baseline_sample: int) -> dict:  # type: ignore[no
     )
     print(f"  sealdog decrypt_inbox: {seconds:.2f} s ({count / seconds:,.0f} verdicts/s)")
     print(
-        f"  baseline phe, unpacked: {baseline:.2f} s (scaled from {baseline_sample}); speed-up x{baseline / seconds:.1f}"
+        f"  baseline phe, unpacked: {baseline:.2f} s (scaled from {baseline_sample}); "
+        f"speed-up x{baseline / seconds:.1f}"
     )
     return {
         "bits": bits,

@@ -21,9 +21,9 @@ from dataclasses import replace
 import numpy as np
 
 from sealdog.data.enron import load_enron, locate_enron
+from sealdog.mail.featuriser import Featuriser, fit_vocabulary
 from sealdog.trainer.corpus import corpus_terms, index_corpus
 from sealdog.trainer.evaluation import classification_metrics, make_split
-from sealdog.mail.featuriser import Featuriser, fit_vocabulary
 from sealdog.trainer.training import PreparedCorpus, TrainingConfig, train_prepared
 
 
@@ -78,7 +78,8 @@ def main() -> None:
         }
     baseline = rows["vocabulary"]
     print(
-        f"split {split_name}, {len(train_idx):,} train / {len(test_idx):,} test e-mails, {key_bits}-bit key"
+        f"split {split_name}, {len(train_idx):,} train / {len(test_idx):,} test e-mails, "
+        f"{key_bits}-bit key"
     )
     print(
         f"{'featuriser':<16}{'features':>10}{'acc':>8}{'FPR':>8}{'AUC':>9}{'sealed MB':>11}"

@@ -80,12 +80,12 @@ import httpx
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import cputime  # noqa: E402
-from server_load import build_model, load_emails  # noqa: E402
+import cputime
+from server_load import build_model, load_emails
 
-from sealdog.client.local_nginx import LocalNginx, find_nginx  # noqa: E402
-from sealdog.client.local_server import LocalServer  # noqa: E402
-from sealdog.server.storage.database import make_engine  # noqa: E402
+from sealdog.client.local_nginx import LocalNginx, find_nginx
+from sealdog.client.local_server import LocalServer
+from sealdog.server.storage.database import make_engine
 
 BATCH = 64
 

@@ -53,7 +53,8 @@ def bench_preset(name: str, reps: int) -> dict:
     rows["decrypt"] = timed(lambda: ops.decrypt(sk, a), reps * 5)
     base = rows["add"][0]
     print(
-        f"\npreset {name}: k={p.lwe_dim} log2 q={p.log_q} log2 w={p.log_w} gadget 2^{p.decomposition_bits}"
+        f"\npreset {name}: k={p.lwe_dim} log2 q={p.log_q} log2 w={p.log_w} "
+        f"gadget 2^{p.decomposition_bits}"
         f" keygen {keygen_ms:.0f} ms; security {p.security.label}"
     )
     print(f"{'op':<20}{'ms':>10}{'x add':>10}{'noise bits':>12}{'level':>8}")

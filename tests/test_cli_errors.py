@@ -182,7 +182,7 @@ def test_every_command_follows_the_error_contract() -> None:
 def test_help_keeps_square_brackets_and_shows_no_bool_metavar() -> None:
     for name, cmd in _tree():
         assert getattr(cmd, "rich_markup_mode", "missing") is None, name
-        args = name.split()[1:] + ["--help"]
+        args = [*name.split()[1:], "--help"]
         result = runner.invoke(app, args, terminal_width=80)
         assert result.exit_code == 0, (name, result.output)
         assert "<bool>" not in result.output, name

@@ -390,7 +390,7 @@ def test_audit_library_modes_catch_a_tampered_model(tmp_path: Path, artifacts: A
     raw = bytearray(artifacts.sealed_model.read_bytes())
     raw[-10] ^= 1
     (tmp_path / "flipped.sealed").write_bytes(bytes(raw))
-    with pytest.raises(SealdogError, match="digest|readable"):
+    with pytest.raises(SealdogError, match=r"digest|readable"):
         run_audit(
             sealed_path=tmp_path / "flipped.sealed", secret_key=None, openings_path=honest, **common
         )

@@ -60,11 +60,10 @@ def test_local_server_is_stopped_when_the_body_raises(tmp_path: Path) -> None:
     from sealdog.client.local_server import LocalServer
 
     server = LocalServer(tmp_path / "srv", scoring_processes=1)
-    with pytest.raises(RuntimeError, match="boom"):
-        with server:
-            assert httpx.get(server.url + "/healthz", timeout=5).status_code == 200
-            pid = server.pid
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), server:
+        assert httpx.get(server.url + "/healthz", timeout=5).status_code == 200
+        pid = server.pid
+        raise RuntimeError("boom")
     assert not server.running
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # type: ignore[arg-type]
@@ -97,8 +96,8 @@ def test_decryption_with_the_wrong_key_is_refused(artifacts: Artifacts) -> None:
     from sealdog.client.decryption import decrypt_batch
     from sealdog.client.errors import DecryptionError
     from sealdog.crypto.paillier import LinearScorer, load_secret_key
-    from sealdog.sealed_model import SealedModel
     from sealdog.mail.featuriser import Featuriser
+    from sealdog.sealed_model import SealedModel
 
     model = SealedModel.read(artifacts.sealed_model)
     featuriser = Featuriser.from_spec(model.featuriser)

@@ -211,7 +211,7 @@ def test_async_score_with_concurrency_adapts_and_keeps_order() -> None:
     assert all(a.count <= 4 for a in results)
     starts = [int(a.inbox_entry) for a in results]
     assert starts == sorted(starts) and starts[0] == 0  # submission order
-    assert [s + a.count for s, a in zip(starts, results)] == starts[1:] + [25]  # no gap, no overlap
+    assert [s + a.count for s, a in zip(starts, results)] == [*starts[1:], 25]  # no gap, no overlap
     assert sum(n for n in sizes if n <= 4) == 25  # every e-mail accepted exactly once
 
 

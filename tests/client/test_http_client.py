@@ -122,13 +122,17 @@ def test_models_deploy_is_idempotent_list_get_download_delete(
 
 
 def test_errors_carry_the_servers_message(live: Live) -> None:
-    with SealdogClient(live.url, "sdt_not-a-token", retry=FAST) as client:
-        with pytest.raises(AuthenticationError, match="invalid or revoked token") as info:
-            client.list_models()
-        assert info.value.status == 401
-    with SealdogClient(live.url, live.owner_token, retry=FAST) as client:
-        with pytest.raises(PayloadTooLargeError, match="per e-mail"):
-            client.score(live.model_id, [b"x" * (2 * 1024 * 1024)], delivery="direct")
+    with (
+        SealdogClient(live.url, "sdt_not-a-token", retry=FAST) as client,
+        pytest.raises(AuthenticationError, match="invalid or revoked token") as info,
+    ):
+        client.list_models()
+    assert info.value.status == 401
+    with (
+        SealdogClient(live.url, live.owner_token, retry=FAST) as client,
+        pytest.raises(PayloadTooLargeError, match="per e-mail"),
+    ):
+        client.score(live.model_id, [b"x" * (2 * 1024 * 1024)], delivery="direct")
 
 
 def test_async_client_scores_concurrently_and_reads_the_inbox(
@@ -157,9 +161,11 @@ def test_async_client_scores_concurrently_and_reads_the_inbox(
 def test_server_down_is_a_clear_error() -> None:
     from sealdog.client.local_server import free_port
 
-    with SealdogClient(f"http://127.0.0.1:{free_port()}", "sdt_x", retry=FAST) as client:
-        with pytest.raises(ServerUnreachableError, match="Is it running"):
-            client.health()
+    with (
+        SealdogClient(f"http://127.0.0.1:{free_port()}", "sdt_x", retry=FAST) as client,
+        pytest.raises(ServerUnreachableError, match="Is it running"),
+    ):
+        client.health()
 
 
 # --- scripted transport: retries and backoff ------------------------------------------
@@ -190,12 +196,16 @@ def test_503_is_retried_then_succeeds() -> None:
 
 
 def test_503_that_persists_raises_with_the_message() -> None:
-    handler = lambda request: _problem(503, "database unreachable")
-    with SealdogClient(
-        "http://sealdog.test", "t", transport=httpx.MockTransport(handler), retry=FAST
-    ) as client:
-        with pytest.raises(ServiceUnavailableError, match="database unreachable"):
-            client.list_models()
+    def handler(request):
+        return _problem(503, "database unreachable")
+
+    with (
+        SealdogClient(
+            "http://sealdog.test", "t", transport=httpx.MockTransport(handler), retry=FAST
+        ) as client,
+        pytest.raises(ServiceUnavailableError, match="database unreachable"),
+    ):
+        client.list_models()
 
 
 def test_read_timeout_is_retried_for_idempotent_calls_only() -> None:

@@ -89,7 +89,7 @@ def test_crafted_scrypt_parameters_are_refused_before_any_work(
     tracemalloc.start()
     start = time.perf_counter()
     try:
-        with pytest.raises(CorruptDataError, match="scrypt|malformed"):
+        with pytest.raises(CorruptDataError, match=r"scrypt|malformed"):
             load_secret_key(path, passphrase="correct horse")
         elapsed = time.perf_counter() - start
         _, peak = tracemalloc.get_traced_memory()

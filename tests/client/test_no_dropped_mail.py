@@ -58,7 +58,7 @@ def test_an_oversized_message_in_an_mbox_is_named_and_the_rest_is_scored(
     """The issue's repro, scaled: 20 messages, #13 of them 2.7 MB (the server caps 1 MiB)."""
     good = [p.read_bytes() for p in sample_paths("ham", 10) + sample_paths("spam", 9)]
     box = tmp_path / "big.mbox"
-    box.write_bytes(_mbox(good[:12] + [_big(2_700_000)] + good[12:]))
+    box.write_bytes(_mbox([*good[:12], _big(2700000), *good[12:]]))
     status, rows, err = _score(live, artifacts, str(box))
     assert status == ExitStatus.PARTIAL, err
     names = [row["message"] for row in rows]

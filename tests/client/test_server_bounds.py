@@ -171,11 +171,13 @@ def test_an_endless_answer_is_cut_off_at_the_cap(monkeypatch: pytest.MonkeyPatch
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=endless(), headers={"content-type": "application/json"})
 
-    with SealdogClient(
-        "http://sealdog.test", "t", transport=httpx.MockTransport(handler), retry=RetryPolicy(1)
-    ) as client:
-        with pytest.raises(ClientError, match="larger than 1,048,576 bytes"):
-            client.list_models()
+    with (
+        SealdogClient(
+            "http://sealdog.test", "t", transport=httpx.MockTransport(handler), retry=RetryPolicy(1)
+        ) as client,
+        pytest.raises(ClientError, match="larger than 1,048,576 bytes"),
+    ):
+        client.list_models()
     assert sent <= (1 << 20) + (1 << 16)
 
 
@@ -185,8 +187,10 @@ def test_an_absurdly_nested_answer_is_a_client_error() -> None:
             200, content=b"[" * 200_000, headers={"content-type": "application/json"}
         )
 
-    with SealdogClient(
-        "http://sealdog.test", "t", transport=httpx.MockTransport(handler), retry=RetryPolicy(1)
-    ) as client:
-        with pytest.raises(ClientError, match="did not answer with JSON"):
-            client.list_models()
+    with (
+        SealdogClient(
+            "http://sealdog.test", "t", transport=httpx.MockTransport(handler), retry=RetryPolicy(1)
+        ) as client,
+        pytest.raises(ClientError, match="did not answer with JSON"),
+    ):
+        client.list_models()

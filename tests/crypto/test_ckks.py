@@ -240,7 +240,7 @@ def test_refresh_refuses_another_key_and_wrapped_values(
 
 def test_refresh_answer_must_match_the_request(keys: KeyHolderContext, public: object) -> None:
     trainer = refresh.Refresher(public, keys.key_fingerprint)
-    request, pending = trainer.request([vectors.encrypt(public, 1.0)] * 2)
+    _request, pending = trainer.request([vectors.encrypt(public, 1.0)] * 2)
     other, _ = trainer.request([vectors.encrypt(public, 1.0)])
     wrong = refresh.answer_refresh(keys, other, key_fingerprint=keys.key_fingerprint)
     with pytest.raises(CkksCorruptDataError):

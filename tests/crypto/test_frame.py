@@ -74,7 +74,7 @@ def test_check_format_and_version() -> None:
     for found in (1, None, "2", True):
         with pytest.raises(
             CorruptDataError,
-            match="^Unsupported version .* of a thing; this Sealdog reads version 2",
+            match=r"^Unsupported version .* of a thing; this Sealdog reads version 2",
         ):
             check_format({**doc, "version": found}, format="f", version=2, what="a thing")
     doc_v = {"format": "f", "format_version": 1}

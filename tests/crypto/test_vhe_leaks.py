@@ -24,7 +24,7 @@ def attack_top_rounding(c_top: int, w: int, modulus: int | None) -> int:
 def leaky_encrypt(t_row: list[int], x: int, w: int, rng: random.Random) -> list[int]:
     """The public code's scheme: no modulus, small a: c = [w x + e - t.a ; a] over Z."""
     a = [rng.randint(-3, 3) for _ in t_row]
-    return [w * x + rng.randint(-4, 4) - sum(t * v for t, v in zip(t_row, a))] + a
+    return [w * x + rng.randint(-4, 4) - sum(t * v for t, v in zip(t_row, a)), *a]
 
 
 def test_leak1_round_ctop_fails_on_sealdog_and_works_on_the_leaky_variant():
@@ -44,11 +44,12 @@ def test_leak1_round_ctop_fails_on_sealdog_and_works_on_the_leaky_variant():
 
 
 def leaky_switch_top_power_column(
-    gs_entry: int, t_row: list[int], l: int, rng: random.Random
+    gs_entry: int, t_row: list[int], ell: int, rng: random.Random
 ) -> int:
-    """Column for 2**(l-1) of a no-modulus switch matrix with small A: gs * 2**(l-1) - t.a + e."""
+    """Column for 2**(ell-1) of a no-modulus switch matrix with small A:
+    gs * 2**(ell-1) - t.a + e."""
     a = [rng.randint(-3, 3) for _ in t_row]
-    return gs_entry * (1 << (l - 1)) - sum(t * v for t, v in zip(t_row, a)) + rng.randint(-4, 4)
+    return gs_entry * (1 << (ell - 1)) - sum(t * v for t, v in zip(t_row, a)) + rng.randint(-4, 4)
 
 
 def test_leak2_top_power_column_does_not_reveal_g():
@@ -58,18 +59,18 @@ def test_leak2_top_power_column_does_not_reveal_g():
     g = [[rng.randint(-9, 9) for _ in range(3)] for _ in range(2)]
     key = ops.make_linear_transform_key(sk_in, g, sk_out, rng)
     m = key.switch.matrix
-    l = m.shape[2]
-    top = 1 << (l - 1)
+    ell = m.shape[2]
+    top = 1 << (ell - 1)
     recovered = []
     for i in range(2):
         for j in range(3):  # the first m columns of G S_in = [G, G T] are G itself
-            entry = int(m[i, j, l - 1])
+            entry = int(m[i, j, ell - 1])
             entry = entry - P.q if entry >= P.q // 2 else entry
             recovered.append(round(entry / top))
     truth = [g[i][j] for i in range(2) for j in range(3)]
     sealdog_hits = sum(r == t for r, t in zip(recovered, truth))
     leaky = [
-        round(leaky_switch_top_power_column(g[i][j], list(sk_out.t[i]), l, rng) / top)
+        round(leaky_switch_top_power_column(g[i][j], list(sk_out.t[i]), ell, rng) / top)
         for i in range(2)
         for j in range(3)
     ]
@@ -80,7 +81,7 @@ def test_leak2_top_power_column_does_not_reveal_g():
     for _ in range(30):
         g1 = [[rng.randint(-9, 9) for _ in range(3)]]
         k1 = ops.make_linear_transform_key(sk_in, g1, generate_secret_key(P, 1, rng), rng)
-        col = int(k1.switch.matrix[0, 0, l - 1])
+        col = int(k1.switch.matrix[0, 0, ell - 1])
         col = col - P.q if col >= P.q // 2 else col
         hits += round(col / top) == g1[0][0]
     assert hits <= 8  # chance is 1/19 per entry; rounding gives only -1, 0 or 1

@@ -1,4 +1,5 @@
-"""`sealdog data fetch` against a fake transport: verified downloads, refused tampering, no leftovers."""
+"""`sealdog data fetch` against a fake transport: verified downloads, refused tampering, no
+leftovers."""
 
 from __future__ import annotations
 

@@ -119,7 +119,7 @@ def test_run_encrypted_parity_report_shape() -> None:
 
 
 def test_missing_operations_report_not_available(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ep, "REQUIRED_VHE_NAMES", ep.REQUIRED_VHE_NAMES + ("no_such_operation",))
+    monkeypatch.setattr(ep, "REQUIRED_VHE_NAMES", (*ep.REQUIRED_VHE_NAMES, "no_such_operation"))
     report = ep.run_encrypted_parity(strings=1, length=2)
     assert report["status"] == "not available"
     assert "no_such_operation" in report["reason"]

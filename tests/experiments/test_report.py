@@ -109,9 +109,9 @@ def test_encrypted_lines_say_not_available() -> None:
     lines = encrypted_summary_lines(done)
     assert "998/1000 strings of length 50" in lines[0] and "k=4, log q=1260" in lines[0]
     assert "2^3.5 -> 2^12.0" in lines[1] and "4 -> 85" in lines[1] and "< 2^19" in lines[1]
-    assert (
-        lines[2]
-        == "  preset demo: longest string that decrypts correctly: 60 (step 61: modulus chain exhausted)"
+    assert lines[2] == (
+        "  preset demo: longest string that decrypts correctly: 60 "
+        "(step 61: modulus chain exhausted)"
     )
 
 

@@ -11,8 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sealdog.data.sample_corpus import load_samples
-from sealdog.trainer.corpus import corpus_terms, index_corpus
-from sealdog.mail.message import EmailText, email_to_text
 from sealdog.mail.featuriser import (
     Featuriser,
     FeaturiserSpec,
@@ -20,8 +18,13 @@ from sealdog.mail.featuriser import (
     SparseFeatures,
     fit_vocabulary,
 )
+from sealdog.mail.message import EmailText, email_to_text
+from sealdog.trainer.corpus import corpus_terms, index_corpus
 
-TEXT = "Subject: Cheap meds!!! Buy now\n\nBuy cheap meds now, cheap cheap $99 only. Visit www.example.com today"
+TEXT = (
+    "Subject: Cheap meds!!! Buy now\n\n"
+    "Buy cheap meds now, cheap cheap $99 only. Visit www.example.com today"
+)
 
 
 def _digest(features: SparseFeatures) -> str:
@@ -147,6 +150,6 @@ def test_any_text_gives_in_range_features(text: str, buckets: int, max_count: in
     feats = f.featurise(text)
     assert _digest(feats) == _digest(Featuriser.from_spec(f.spec.to_dict()).featurise(text))
     if len(feats.indices):
-        assert 0 <= feats.indices.min() and feats.indices.max() < buckets
-        assert 1 <= feats.counts.min() and feats.counts.max() <= max_count
+        assert feats.indices.min() >= 0 and feats.indices.max() < buckets
+        assert feats.counts.min() >= 1 and feats.counts.max() <= max_count
     assert len(feats.indices) >= 1  # the length term is always there

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from hostile_corpus import CONSTRUCTIONS, build, ordinary
+
 from sealdog.mail.featuriser import Featuriser, FeaturiserSpec
 from sealdog.mail.limits import Cap, MailLimits
 

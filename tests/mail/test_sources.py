@@ -12,7 +12,10 @@ from sealdog.mail.errors import MailSourceError
 from sealdog.mail.sources import read_mail
 
 A = b"From: a@example.com\nSubject: first\n\nhello there\n"
-B = b"From: b@example.com\nSubject: second\n\nFrom the start, a body line that looks like a separator\n"
+B = (
+    b"From: b@example.com\nSubject: second\n\n"
+    b"From the start, a body line that looks like a separator\n"
+)
 
 
 def _mbox(*messages: bytes) -> bytes:

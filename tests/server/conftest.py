@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
 from server_testkit import Keys, Server, make_server, make_settings, seal
 
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import httpx
 
-# Starlette suggests httpx2 for its TestClient; httpx is what the project depends on.
-warnings.filterwarnings("ignore", message=".*httpx.*starlette.testclient.*")
-from fastapi.testclient import TestClient  # noqa: E402
-
 from sealdog.server.app import create_app
 from sealdog.server.auth import Role, issue_token
 from sealdog.server.settings import ServerSettings
+
+# Starlette suggests httpx2 for its TestClient; httpx is what the project depends on.
+warnings.filterwarnings("ignore", message=".*httpx.*starlette.testclient.*")
+from fastapi.testclient import TestClient  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -262,8 +262,17 @@ def wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
 def cli_token(data_dir: Path, *args: str) -> str:
     """`sealdog server token create` as its own process; returns the token."""
     result = subprocess.run(
-        [sys.executable, "-m", "sealdog.cli", "server", "token", "create"]
-        + ["--data-dir", str(data_dir), *args],
+        [
+            sys.executable,
+            "-m",
+            "sealdog.cli",
+            "server",
+            "token",
+            "create",
+            "--data-dir",
+            str(data_dir),
+            *args,
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import anyio
 import pytest
+from pg_testkit import pg_schema_url
 from sqlalchemy import Engine, delete, func, select
 
-from pg_testkit import pg_schema_url
 from sealdog.server.storage.blobs import BlobStore, BlobTooLargeError, FileBlobStore
 from sealdog.server.storage.database import make_engine, migrate
 from sealdog.server.storage.db_blobs import BlobCorruptError, DatabaseBlobStore

@@ -7,8 +7,8 @@ import re
 import pytest
 import typer.main
 import yaml
-
 from server_testkit import REPO_ROOT
+
 from sealdog.server.cli import server_app
 from sealdog.server.settings import ServerSettings
 

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 
 import httpx
-
 from server_testkit import (
     HAM,
     SPAM,
@@ -107,8 +106,20 @@ def test_kill_9_during_uploads_scoring_and_token_create_loses_nothing_acknowledg
 
         def token() -> None:
             result = subprocess.run(
-                [sys.executable, "-m", "sealdog.cli", "server", "token", "create"]
-                + ["--role", "owner", "--subject", "bob", "--data-dir", str(data)],
+                [
+                    sys.executable,
+                    "-m",
+                    "sealdog.cli",
+                    "server",
+                    "token",
+                    "create",
+                    "--role",
+                    "owner",
+                    "--subject",
+                    "bob",
+                    "--data-dir",
+                    str(data),
+                ],
                 capture_output=True,
                 text=True,
                 timeout=60,

@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-
 from server_testkit import HAM, SPAM, Keys, UvicornProcess, bearer, decrypt, seal
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-
 from server_testkit import Server, make_settings
+
 from sealdog.server.app import create_app
 
 

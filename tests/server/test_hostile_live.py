@@ -36,8 +36,20 @@ def _corpus() -> ModuleType:
 
 def _owner_token(data_dir: Path) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "sealdog.cli", "server", "token", "create"]
-        + ["--data-dir", str(data_dir), "--role", "owner", "--subject", "alice"],
+        [
+            sys.executable,
+            "-m",
+            "sealdog.cli",
+            "server",
+            "token",
+            "create",
+            "--data-dir",
+            str(data_dir),
+            "--role",
+            "owner",
+            "--subject",
+            "alice",
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -7,7 +7,6 @@ import json
 import zipfile
 
 import pytest
-
 from server_testkit import Keys, Server, make_server, make_settings, seal
 
 
@@ -235,6 +234,7 @@ def test_failed_database_insert_leaves_no_blob(server: Server, keys: Keys, monke
 
 def test_a_2048_bit_model_outside_demo_mode(tmp_path) -> None:
     from server_testkit import SPAM, Keys, decrypt
+
     from sealdog.crypto.paillier import generate_keypair
 
     pk, sk = generate_keypair(2048)

@@ -78,8 +78,10 @@ FLOW = textwrap.dedent(
         mid = r.json()["id"]
         emails = {"emails": [{"raw": "Subject: offer\\n\\nfree money"}, {"raw": "meeting"}]}
         assert c.post(f"/v1/models/{mid}/score", json=emails, headers=o).status_code == 200
-        assert c.post(f"/v1/models/{mid}/score", json={**emails, "delivery": "inbox"}, headers=o).status_code == 202
-        assert c.put(f"/v1/models/{mid}/policy", json={"score_mode_enabled": True}, headers=a).status_code == 200
+        inbox = {**emails, "delivery": "inbox"}
+        assert c.post(f"/v1/models/{mid}/score", json=inbox, headers=o).status_code == 202
+        policy = {"score_mode_enabled": True}
+        assert c.put(f"/v1/models/{mid}/policy", json=policy, headers=a).status_code == 200
         r = c.post(f"/v1/models/{mid}/score", json={**emails, "mode": "score"}, headers=o)
         assert r.status_code == 200, r.text
         assert len(c.get(f"/v1/models/{mid}/verdicts", headers=o).json()["entries"]) == 1
@@ -87,9 +89,11 @@ FLOW = textwrap.dedent(
         r = c.post("/v1/models", content=xor_data, headers=o); assert r.status_code == 201, r.text
         xid = r.json()["id"]
         bits = {"inputs": [[0, 0], [0, 1], [1, 0], [1, 1]]}
-        r = c.post(f"/v1/models/{xid}/score", json=bits, headers=o); assert r.status_code == 200, r.text
+        r = c.post(f"/v1/models/{xid}/score", json=bits, headers=o)
+        assert r.status_code == 200, r.text
         assert r.json()["verdicts"]["count"] == 4
-        assert c.post(f"/v1/models/{xid}/score", json={**bits, "delivery": "inbox"}, headers=o).status_code == 202
+        inbox_bits = {**bits, "delivery": "inbox"}
+        assert c.post(f"/v1/models/{xid}/score", json=inbox_bits, headers=o).status_code == 202
         assert len(c.get(f"/v1/models/{xid}/verdicts", headers=o).json()["entries"]) == 1
     import phe
     import sealdog.crypto.vhe.keys as vhe_keys
@@ -110,8 +114,8 @@ def _sealed_xor_bytes() -> bytes:
 
     from sealdog.crypto.vhe.keys import generate_secret_key
     from sealdog.crypto.vhe.params import PRESETS
-    from sealdog.xor.plaintext import TrainingConfig, train_plaintext
     from sealdog.xor.keyholder import seal_xor_network
+    from sealdog.xor.plaintext import TrainingConfig, train_plaintext
 
     net, _ = train_plaintext(TrainingConfig())
     rng = random.Random(8)
@@ -197,10 +201,10 @@ def test_no_server_module_imports_secret_key_names() -> None:
 
 
 def test_request_bodies_have_no_key_fields() -> None:
+    import tempfile
+
     from sealdog.server.app import create_app
     from sealdog.server.settings import ServerSettings
-
-    import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         schema = create_app(ServerSettings(data_dir=Path(tmp))).openapi()

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import delete
-
 from pg_testkit import pg_schema_url
 from server_testkit import HAM, SPAM, Keys, bearer, decrypt
+from sqlalchemy import delete
+
 from sealdog.client.local_nginx import LocalNginx, find_nginx
 from sealdog.client.local_server import LocalServer
 from sealdog.server.storage.database import make_engine
@@ -274,7 +274,7 @@ def test_sealdog_score_through_nginx_finishes_when_a_replica_dies_storing_each_e
                 time.sleep(0.02)
             killed_mid_run = cli.poll() is None
             a.kill()  # requests in flight on A: uvicorn and its scoring process at once
-            out, err = cli.communicate(timeout=600)
+            _out, err = cli.communicate(timeout=600)
         finally:
             if cli.poll() is None:
                 cli.kill()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 
 import pytest
-
 from server_testkit import HAM, NEUTRAL, SPAM, Keys, Server, decrypt, expected_score
 
 
@@ -300,9 +299,9 @@ def test_scoring_metrics(server: Server, model_id: str) -> None:
     )
     text = server.client.get("/metrics").text
     line = next(
-        l
-        for l in text.splitlines()
-        if l.startswith(
+        row
+        for row in text.splitlines()
+        if row.startswith(
             'sealdog_emails_scored_total{delivery="direct",kind="linear",mode="verdict"}'
         )
     )

@@ -25,7 +25,6 @@ from server_testkit import (
     wait_gone,
 )
 
-
 # scoring processes per uvicorn worker: --scoring-processes 1 plus the default heavy lane
 PER_WORKER = 2
 

@@ -84,7 +84,7 @@ def test_repository_round_trip(repo: Repository) -> None:
 
     ids = [
         repo.add_verdicts(
-            model_id=m1, mode="verdict", count=1, message_ids=[f"<{i}>"], payload='{"x": %d}' % i
+            model_id=m1, mode="verdict", count=1, message_ids=[f"<{i}>"], payload=f'{{"x": {i}}}'
         ).id
         for i in range(5)
     ]
@@ -144,11 +144,15 @@ def test_inbox_inserts_for_one_model_commit_in_cursor_order() -> None:
         repo.add_model(_model(model_id))
         done = threading.Event()
 
-        def insert() -> None:
-            repo.add_verdicts(
-                model_id=model_id, mode="verdict", count=1, message_ids=["<m>"], payload="{}"
+        def insert() -> None:  # runs in this iteration's thread only
+            repo.add_verdicts(  # noqa: B023
+                model_id=model_id,  # noqa: B023
+                mode="verdict",
+                count=1,
+                message_ids=["<m>"],
+                payload="{}",
             )
-            done.set()
+            done.set()  # noqa: B023
 
         with engine.connect() as conn:
             holder = conn.begin()

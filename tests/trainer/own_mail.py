@@ -9,9 +9,46 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-COMMON = "the a meeting please see note today time report week thanks project call".split()
-HAM = "budget agenda minutes review draft schedule colleague attached forecast team".split()
-SPAM = "free winner prize offer click cheap pills money urgent viagra casino".split()
+COMMON = [
+    "the",
+    "a",
+    "meeting",
+    "please",
+    "see",
+    "note",
+    "today",
+    "time",
+    "report",
+    "week",
+    "thanks",
+    "project",
+    "call",
+]
+HAM = [
+    "budget",
+    "agenda",
+    "minutes",
+    "review",
+    "draft",
+    "schedule",
+    "colleague",
+    "attached",
+    "forecast",
+    "team",
+]
+SPAM = [
+    "free",
+    "winner",
+    "prize",
+    "offer",
+    "click",
+    "cheap",
+    "pills",
+    "money",
+    "urgent",
+    "viagra",
+    "casino",
+]
 HAM_DOMAINS = ("example.org", "lists.example.net", "corp.example.com")
 SPAM_DOMAINS = ("cheap-deals.biz", "win-now.info", "promo.example.ru")
 

@@ -128,7 +128,7 @@ def test_two_mailboxes_choose_c_on_held_out_mailboxes_and_report_them(tmp_path: 
     mail = read_labelled(_two_mailboxes(tmp_path), V2, workers=1)
     config = TrainingConfig(featuriser=V2, c_grid=(0.1, 1.0), target_fpr=0.05)
     prepared = training_corpus(mail.terms, np.arange(len(mail.labels)), mail, config)
-    model, report = train_prepared(prepared, config)
+    _model, report = train_prepared(prepared, config)
     held = report.validation["held_out_mailbox"]
     assert report.validation["mailboxes"] == 2
     assert held["n_ham"] == 50 and held["n_spam"] == 40

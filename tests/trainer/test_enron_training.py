@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from sealdog.data.enron import load_enron, locate_enron
-from sealdog.trainer.evaluation import classification_metrics, evaluate
 from sealdog.mail.featuriser import FeaturiserSpec
+from sealdog.trainer.evaluation import classification_metrics, evaluate
 from sealdog.trainer.training import TrainingConfig, train
 
 REAL = Path(__file__).resolve().parents[2] / "../shared/datasets/enron-spam"

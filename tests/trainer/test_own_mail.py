@@ -58,7 +58,7 @@ def test_the_same_mail_in_any_order_and_form_gives_the_same_model(
         folder = shuffled / label
         folder.mkdir(parents=True)
         half = len(messages) // 2
-        for i, raw in enumerate(messages[:half]):
+        for _i, raw in enumerate(messages[:half]):
             (folder / f"{rng.random():.9f}").write_bytes(raw)
         box = write_mbox(shuffled / f"{label}.mbox", messages[half:])
         paths[label] = [box, folder]

@@ -13,18 +13,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sealdog.data.sample_corpus import load_samples
+from sealdog.mail.featuriser import FeaturiserSpec
 from sealdog.trainer.corpus import corpus_terms, index_corpus
 from sealdog.trainer.evaluation import classification_metrics, encrypted_agreement, make_split
-from sealdog.mail.featuriser import FeaturiserSpec
 from sealdog.trainer.model import LinearModel, ModelFileError
 from sealdog.trainer.sealing import public_metadata
+from sealdog.trainer.selection import cross_fitted_operating_point, wilson_interval
 from sealdog.trainer.training import (
     TrainingConfig,
     TrainingError,
     threshold_for_fpr,
     train,
 )
-from sealdog.trainer.selection import cross_fitted_operating_point, wilson_interval
 
 SMALL = TrainingConfig(
     featuriser=FeaturiserSpec(n_buckets=2**12, ngram_max=1, max_count=2), c_grid=(0.3, 1.0, 3.0)
@@ -103,8 +103,14 @@ def test_training_on_the_samples_separates_them(sample_model) -> None:
 def test_unseen_sample_like_mail(sample_model) -> None:
     model, _ = sample_model
     f = model.make_featuriser()
-    spam = b"Subject: WIN a FREE prize!!!\n\nClaim your free prize now, click here, no prescription, order today!!!"
-    ham = b"Subject: agenda for the budget review\n\nHi team, the minutes and the forecast are attached. Thanks"
+    spam = (
+        b"Subject: WIN a FREE prize!!!\n\n"
+        b"Claim your free prize now, click here, no prescription, order today!!!"
+    )
+    ham = (
+        b"Subject: agenda for the budget review\n\n"
+        b"Hi team, the minutes and the forecast are attached. Thanks"
+    )
     assert model.score(f.featurise_email(spam)) > model.score(f.featurise_email(ham))
 
 

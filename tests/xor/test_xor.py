@@ -1,4 +1,5 @@
-"""XOR: polynomial sigmoid, gradients, encrypted training from fixed seeds, sealed evaluation, bad input."""
+"""XOR: polynomial sigmoid, gradients, encrypted training from fixed seeds, sealed evaluation,
+bad input."""
 
 from __future__ import annotations
 

@@ -14,33 +14,33 @@ pytest.importorskip("tenseal")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
-from server_testkit import UvicornProcess, make_server, make_settings  # noqa: E402
+from server_testkit import UvicornProcess, make_server, make_settings
 
-from sealdog.client.http import DirectResult, EncryptedOutputs, SealdogClient  # noqa: E402
-from sealdog.crypto.ckks import backend, vectors  # noqa: E402
-from sealdog.crypto.ckks.params import PRESETS  # noqa: E402
-from sealdog.errors import KeyMismatchError  # noqa: E402
-from sealdog.sealed_model import SealedModel  # noqa: E402
-from sealdog.server.app import prepare_storage  # noqa: E402
-from sealdog.server.auth import Role, issue_token  # noqa: E402
-from sealdog.server.kinds.base import ModelRejectedError  # noqa: E402
-from sealdog.server.kinds.xor_ckks import XorCkksKind  # noqa: E402
-from sealdog.server.settings import ServerSettings  # noqa: E402
-from sealdog.xor.ckks import messages  # noqa: E402
-from sealdog.xor.ckks.keyholder import XorKeyHolder  # noqa: E402
-from sealdog.xor.ckks.outputs import OUTPUT_TOLERANCE, decrypt_ckks_outputs  # noqa: E402
-from sealdog.xor.ckks.sealed import SealedCkksXor, evaluate  # noqa: E402
-from sealdog.xor.ckks.session import train_ckks_xor  # noqa: E402
-from sealdog.xor.ckks.training import CkksXorTrainer, kappa  # noqa: E402
-from sealdog.xor.momentum import (  # noqa: E402
+from sealdog.client.http import DirectResult, EncryptedOutputs, SealdogClient
+from sealdog.crypto.ckks import backend, vectors
+from sealdog.crypto.ckks.params import PRESETS
+from sealdog.errors import KeyMismatchError
+from sealdog.sealed_model import SealedModel
+from sealdog.server.app import prepare_storage
+from sealdog.server.auth import Role, issue_token
+from sealdog.server.kinds.base import ModelRejectedError
+from sealdog.server.kinds.xor_ckks import XorCkksKind
+from sealdog.server.settings import ServerSettings
+from sealdog.xor.ckks import messages
+from sealdog.xor.ckks.keyholder import XorKeyHolder
+from sealdog.xor.ckks.outputs import OUTPUT_TOLERANCE, decrypt_ckks_outputs
+from sealdog.xor.ckks.sealed import SealedCkksXor, evaluate
+from sealdog.xor.ckks.session import train_ckks_xor
+from sealdog.xor.ckks.training import CkksXorTrainer, kappa
+from sealdog.xor.momentum import (
     MomentumConfig,
     MomentumState,
     Outcome,
     train_momentum,
 )
-from sealdog.xor.outputs import xor_bits  # noqa: E402
-from sealdog.xor.plaintext import INPUTS  # noqa: E402
-from sealdog.xor.sealed import join_blobs, split_blobs  # noqa: E402
+from sealdog.xor.outputs import xor_bits
+from sealdog.xor.plaintext import INPUTS
+from sealdog.xor.sealed import join_blobs, split_blobs
 
 FOUR = [[0, 0], [0, 1], [1, 0], [1, 1]]
 CONFIG = MomentumConfig(seed=3)

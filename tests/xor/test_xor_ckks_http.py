@@ -29,13 +29,13 @@ import pytest
 
 pytest.importorskip("tenseal")
 
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from sealdog.crypto.ckks.params import PRESETS  # noqa: E402
-from sealdog.xor.ckks import http as xor_http  # noqa: E402
-from sealdog.xor.ckks.keyholder import XorKeyHolder  # noqa: E402
-from sealdog.xor.ckks.outputs import OUTPUT_TOLERANCE  # noqa: E402
-from sealdog.xor.momentum import MomentumConfig, train_momentum  # noqa: E402
+from sealdog.crypto.ckks.params import PRESETS
+from sealdog.xor.ckks import http as xor_http
+from sealdog.xor.ckks.keyholder import XorKeyHolder
+from sealdog.xor.ckks.outputs import OUTPUT_TOLERANCE
+from sealdog.xor.momentum import MomentumConfig, train_momentum
 
 REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "src")}

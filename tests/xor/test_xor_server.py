@@ -7,8 +7,8 @@ from __future__ import annotations
 import io
 import json
 import random
-import zipfile
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,28 +18,28 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
-from server_testkit import UvicornProcess, bearer, make_server, make_settings  # noqa: E402
+from server_testkit import UvicornProcess, bearer, make_server, make_settings
 
-from sealdog.client.errors import NotFoundError  # noqa: E402
-from sealdog.client.http import (  # noqa: E402
+from sealdog.client.errors import NotFoundError
+from sealdog.client.http import (
     DirectResult,
     EncryptedOutputs,
     InboxAck,
     ScoreResult,
     SealdogClient,
 )
-from sealdog.crypto.vhe.errors import NoiseBudgetExhausted  # noqa: E402
-from sealdog.crypto.vhe.keys import generate_secret_key  # noqa: E402
-from sealdog.crypto.vhe.params import PRESETS  # noqa: E402
-from sealdog.server.app import prepare_storage  # noqa: E402
-from sealdog.server.auth import Role, issue_token  # noqa: E402
-from sealdog.server.settings import ServerSettings  # noqa: E402
-from sealdog.xor.encrypted import encrypt_net  # noqa: E402
-from sealdog.xor.outputs import OUTPUT_TOLERANCE, decrypt_xor_outputs, xor_bits  # noqa: E402
-from sealdog.xor.plaintext import INPUTS, TrainingConfig, XorNet, train_plaintext  # noqa: E402
-from sealdog.sealed_model import SealedModel, compute_digest  # noqa: E402
-from sealdog.xor.keyholder import seal_xor_network  # noqa: E402
-from sealdog.xor.sealed import SealedXor, join_blobs, split_blobs  # noqa: E402
+from sealdog.crypto.vhe.errors import NoiseBudgetExhausted
+from sealdog.crypto.vhe.keys import generate_secret_key
+from sealdog.crypto.vhe.params import PRESETS
+from sealdog.sealed_model import SealedModel, compute_digest
+from sealdog.server.app import prepare_storage
+from sealdog.server.auth import Role, issue_token
+from sealdog.server.settings import ServerSettings
+from sealdog.xor.encrypted import encrypt_net
+from sealdog.xor.keyholder import seal_xor_network
+from sealdog.xor.outputs import OUTPUT_TOLERANCE, decrypt_xor_outputs, xor_bits
+from sealdog.xor.plaintext import INPUTS, TrainingConfig, XorNet, train_plaintext
+from sealdog.xor.sealed import SealedXor, join_blobs, split_blobs
 
 FOUR = [[0, 0], [0, 1], [1, 0], [1, 1]]
 
@@ -249,8 +249,7 @@ def test_in_process_scoring_matches_plaintext_and_auth(server, xor_id, sealed_te
 def test_request_validation_accepts_exactly_bit_pairs(rows) -> None:
     from pydantic import ValidationError
 
-    from sealdog.server.kinds.base import ScoringInputError
-    from sealdog.server.kinds.base import check_bit_rows
+    from sealdog.server.kinds.base import ScoringInputError, check_bit_rows
     from sealdog.server.schemas import ScoreRequest
 
     valid = all(len(r) == 2 and set(r) <= {0, 1} for r in rows)
