@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sealdog.cli import app
+from sealdog.cli_errors import ExitStatus
 from sealdog.crypto.paillier import (
     LinearScorer,
     decrypt_verdicts,
@@ -21,7 +22,7 @@ from sealdog.crypto.paillier import (
 )
 from sealdog.mail.featuriser import FeaturiserSpec
 from sealdog.sealed_model import SealedModel
-from sealdog.trainer.model import LinearModel, ModelFileError
+from sealdog.trainer.model import LinearModel, ModelFileError, UnknownMailboxError
 from sealdog.trainer.sealing import public_metadata, seal_plaintext_model
 
 SPEC = FeaturiserSpec(n_buckets=16)
@@ -139,7 +140,7 @@ def test_seal_cli_seals_for_a_known_mailbox_and_refuses_another(tmp_path: Path) 
     result = runner.invoke(
         app, [*base, "--mailbox", "/mail/carol", "--out", str(tmp_path / "c.sealed")]
     )
-    assert result.exit_code != 0
+    assert result.exit_code == ExitStatus.BAD_INPUT
     assert "/mail/alice" in result.output and "/mail/bob" in result.output
     assert not (tmp_path / "c.sealed").exists()
 
@@ -198,3 +199,33 @@ def test_evaluation_judges_and_seals_each_email_with_its_mailbox_model(
         model.for_mailbox(b).bias for b in ("/mail/alice", "/mail/bob", "/mail/carol")
     )
     assert check.n_scored == 40 and check.agreement == 1.0 and check.agreement_fixed_point == 1.0
+
+
+def test_a_mailbox_may_be_named_by_its_folder_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = str(tmp_path / "alice")
+    model = LinearModel(np.zeros(16), 0.0, SPEC, {}, {name: 0.5})
+    monkeypatch.chdir(tmp_path)
+    assert model.for_named_mailbox("alice").bias == model.for_named_mailbox(name).bias == -0.5
+    with pytest.raises(UnknownMailboxError, match="alice"):
+        model.for_named_mailbox("carol")
+
+
+def test_audit_checks_a_mailbox_sealed_model_against_that_mailbox(tmp_path: Path) -> None:
+    from sealdog.client.audit import run_audit
+
+    model = _model()
+    model.save(tmp_path / "model.json")
+    pk, sk = generate_keypair(512, insecure=True)
+    seal_plaintext_model(model.for_mailbox("/mail/alice"), pk).write(tmp_path / "a.sealed")
+    common: dict[str, Any] = {
+        "sealed_path": tmp_path / "a.sealed",
+        "plain_path": tmp_path / "model.json",
+        "secret_key": sk,
+        "openings_path": None,
+        "workers": 1,
+        "top": 3,
+    }
+    assert run_audit(**common, mailbox="/mail/alice").passed
+    assert not run_audit(**common).passed  # the default's bias is not alice's

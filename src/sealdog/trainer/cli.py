@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 from dataclasses import replace
 from enum import StrEnum
@@ -482,19 +481,8 @@ def import_sklearn_command(
 
 
 def _model_for_mailbox(model: LinearModel, mailbox: str | None) -> LinearModel:
-    """`model.for_mailbox(mailbox)`, refusing a name the model has no threshold for (a
-    mailbox is named as at training, or by a path to its folder)."""
-    if mailbox is None:
-        return model
-    known = model.mailbox_offsets
-    name = mailbox if mailbox in known else os.path.abspath(mailbox)
-    if name not in known:
-        listed = ", ".join(known) if known else "none: the model has one threshold"
-        raise typer.BadParameter(
-            f"the model has no threshold for mailbox {mailbox!r}; known mailboxes: {listed}",
-            param_hint="--mailbox",
-        )
-    return model.for_mailbox(name)
+    """The model for `--mailbox` (`LinearModel.for_named_mailbox`), or the default."""
+    return model if mailbox is None else model.for_named_mailbox(mailbox)
 
 
 @handles_errors

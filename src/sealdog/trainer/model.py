@@ -45,6 +45,10 @@ class ModelFileError(SealdogError):
     """A plaintext model file is missing, malformed or inconsistent with its featuriser."""
 
 
+class UnknownMailboxError(SealdogError):
+    """A mailbox was named (`--mailbox`) that the model has no threshold of its own for."""
+
+
 @dataclass(frozen=True)
 class LinearModel:
     """A linear spam detector in the clear. Invariant: ``len(weights) == featuriser.n_features``."""
@@ -112,6 +116,19 @@ class LinearModel:
         meta["threshold_folded"] = float(meta.get("threshold_folded", 0.0)) + offset
         meta["mailbox"] = name
         return LinearModel(self.weights, self.bias - offset, self.featuriser, meta)
+
+    def for_named_mailbox(self, name: str) -> LinearModel:
+        """`for_mailbox` for a name a user typed (`--mailbox`): as at training, or a path to
+        the mailbox's folder; a name the model does not know is refused, listing the known
+        ones (silently sealing the default for a typo would change the FPR unnoticed)."""
+        known = self.mailbox_offsets
+        key = name if name in known else os.path.abspath(name)
+        if key not in known:
+            listed = ", ".join(known) if known else "none (the model has one threshold)"
+            raise UnknownMailboxError(
+                f"the model has no threshold for mailbox {name!r}; known mailboxes: {listed}"
+            )
+        return self.for_mailbox(key)
 
     # -- serialisation -------------------------------------------------------------------
 
