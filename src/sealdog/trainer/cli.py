@@ -275,10 +275,11 @@ def _print_expected(report: Any, target_fpr: float | None) -> None:
     if per_box:
         typer.echo(
             f"per-mailbox thresholds: {len(per_box)} mailboxes get the threshold that holds the "
-            "target on their own ham (seal with --mailbox NAME); any other mailbox gets the "
-            f"pooled threshold {report.threshold:.4g}, the default, which holds the target "
-            "only on all the training ham pooled: a mailbox the model never saw may see a "
-            "higher FPR (below)"
+            "target on their own ham (seal with --mailbox NAME): "
+            + ", ".join(f"{name} {t:.4g}" for name, t in per_box.items())
+            + f"; any other mailbox gets the pooled threshold {report.threshold:.4g}, the "
+            "default, which holds the target only on all the training ham pooled: a mailbox "
+            "the model never saw may see a higher FPR (below)"
         )
     held = report.validation.get("held_out_mailbox")
     if held:
