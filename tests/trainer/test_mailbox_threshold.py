@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from own_mail import make_email, write_corpus
@@ -188,3 +190,27 @@ def test_training_keeps_each_mailbox_threshold_as_an_offset_and_stays_order_free
     assert again_report.threshold == report.threshold
     assert again.to_dict() == model.to_dict()
     assert again_report.validation["expected"] == v["expected"]
+
+
+def test_cross_validation_judges_each_email_by_its_mailbox_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sealdog.trainer import crossval
+
+    mail = read_labelled(_mailboxes(tmp_path), V2, workers=1)
+    config = TrainingConfig(featuriser=V2, c_grid=(0.3,), target_fpr=TARGET, workers=1)
+    seen: list[tuple[dict[str, float], list[str]]] = []
+    real = crossval.mailbox_scores
+
+    def spy(model: Any, X: Any, boxes: Any) -> np.ndarray:
+        seen.append((dict(model.mailbox_offsets), list(boxes)))
+        return real(model, X, boxes)
+
+    monkeypatch.setattr(crossval, "mailbox_scores", spy)
+    result = crossval.cross_validate(
+        mail, config, folds=3, baseline=False, key_bits=512, insecure_key=True
+    )
+    assert len(seen) == 3
+    assert sorted(b for _, boxes in seen for b in boxes) == sorted(mail.mailboxes)
+    assert all(set(offsets) == set(mail.mailboxes) for offsets, _ in seen)
+    assert result.agreement == 1.0 and result.agreement_fixed_point == 1.0
