@@ -145,3 +145,21 @@ def test_ctrl_c_during_the_demo_stops_the_server(tmp_path: Path) -> None:
     assert proc.wait(timeout=60) != 0
     with pytest.raises(httpx.ConnectError):
         httpx.get(url + "/healthz", timeout=2)
+
+
+def test_the_demo_judges_held_out_mail_of_one_known_mailbox_by_its_threshold() -> None:
+    import numpy as np
+
+    from sealdog.client.demo import model_for_held_out
+    from sealdog.data.enron import LabelledEmail
+    from sealdog.mail.featuriser import FeaturiserSpec
+    from sealdog.trainer.model import LinearModel
+
+    model = LinearModel(np.ones(8), -1.0, FeaturiserSpec(n_buckets=8), {}, {"enron6": 0.5})
+    enron6 = [LabelledEmail("enron6", f"{i}", i % 2, b"x") for i in range(4)]
+    judged, whose = model_for_held_out(model, enron6)
+    assert judged.bias == model.for_mailbox("enron6").bias == -1.5 and "enron6" in whose
+    mixed = [*enron6, LabelledEmail("enron5", "y", 0, b"y")]
+    assert model_for_held_out(model, mixed)[0] is model
+    unseen = [LabelledEmail("samples", "z", 0, b"z")]
+    assert model_for_held_out(model, unseen) == (model, "the default")

@@ -154,7 +154,8 @@ def test_train_cli_prints_what_a_new_mailbox_should_expect(tmp_path: Path) -> No
     r = CliRunner().invoke(app, [*args, "--target-fpr", "0.05", "--c-grid", "0.3,1"])
     assert r.exit_code == 0, r.output
     assert "expected on a mailbox it never saw (each of 2 mailbox folds held out)" in r.stdout
-    assert "holds the target on each of 2 mailboxes (pooled ham alone: " in r.stdout
+    assert "per-mailbox thresholds: 2 mailboxes get the threshold" in r.stdout
+    assert str(tmp_path / "alice") in r.stdout and "any other mailbox gets the pooled" in r.stdout
 
 
 def test_mailbox_folds_order_free_and_keep_duplicates_together() -> None:

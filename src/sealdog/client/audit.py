@@ -134,15 +134,19 @@ def run_audit(
     progress: Progress | None = None,
     mail: MailSet | None = None,
     terms_path: Path | None = None,
+    mailbox: str | None = None,
 ) -> AuditResult:
     """Check the sealed model (see module doc), then describe and evaluate it.
 
     `mail` is the user's labelled evaluation mail (`MailSet`); `terms_path` a term map
-    (default: ``<model>.terms.json`` next to the plaintext model, if present).
+    (default: ``<model>.terms.json`` next to the plaintext model, if present); `mailbox`
+    the mailbox the model was sealed for (`sealdog seal --mailbox`), None: the default.
     """
     model = SealedModel.read(sealed_path)  # verifies the digest: tampered bytes fail here
     info = _model_info(model)
     plain = load_plain_model(plain_path) if plain_path else None
+    if plain is not None and mailbox is not None:
+        plain = plain.for_named_mailbox(mailbox)
     if plain is not None:
         _same_featuriser(model, plain)
     if secret_key is not None:

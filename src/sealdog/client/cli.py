@@ -772,6 +772,11 @@ def audit(
     plain_model: Path = typer.Option(
         None, "--model", help="The plaintext model it should match (from `sealdog train`)."
     ),
+    mailbox: str | None = typer.Option(
+        None,
+        "--mailbox",
+        help="The mailbox the model was sealed for (`sealdog seal --mailbox`); default: none.",
+    ),
     secret_key: Path = typer.Option(
         None, "--secret-key", "-k", help="Key holder mode: decrypt the sealed model."
     ),
@@ -891,11 +896,19 @@ def audit(
                 else None
             ),
             terms_path=terms,
+            mailbox=mailbox,
         )
     if signing_key is not None and result.passed:
         assert max_weight is not None and plain_model is not None
         _attest(
-            result, sealed_model, plain_model, signing_key, max_weight, declared, attestation_out
+            result,
+            sealed_model,
+            plain_model,
+            signing_key,
+            max_weight,
+            declared,
+            attestation_out,
+            mailbox,
         )
     audit_mod.write_report(report, result)
     audit_mod.print_summary(result)
@@ -914,6 +927,7 @@ def _attest(
     max_weight: float,
     declared: dict[str, Any] | None,
     out: Path | None,
+    mailbox: str | None = None,
 ) -> None:
     """The bound checks, then (if they pass) the signed attestation; recorded on `result`."""
     from sealdog.client.attestation import attest, check_bounds, write_attestation
@@ -921,9 +935,10 @@ def _attest(
     from sealdog.trainer.model import LinearModel
 
     model = SealedModel.read(sealed_model)
-    bounds = check_bounds(
-        model, LinearModel.load(plain_model), max_weight=max_weight, declared_featuriser=declared
-    )
+    plain = LinearModel.load(plain_model)
+    if mailbox is not None:
+        plain = plain.for_named_mailbox(mailbox)
+    bounds = check_bounds(model, plain, max_weight=max_weight, declared_featuriser=declared)
     result.bound_checks = bounds.checked
     if not bounds.passed:
         result.passed = False

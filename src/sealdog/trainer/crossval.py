@@ -5,11 +5,14 @@ an existing model on labelled mail.
 (`splits.duplicate_aware_folds`, the same as training's inner folds, with another seed).
 For each fold the *whole* training procedure runs on the other folds (vocabulary fitting,
 the inner k-fold choice of C and threshold, the final fit), and the fold is scored by that
-model at its folded threshold; the figures pool all folds' scores. A mixed-in `--base`
+model at its folded threshold (each e-mail by the model for its mailbox,
+`LinearModel.for_mailbox`, when the mail comes from several); the figures pool all folds'
+scores. A mixed-in `--base`
 corpus only ever trains. The baseline is scikit-learn's ``CountVectorizer(binary=True)``
 + ``LogisticRegression()`` (defaults) at threshold 0 on the subject + body text
 (`email_parts(raw).as_text()`), on the same folds, in the same run. With a key size, every
-fold's model is also sealed and the fold is scored through it (`encrypted_agreement`).
+fold's model is also sealed and the fold is scored through it
+(`encrypted_agreement_by_mailbox`).
 
 `evaluate_model` scores a model file's verdicts on labelled mail: pooled metrics, per PATH,
 and the same encrypted-path check.
@@ -25,7 +28,13 @@ from typing import Any
 import numpy as np
 
 from sealdog.trainer.corpus import index_corpus
-from sealdog.trainer.evaluation import EncryptedCheck, classification_metrics, encrypted_agreement
+from sealdog.trainer.evaluation import (
+    EncryptedCheck,
+    classification_metrics,
+    encrypted_agreement,
+    encrypted_agreement_by_mailbox,
+    mailbox_scores,
+)
 from sealdog.trainer.mailset import LabelledMail
 from sealdog.trainer.model import LinearModel
 from sealdog.trainer.training import (
@@ -186,7 +195,8 @@ def cross_validate(
         featuriser = corpus.featuriser
         rows = [featuriser.index_terms(mail.terms[i]) for i in test]
         X_test = index_corpus(featuriser, [mail.terms[i] for i in test])
-        scores[test] = model.decision_function(X_test)
+        test_boxes = [mail.mailboxes[i] for i in test] if mail.mailboxes else None
+        scores[test] = mailbox_scores(model, X_test, test_boxes)
         detail: dict[str, Any] = {
             "fold": fold,
             "n_test": len(test),
@@ -197,9 +207,10 @@ def cross_validate(
         if keypair is not None:
             if stage:
                 stage(f"fold {fold + 1} of {k}: sealing and scoring encrypted", None)
-            check = encrypted_agreement(
+            check = encrypted_agreement_by_mailbox(
                 model,
                 [(r.indices, r.counts) for r in rows],
+                test_boxes,
                 key_bits=keypair[0].bits,
                 insecure=insecure_key,
                 keypair=keypair,

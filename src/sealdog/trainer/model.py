@@ -4,8 +4,18 @@ Decision rule, the one the sealed model computes under encryption:
 ``spam  <=>  bias + sum_i weights[i] * counts[i] >= 0``. The operating threshold chosen
 at training time is already subtracted from `bias`, so sealing needs nothing else.
 
-File format: one JSON object (``format: sealdog-plaintext-model``, ``version: 1``), written
-atomically. Weights are stored as JSON floats, which round-trip float64 exactly.
+Per-mailbox operating point: a model trained on two or more mailboxes folds the *pooled*
+threshold into `bias` (the default, for mail of any mailbox it never saw) and keeps each
+known mailbox's threshold as an offset from it (`mailbox_offsets`: that mailbox's
+threshold minus the pooled one). `for_mailbox` is the one place that applies an offset;
+the weights are shared. The offsets are the key holder's secret like the threshold itself:
+`sealdog.trainer.sealing` never puts them in a sealed model.
+
+File format: one JSON object (``format: sealdog-plaintext-model``), written atomically.
+Version 1: weights, bias, featuriser, metadata. Version 2 (written only when there are
+offsets, so an older reader refuses the file rather than silently dropping the per-mailbox
+thresholds): version 1 plus ``mailbox_thresholds: {"offsets": {name: offset}}``. Weights
+and offsets are stored as JSON floats, which round-trip float64 exactly.
 """
 
 from __future__ import annotations
@@ -27,10 +37,16 @@ from sealdog.mail.featuriser import Featuriser, FeaturiserSpec, SparseFeatures
 
 MODEL_FORMAT = "sealdog-plaintext-model"
 MODEL_VERSION = 1
+MODEL_VERSION_MAILBOXES = 2
+"""The version of a file that carries per-mailbox threshold offsets."""
 
 
 class ModelFileError(SealdogError):
     """A plaintext model file is missing, malformed or inconsistent with its featuriser."""
+
+
+class UnknownMailboxError(SealdogError):
+    """A mailbox was named (`--mailbox`) that the model has no threshold of its own for."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +57,9 @@ class LinearModel:
     bias: float
     featuriser: FeaturiserSpec
     metadata: dict[str, Any] = field(default_factory=dict)
+    mailbox_offsets: dict[str, float] = field(default_factory=dict)
+    """Threshold offset of each mailbox the model was trained on (its threshold minus the
+    folded pooled one); any other mailbox gets the folded threshold. Empty: one threshold."""
 
     def __post_init__(self) -> None:
         weights = np.asarray(self.weights, dtype=np.float64)
@@ -52,6 +71,18 @@ class LinearModel:
             )
         if not np.all(np.isfinite(weights)) or not math.isfinite(self.bias):
             raise ModelFileError("model weights and bias must be finite numbers")
+        offsets = self.mailbox_offsets
+        if not isinstance(offsets, dict) or not all(
+            isinstance(k, str)
+            and isinstance(v, (int, float))
+            and not isinstance(v, bool)
+            and math.isfinite(v)
+            for k, v in offsets.items()
+        ):
+            raise ModelFileError(
+                "mailbox threshold offsets must map mailbox names (strings) to finite numbers"
+            )
+        object.__setattr__(self, "mailbox_offsets", {k: float(offsets[k]) for k in sorted(offsets)})
 
     def make_featuriser(self) -> Featuriser:
         return Featuriser.from_spec(self.featuriser)
@@ -70,20 +101,50 @@ class LinearModel:
         """The same model with decision ``score >= threshold`` folded into the bias."""
         meta = dict(self.metadata)
         meta["threshold_folded"] = float(meta.get("threshold_folded", 0.0)) + float(threshold)
-        return LinearModel(self.weights, self.bias - float(threshold), self.featuriser, meta)
+        return LinearModel(
+            self.weights, self.bias - float(threshold), self.featuriser, meta, self.mailbox_offsets
+        )
+
+    def for_mailbox(self, name: str | None) -> LinearModel:
+        """The model that judges mail of mailbox `name`: its threshold offset folded into
+        the bias (score = default score - offset), no offsets left. A mailbox the model
+        does not know (or None) gets the default, i.e. this model itself."""
+        if name is None or name not in self.mailbox_offsets:
+            return self
+        offset = self.mailbox_offsets[name]
+        meta = dict(self.metadata)
+        meta["threshold_folded"] = float(meta.get("threshold_folded", 0.0)) + offset
+        meta["mailbox"] = name
+        return LinearModel(self.weights, self.bias - offset, self.featuriser, meta)
+
+    def for_named_mailbox(self, name: str) -> LinearModel:
+        """`for_mailbox` for a name a user typed (`--mailbox`): as at training, or a path to
+        the mailbox's folder; a name the model does not know is refused, listing the known
+        ones (silently sealing the default for a typo would change the FPR unnoticed)."""
+        known = self.mailbox_offsets
+        key = name if name in known else os.path.abspath(name)
+        if key not in known:
+            listed = ", ".join(known) if known else "none (the model has one threshold)"
+            raise UnknownMailboxError(
+                f"the model has no threshold for mailbox {name!r}; known mailboxes: {listed}"
+            )
+        return self.for_mailbox(key)
 
     # -- serialisation -------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "format": MODEL_FORMAT,
-            "version": MODEL_VERSION,
+            "version": MODEL_VERSION_MAILBOXES if self.mailbox_offsets else MODEL_VERSION,
             "kind": "linear",
             "bias": float(self.bias),
             "weights": self.weights.tolist(),
             "featuriser": self.featuriser.to_dict(),
             "metadata": self.metadata,
         }
+        if self.mailbox_offsets:
+            data["mailbox_thresholds"] = {"offsets": dict(self.mailbox_offsets)}
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> LinearModel:
@@ -91,20 +152,32 @@ class LinearModel:
             raise ModelFileError(
                 f"not a Sealdog plaintext model (expected format {MODEL_FORMAT!r})"
             )
-        if data.get("version") != MODEL_VERSION:
+        version = data.get("version")
+        if version not in (MODEL_VERSION, MODEL_VERSION_MAILBOXES):
             raise ModelFileError(
-                f"unsupported model version {data.get('version')!r} (expected {MODEL_VERSION})"
+                f"unsupported model version {version!r} (expected {MODEL_VERSION} or "
+                f"{MODEL_VERSION_MAILBOXES})"
+            )
+        if (version == MODEL_VERSION_MAILBOXES) != ("mailbox_thresholds" in data):
+            raise ModelFileError(
+                f"malformed model file: version {MODEL_VERSION_MAILBOXES} and only it carries "
+                "mailbox_thresholds"
             )
         try:
             spec = FeaturiserSpec.from_dict(data["featuriser"])
             weights = np.asarray(data["weights"], dtype=np.float64)
             bias = float(data["bias"])
             metadata = dict(data.get("metadata") or {})
+            offsets: Any = {}
+            if version == MODEL_VERSION_MAILBOXES:
+                offsets = data["mailbox_thresholds"]["offsets"]
+                if not isinstance(offsets, dict) or not offsets:
+                    raise ValueError("mailbox_thresholds.offsets must be a non-empty object")
         except FeaturiserSpecError:
             raise
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFileError(f"malformed model file: {exc}") from exc
-        return cls(weights, bias, spec, metadata)
+        return cls(weights, bias, spec, metadata, dict(offsets))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model as JSON, atomically (a reader never sees half a file)."""

@@ -5,7 +5,9 @@ featuriser spec in clear (the server needs it to featurise), the fixed-point sca
 bounds, and the model's metadata minus anything that would tell the server about the
 weights (intercept, threshold, chosen C are dropped: with them and a few verdicts the server
 could learn about the score scale), and so is where the training data lay on the key
-holder's disk.
+holder's disk. A model trained on several mailboxes is sealed for one of them
+(`LinearModel.for_mailbox`, `sealdog seal --mailbox`) or for the default: either way one
+bias, never the per-mailbox offsets, nor which mailbox it is for.
 """
 
 from __future__ import annotations
@@ -17,7 +19,17 @@ from sealdog.crypto.paillier.fixed_point import DEFAULT_SCALE_BITS
 from sealdog.sealed_model import SealedModel, seal_model
 from sealdog.trainer.model import LinearModel
 
-_PRIVATE_METADATA = ("intercept", "threshold_folded", "c", "corpus_path")
+_PRIVATE_METADATA = (
+    "intercept",
+    "threshold_folded",
+    "c",
+    "corpus_path",
+    "mailbox",
+    "mailbox_thresholds",
+)
+"""Metadata keys that never travel: the per-mailbox threshold offsets
+(`LinearModel.mailbox_offsets`, never metadata, and listed here so they could not leak if
+they were) and the mailbox a model was sealed for are secrets like the threshold."""
 
 
 def public_metadata(model: LinearModel, extra: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -12,10 +12,10 @@ is made from out-of-fold scores of a stratified, seeded, duplicate-aware k-fold
   higher ROC AUC, then the smaller C);
 - the threshold = the smallest one that keeps the out-of-fold ham's false-positive rate at
   or below the target (`threshold_for_fpr`); when the ham comes from two or more mailboxes
-  (`ham_mailboxes`), the smallest one that keeps it at or below the target on *each*
-  mailbox that holds enough ham to resolve the target, and on all the ham pooled
-  (`threshold_for_fpr_each`): a small mailbox whose ham scores higher is not averaged away
-  by a large one (measured in docs/trainer.md);
+  (`ham_mailboxes`), a per-mailbox operating point (`row_thresholds`): each mailbox that
+  holds enough ham to resolve the target gets the threshold that holds it on its own ham
+  (a small mailbox whose ham scores higher is not averaged away by a large one), and mail
+  of any other mailbox the pooled threshold (measured in docs/trainer.md);
 - the expected FPR/FNR are *cross-fitted*: each fold's messages are judged at the threshold
   chosen on the other folds' out-of-fold scores, so no message judges a threshold it chose;
   the intervals are Wilson 95% score intervals on those counts.
@@ -26,9 +26,8 @@ is also fitted on folds that hold out whole mailboxes, and the C whose out-of-fo
 rank the held-out mailboxes best (ROC AUC; ties: the smaller C) wins. The threshold still
 comes from the stratified folds (set on held-out mailboxes it was far too conservative,
 measured in docs/trainer.md, and a user's detector meets mail of the mailboxes it was
-trained on), but must hold on each mailbox's own out-of-fold ham. The held-out-mailbox
-FPR/FNR at the chosen threshold are reported (`Selection.held_out_mailbox`), so a user
-sees what another mailbox would get.
+trained on), per mailbox as above. The held-out-mailbox FPR/FNR at the pooled threshold
+(what a mailbox the detector never saw gets) are reported (`Selection.held_out_mailbox`).
 
 Rows that may train but never be judged (a `--base` corpus mixed in) have fold -1.
 """
@@ -86,18 +85,23 @@ def threshold_for_fpr(ham_scores: np.ndarray, target_fpr: float) -> float:
     return float(np.nextafter(scores[allowed], np.inf))
 
 
-def threshold_for_fpr_each(
-    ham_scores: np.ndarray, ham_mailboxes: np.ndarray | None, target_fpr: float
-) -> float:
-    """Smallest threshold that keeps the FPR at or below the target on all the ham pooled and
-    on the ham of each mailbox able to resolve it (n_ham * target >= 1, e.g. 200 ham at
-    0.5%): the max of `threshold_for_fpr` over those. A mailbox with less ham counts only in
-    the pool (one of its e-mails would otherwise decide the threshold alone). Without
-    mailboxes, or with one, this is exactly `threshold_for_fpr`."""
+def row_thresholds(
+    ham_scores: np.ndarray,
+    ham_mailboxes: np.ndarray | None,
+    target_fpr: float,
+    mailboxes: np.ndarray | None,
+) -> tuple[float, np.ndarray | float]:
+    """(pooled threshold, the threshold each row of `mailboxes` is judged at) under the
+    per-mailbox operating point: a row of a mailbox whose ham resolves the target gets that
+    mailbox's own threshold (`mailbox_thresholds`), any other row the pooled one. Without
+    mailboxes (or with one) every row gets the pooled threshold (a float)."""
     pooled = threshold_for_fpr(ham_scores, target_fpr)
-    if ham_mailboxes is None:
-        return pooled
-    return max([pooled, *mailbox_thresholds(ham_scores, ham_mailboxes, target_fpr).values()])
+    if ham_mailboxes is None or mailboxes is None:
+        return pooled, pooled
+    own = mailbox_thresholds(ham_scores, ham_mailboxes, target_fpr)
+    if not own:
+        return pooled, pooled
+    return pooled, np.array([own.get(str(m), pooled) for m in mailboxes], dtype=np.float64)
 
 
 def mailbox_thresholds(
@@ -204,17 +208,18 @@ def error_at_fpr(
     target_fpr: float | None,
     mailboxes: np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """(threshold, error rate) on labelled scores when the threshold is set for target_fpr
-    (on each mailbox too when `mailboxes` names each row's, `threshold_for_fpr_each`)."""
+    """(pooled threshold, error rate) on labelled scores when the threshold is set for
+    target_fpr (each row at its own mailbox's threshold when `mailboxes` names each row's,
+    `row_thresholds`)."""
     ham = y == 0
-    threshold = (
-        0.0
-        if target_fpr is None
-        else threshold_for_fpr_each(
-            scores[ham], None if mailboxes is None else mailboxes[ham], target_fpr
+    if target_fpr is None:
+        threshold: float = 0.0
+        per_row: np.ndarray | float = 0.0
+    else:
+        threshold, per_row = row_thresholds(
+            scores[ham], None if mailboxes is None else mailboxes[ham], target_fpr, mailboxes
         )
-    )
-    predicted = scores >= threshold
+    predicted = scores >= per_row
     return threshold, float(np.mean(predicted != (y == 1)))
 
 
@@ -256,18 +261,21 @@ def cross_fitted_operating_point(
     mailboxes: np.ndarray | None = None,
 ) -> OperatingPoint:
     """Errors when each fold is judged at the threshold chosen on the other folds' scores
-    (by the same rule as the model's: per mailbox too when `mailboxes` is given)."""
+    (by the same rule as the model's: each row at its own mailbox's threshold when
+    `mailboxes` is given, `row_thresholds`)."""
     fp = fn = 0
     judged = folds >= 0
     for fold in np.unique(folds[judged]):
         here = folds == fold
         others = judged & ~here
-        if target_fpr is None:
-            thr = 0.0
-        else:
+        thr: np.ndarray | float = 0.0
+        if target_fpr is not None:
             ham = others & (y == 0)
-            thr = threshold_for_fpr_each(
-                scores[ham], None if mailboxes is None else mailboxes[ham], target_fpr
+            _, thr = row_thresholds(
+                scores[ham],
+                None if mailboxes is None else mailboxes[ham],
+                target_fpr,
+                None if mailboxes is None else mailboxes[here],
             )
         predicted = scores[here] >= thr
         fp += int(np.sum(predicted & (y[here] == 0)))
@@ -281,6 +289,7 @@ class Selection:
 
     c: float
     threshold: float
+    """The pooled threshold: the default, for mail of a mailbox not in `mailbox_thresholds`."""
     grid: list[dict[str, Any]]
     expected: OperatingPoint
     scores: np.ndarray
@@ -288,8 +297,9 @@ class Selection:
     held_out_mailbox: OperatingPoint | None = None
     """Errors at the chosen threshold on mailboxes held out whole (None: one mailbox)."""
     mailbox_thresholds: dict[str, float] | None = None
-    """Per-mailbox thresholds the threshold is the max of, with the pooled one under
-    ``""`` (None: the ham is from one mailbox, the pooled threshold alone)."""
+    """Each mailbox's own threshold (those whose ham resolves the target; mail of any other
+    mailbox gets `threshold`), with the pooled one under ``""`` (None: the ham is from one
+    mailbox, the pooled threshold alone)."""
 
 
 def select(
@@ -311,8 +321,8 @@ def select(
     when `workers` > 1 (the folds of each C are fitted in parallel). `mailbox_folds`
     (whole mailboxes held out, -1 for rows never judged) makes C the one that carries over
     best to an unseen mailbox. `ham_mailboxes` (each row's mailbox, when the judged ham
-    comes from two or more) makes the threshold hold on each mailbox
-    (`threshold_for_fpr_each`)."""
+    comes from two or more) gives each mailbox its own threshold (`row_thresholds`);
+    `Selection.threshold` is then the pooled one, for mail of any other mailbox."""
     from sklearn.metrics import roc_auc_score
 
     if not c_grid:

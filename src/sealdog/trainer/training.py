@@ -13,11 +13,14 @@ Pipeline (the model depends on the corpus's contents, never on its order):
    threshold keeps the out-of-fold ham's false-positive rate at or below the target; with
    two or more mailboxes (`PreparedCorpus.mailboxes`), C is the one that ranks mailboxes
    held out whole best (`splits.mailbox_folds`), so it carries over to another mailbox,
-   and the threshold keeps the out-of-fold FPR at or below the target on each mailbox with
-   enough ham to tell (`selection.threshold_for_fpr_each`);
-5. the final model is fitted on all training e-mails with that C and the threshold is
-   folded into the bias. The report carries the cross-fitted expected FPR/FNR with Wilson
-   95% intervals, and a warning when there is too little ham for the target.
+   and the operating point is per mailbox (`selection.row_thresholds`): each mailbox with
+   enough ham to resolve the target gets the threshold that holds it on its own
+   out-of-fold ham, mail of any other mailbox the pooled threshold;
+5. the final model is fitted on all training e-mails with that C and the (pooled)
+   threshold is folded into the bias; the per-mailbox thresholds are kept as offsets from
+   it (`LinearModel.mailbox_offsets`, applied by `LinearModel.for_mailbox`). The report
+   carries the cross-fitted expected FPR/FNR with Wilson 95% intervals, and a warning
+   when there is too little ham for the target.
 
 Learner: `nb-logistic` (default) is logistic regression on features scaled by their
 naive-Bayes log-count ratio (Wang & Manning, 2012, "NBSVM"); the final weights are the
@@ -428,11 +431,17 @@ def train_prepared(
         "grid": selection.grid,
         "expected": selection.expected.to_dict(),
     }
+    offsets: dict[str, float] = {}
     if selection.mailbox_thresholds is not None:
         pooled = selection.mailbox_thresholds.pop("")
-        validation["threshold_rule"] = "each mailbox"
+        validation["threshold_rule"] = "per mailbox"
         validation["pooled_threshold"] = pooled
         validation["mailbox_thresholds"] = selection.mailbox_thresholds
+        offsets = {
+            name: t - selection.threshold
+            for name, t in selection.mailbox_thresholds.items()
+            if math.isfinite(t)
+        }
     if selection.held_out_mailbox is not None and by_mailbox is not None:
         validation["mailboxes"] = int(by_mailbox.max()) + 1
         validation["held_out_mailbox"] = selection.held_out_mailbox.to_dict()
@@ -452,9 +461,9 @@ def train_prepared(
         "n_train_spam": int(np.sum(y == 1)),
         "selection": f"{k}-fold out-of-fold scores, seed {config.seed}",
     }
-    model = LinearModel(weights, intercept, corpus.featuriser.spec, metadata).with_threshold(
-        selection.threshold
-    )
+    model = LinearModel(
+        weights, intercept, corpus.featuriser.spec, metadata, offsets
+    ).with_threshold(selection.threshold)
     report = TrainingReport(
         n_train=len(y),
         n_features=corpus.featuriser.n_features,
