@@ -314,6 +314,18 @@ def ray_eps(
     return run["eps"], run["eps_with_startup"], run["workers_ready_s"]
 
 
+def write_boxes(raws: list[bytes], work: Path) -> list[Path]:
+    """The e-mails as .eml files in four folders under `work`, consecutive quarters of the
+    list: read in turn, they reach Ray in the baseline's order (module doc)."""
+    folders = [work / f"box{k}" for k in range(4)]
+    quarter = -(-len(raws) // 4)
+    for k, folder in enumerate(folders):
+        folder.mkdir()
+        for i, raw in enumerate(raws[k * quarter : (k + 1) * quarter]):
+            (folder / f"{i:06d}.eml").write_bytes(raw)
+    return folders
+
+
 def cpu_bound_scaling(runs: dict[str, dict]) -> float:
     """Ray on 2 CPUs over Ray on 1 as CPU time predicts it on an otherwise idle 2-core box:
     one worker has a core to itself (Ray's own processes use the other); two workers share
@@ -337,12 +349,7 @@ def main() -> None:
     raws = [held_out[i % len(held_out)] for i in range(n)]  # cycled when fewer
     model_bytes = sealed_model(train, key_bits)
     work = Path(tempfile.mkdtemp(prefix="sealdog-bulk-mail-"))
-    folders = [work / f"box{k}" for k in range(4)]
-    quarter = -(-len(raws) // 4)
-    for k, folder in enumerate(folders):  # read in turn: the baseline's order (module doc)
-        folder.mkdir()
-        for i, raw in enumerate(raws[k * quarter : (k + 1) * quarter]):
-            (folder / f"{i:06d}.eml").write_bytes(raw)
+    folders = write_boxes(raws, work)
     try:
         with pinned(1):
             base = in_process(model_bytes, raws, insecure)
