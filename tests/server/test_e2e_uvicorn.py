@@ -3,44 +3,21 @@ concurrent uploads and scoring, /healthz during a big batch, and a restart."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from server_testkit import HAM, SPAM, Keys, UvicornProcess, bearer, decrypt, seal
-
-
-def _cli_token(data_dir, *args: str) -> str:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sealdog.cli",
-            "server",
-            "token",
-            "create",
-            "--data-dir",
-            str(data_dir),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return result.stdout.strip().splitlines()[-1]
+from server_testkit import HAM, SPAM, Keys, UvicornProcess, bearer, cli_token, decrypt, seal
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     data_dir = root / "data"
-    owner = _cli_token(data_dir, "--role", "owner", "--subject", "alice")
-    admin = _cli_token(data_dir, "--role", "admin")
+    owner = cli_token(data_dir, "--role", "owner", "--subject", "alice")
+    admin = cli_token(data_dir, "--role", "admin")
     proc = UvicornProcess(data_dir)
     yield proc, data_dir, bearer(owner), bearer(admin)
     proc.stop()

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import base64
 import importlib.util
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 import httpx
-from server_testkit import Keys, UvicornProcess, bearer, seal
+from server_testkit import Keys, UvicornProcess, bearer, cli_token, seal
 
 CAP = 1024 * 1024  # the server's default SEALDOG_MAX_EMAIL_BYTES
 
@@ -34,34 +32,10 @@ def _corpus() -> ModuleType:
     return module
 
 
-def _owner_token(data_dir: Path) -> str:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sealdog.cli",
-            "server",
-            "token",
-            "create",
-            "--data-dir",
-            str(data_dir),
-            "--role",
-            "owner",
-            "--subject",
-            "alice",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return result.stdout.strip().splitlines()[-1]
-
-
 def test_every_hostile_email_is_answered_and_healthz_stays_fast(tmp_path: Path, keys: Keys) -> None:
     corpus = _corpus()
     data_dir = tmp_path / "data"
-    owner = bearer(_owner_token(data_dir))
+    owner = bearer(cli_token(data_dir, "--role", "owner", "--subject", "alice"))
     proc = UvicornProcess(data_dir, workers=2)
     try:
         with httpx.Client(base_url=proc.url, timeout=120) as client:
