@@ -79,6 +79,18 @@ def _submit(base: str, owner: dict[str, str], model_id: str, tag: str) -> httpx.
     )
 
 
+def _stored_any(base: str, owner: dict[str, str], model_id: str) -> bool:
+    """One cheap request: has anything reached the model's inbox yet?"""
+    r = httpx.get(
+        f"{base}/v1/models/{model_id}/verdicts",
+        params={"after": "0", "limit": 1},
+        headers=owner,
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    return bool(r.json()["entries"])
+
+
 def _inbox(base: str, owner: dict[str, str], model_id: str, after: str = "0") -> list[dict]:
     entries: list[dict] = []
     while True:
@@ -262,15 +274,27 @@ def test_sealdog_score_through_nginx_finishes_when_a_replica_dies_storing_each_e
             "SEALDOG_URL": lb.url,
             "SEALDOG_TOKEN": owner["Authorization"].removeprefix("Bearer "),
         }
+        # two batches in flight (not the default window) keep the run long enough to kill
+        # A mid-run on a loaded machine, while batches still reach both replicas
         cli = subprocess.Popen(
-            [sys.executable, "-m", "sealdog.cli", "score", str(mail), "-m", model_id],
+            [
+                sys.executable,
+                "-m",
+                "sealdog.cli",
+                "score",
+                str(mail),
+                "-m",
+                model_id,
+                "--concurrency",
+                "2",
+            ],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
         try:
             deadline = time.monotonic() + 120
-            while not _inbox(b.url, owner, model_id) and time.monotonic() < deadline:
+            while not _stored_any(b.url, owner, model_id) and time.monotonic() < deadline:
                 time.sleep(0.02)
             killed_mid_run = cli.poll() is None
             a.kill()  # requests in flight on A: uvicorn and its scoring process at once
