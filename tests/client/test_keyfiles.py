@@ -79,7 +79,8 @@ def test_crafted_scrypt_parameters_are_refused_before_any_work(
     tmp_path: Path, field: str, value: int
 ) -> None:
     """The attack: a key file asking for scrypt n = 2^30 (128 GiB at r = 8). Refused at once,
-    without allocating; n = 2^17 (the default) costs ~128 MiB and a few tenths of a second."""
+    without allocating; n = 2^17 (the default) costs ~128 MiB and a few tenths of a second of
+    CPU. Timed in this thread's CPU seconds, which a loaded machine does not stretch."""
     _, sk = KEY
     path = tmp_path / "sk.json"
     save_secret_key(sk, path, passphrase="correct horse")
@@ -87,12 +88,12 @@ def test_crafted_scrypt_parameters_are_refused_before_any_work(
     data["kdf"][field] = value
     path.write_text(json.dumps(data))
     tracemalloc.start()
-    start = time.perf_counter()
+    start = time.thread_time()
     try:
         with pytest.raises(CorruptDataError, match=r"scrypt|malformed"):
             load_secret_key(path, passphrase="correct horse")
-        elapsed = time.perf_counter() - start
+        elapsed = time.thread_time() - start
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert elapsed < 0.5 and peak < 1 << 20
+    assert elapsed < 0.1 and peak < 1 << 20

@@ -209,6 +209,46 @@ class UvicornProcess:
         self._log_handle.close()
 
 
+_PROBE = """
+import select, sys, time, httpx
+url, interval = sys.argv[1], float(sys.argv[2])
+with httpx.Client(base_url=url, timeout=30) as client:
+    client.get("/healthz")  # connected before the load starts
+    print("ready", flush=True)
+    while not select.select([sys.stdin], [], [], interval)[0]:  # stdin closed: stop
+        started = time.perf_counter()
+        status = client.get("/healthz").status_code
+        print(status, time.perf_counter() - started, flush=True)
+"""
+
+
+class HealthProbe:
+    """GET /healthz every `interval` seconds from a process of its own while the block runs;
+    `latencies` (seconds) are then the server's alone. A probe thread in the test process
+    would also time the test's own threads holding the GIL while they encode large bodies."""
+
+    def __init__(self, url: str, *, interval: float = 0.05) -> None:
+        self.url, self.interval = url, interval
+        self.latencies: list[float] = []
+
+    def __enter__(self) -> HealthProbe:
+        command = [sys.executable, "-c", _PROBE, self.url, str(self.interval)]
+        self.proc = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdout is not None and self.proc.stdout.readline() == "ready\n"
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        out, _ = self.proc.communicate(timeout=60)  # closes the probe's stdin: it stops
+        if exc_type is not None:
+            return  # the block's own error is the one to report
+        assert self.proc.returncode == 0, f"the probe failed: exit {self.proc.returncode}"
+        answers = [line.split() for line in out.splitlines()]
+        assert all(status == "200" for status, _ in answers), answers
+        self.latencies = [float(seconds) for _, seconds in answers]
+
+
 def process_alive(pid: int) -> bool:
     """True while `pid` exists and is not a zombie."""
     try:

@@ -3,13 +3,21 @@ concurrent uploads and scoring, /healthz during a big batch, and a restart."""
 
 from __future__ import annotations
 
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from server_testkit import HAM, SPAM, Keys, UvicornProcess, bearer, cli_token, decrypt, seal
+from server_testkit import (
+    HAM,
+    SPAM,
+    HealthProbe,
+    Keys,
+    UvicornProcess,
+    bearer,
+    cli_token,
+    decrypt,
+    seal,
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,29 +65,14 @@ def test_healthz_answers_while_a_big_batch_is_scored(live, keys: Keys) -> None:
         ]
         body = ("viagra free money meeting report winner " * 2500).encode()  # ~100 kB each
         emails = [{"raw": "Subject: x\n\n" + body.decode()} for _ in range(120)]
-        done = threading.Event()
-        result: dict = {}
-
-        def big_batch() -> None:
-            result["response"] = client.post(
+        with HealthProbe(proc.url, interval=0.02) as probe:
+            response = client.post(
                 f"/v1/models/{model_id}/score", headers=owner, json={"emails": emails}
             )
-            done.set()
-
-        worker = threading.Thread(target=big_batch)
-        worker.start()
-        latencies = []
-        with httpx.Client(base_url=proc.url, timeout=10) as probe:
-            while not done.is_set():
-                start = time.perf_counter()
-                assert probe.get("/healthz").status_code == 200
-                latencies.append(time.perf_counter() - start)
-                time.sleep(0.02)
-        worker.join()
-    assert result["response"].status_code == 200, result["response"].text
-    assert decrypt(keys, result["response"].json()["verdicts"]) == [True] * 120
-    assert len(latencies) >= 5, "the batch finished too fast to probe"
-    assert max(latencies) < 0.5, max(latencies)
+    assert response.status_code == 200, response.text
+    assert decrypt(keys, response.json()["verdicts"]) == [True] * 120
+    assert len(probe.latencies) >= 5, "the batch finished too fast to probe"
+    assert max(probe.latencies) < 0.5, max(probe.latencies)
 
 
 def test_restart_serves_everything_acknowledged(live, keys: Keys) -> None:

@@ -6,7 +6,11 @@ from __future__ import annotations
 import base64
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from server_testkit import HAM, NEUTRAL, SPAM, Keys, Server, decrypt, expected_score
+
+from sealdog.server.routers.scoring import base64_size
 
 
 def _emails(*raws: bytes) -> list[dict]:
@@ -250,6 +254,24 @@ def test_a_refusal_of_one_email_names_it_as_data(
     problem = r.json()
     assert problem["item"] == "emails" and problem["index"] == 2
     assert {k: problem[k] for k in extra} == extra
+
+
+@given(st.binary(max_size=64))
+def test_base64_size_is_the_decoded_length(data: bytes) -> None:
+    assert base64_size(base64.b64encode(data).decode()) == len(data)
+
+
+def test_an_oversized_base64_email_is_refused_before_it_is_decoded(
+    server: Server, model_id: str
+) -> None:
+    """Not base64 at all, but past the cap by length alone: the 413 comes first, so the
+    server never spends time decoding (or validating) a body it is going to refuse."""
+    email = {"base64": "*" * (4 * 16 * 1024)}
+    r = server.client.post(
+        f"/v1/models/{model_id}/score", headers=server.owner, json={"emails": [email]}
+    )
+    assert r.status_code == 413, r.text
+    assert r.json()["max_email_bytes"] == 16 * 1024 and "49,152 bytes" in r.json()["detail"]
 
 
 def test_a_scoring_input_error_keeps_its_index_across_processes() -> None:
