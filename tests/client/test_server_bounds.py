@@ -102,6 +102,13 @@ def test_honest_layouts_still_parse() -> None:
     assert PackingLayout.from_json(PackingLayout.derive(512, 5, 0).to_json()).slots > 1
 
 
+def _answered_by(handler: Callable[[httpx.Request], httpx.Response]) -> SealdogClient:
+    """A client whose every request `handler` answers (a hostile server), with no retry."""
+    return SealdogClient(
+        "http://sealdog.test", "t", transport=httpx.MockTransport(handler), retry=RetryPolicy(1)
+    )
+
+
 def _verdicts_json(**changes: Any) -> dict[str, Any]:
     ev = EncryptedVerdicts(PK.fingerprint, "verdict", 1, LAYOUT, [PK.n + 1])
     data = ev.to_json()
@@ -139,13 +146,7 @@ def test_a_hostile_direct_answer_is_a_client_error_not_an_allocation(
             },
         )
 
-    client = SealdogClient(
-        "http://sealdog.test",
-        "t",
-        transport=httpx.MockTransport(handler),
-        retry=RetryPolicy(attempts=1),
-    )
-    with client:
+    with _answered_by(handler) as client:
         seconds, peak = _measure(lambda: client.score("m", [b"Subject: hi\n\nhello"]))
     assert seconds < 0.5 and peak < 4 * 2**20, (seconds, peak)
 
@@ -172,9 +173,7 @@ def test_an_endless_answer_is_cut_off_at_the_cap(monkeypatch: pytest.MonkeyPatch
         return httpx.Response(200, content=endless(), headers={"content-type": "application/json"})
 
     with (
-        SealdogClient(
-            "http://sealdog.test", "t", transport=httpx.MockTransport(handler), retry=RetryPolicy(1)
-        ) as client,
+        _answered_by(handler) as client,
         pytest.raises(ClientError, match="larger than 1,048,576 bytes"),
     ):
         client.list_models()
@@ -188,9 +187,7 @@ def test_an_absurdly_nested_answer_is_a_client_error() -> None:
         )
 
     with (
-        SealdogClient(
-            "http://sealdog.test", "t", transport=httpx.MockTransport(handler), retry=RetryPolicy(1)
-        ) as client,
+        _answered_by(handler) as client,
         pytest.raises(ClientError, match="did not answer with JSON"),
     ):
         client.list_models()

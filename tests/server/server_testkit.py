@@ -299,20 +299,25 @@ def wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
     return [p for p in pids if process_alive(p)]
 
 
+def token_command(data_dir: Path, *args: str) -> list[str]:
+    """The argv of `sealdog server token create` on `data_dir`, as its own process."""
+    return [
+        sys.executable,
+        "-m",
+        "sealdog.cli",
+        "server",
+        "token",
+        "create",
+        "--data-dir",
+        str(data_dir),
+        *args,
+    ]
+
+
 def cli_token(data_dir: Path, *args: str) -> str:
     """`sealdog server token create` as its own process; returns the token."""
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sealdog.cli",
-            "server",
-            "token",
-            "create",
-            "--data-dir",
-            str(data_dir),
-            *args,
-        ],
+        token_command(data_dir, *args),
         capture_output=True,
         text=True,
         check=True,

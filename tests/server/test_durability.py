@@ -10,7 +10,6 @@ import hashlib
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from server_testkit import (
     cli_token,
     descendants,
     seal,
+    token_command,
     wait_gone,
 )
 
@@ -106,20 +106,7 @@ def test_kill_9_during_uploads_scoring_and_token_create_loses_nothing_acknowledg
 
         def token() -> None:
             result = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "sealdog.cli",
-                    "server",
-                    "token",
-                    "create",
-                    "--role",
-                    "owner",
-                    "--subject",
-                    "bob",
-                    "--data-dir",
-                    str(data),
-                ],
+                token_command(data, "--role", "owner", "--subject", "bob"),
                 capture_output=True,
                 text=True,
                 timeout=60,

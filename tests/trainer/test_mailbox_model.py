@@ -210,6 +210,7 @@ def test_a_mailbox_may_be_named_by_its_folder_path(
     assert model.for_named_mailbox("alice").bias == model.for_named_mailbox(name).bias == -0.5
     with pytest.raises(UnknownMailboxError, match="alice"):
         model.for_named_mailbox("carol")
+    assert model.for_named_mailbox(None) is model  # no --mailbox: the default model
 
 
 def test_audit_checks_a_mailbox_sealed_model_against_that_mailbox(tmp_path: Path) -> None:

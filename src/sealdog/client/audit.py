@@ -144,9 +144,7 @@ def run_audit(
     """
     model = SealedModel.read(sealed_path)  # verifies the digest: tampered bytes fail here
     info = _model_info(model)
-    plain = load_plain_model(plain_path) if plain_path else None
-    if plain is not None and mailbox is not None:
-        plain = plain.for_named_mailbox(mailbox)
+    plain = load_plain_model(plain_path).for_named_mailbox(mailbox) if plain_path else None
     if plain is not None:
         _same_featuriser(model, plain)
     if secret_key is not None:

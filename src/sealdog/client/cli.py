@@ -935,9 +935,7 @@ def _attest(
     from sealdog.trainer.model import LinearModel
 
     model = SealedModel.read(sealed_model)
-    plain = LinearModel.load(plain_model)
-    if mailbox is not None:
-        plain = plain.for_named_mailbox(mailbox)
+    plain = LinearModel.load(plain_model).for_named_mailbox(mailbox)
     bounds = check_bounds(model, plain, max_weight=max_weight, declared_featuriser=declared)
     result.bound_checks = bounds.checked
     if not bounds.passed:

@@ -8,14 +8,11 @@ import time
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
 from sealdog.cli_errors import handles_errors
-
-if TYPE_CHECKING:
-    from sealdog.trainer.model import LinearModel
 from sealdog.errors import SealdogError
 from sealdog.progress import Progress, count
 
@@ -481,11 +478,6 @@ def import_sklearn_command(
     )
 
 
-def _model_for_mailbox(model: LinearModel, mailbox: str | None) -> LinearModel:
-    """The model for `--mailbox` (`LinearModel.for_named_mailbox`), or the default."""
-    return model if mailbox is None else model.for_named_mailbox(mailbox)
-
-
 @handles_errors
 def seal_command(
     model_path: Path = typer.Argument(
@@ -515,7 +507,7 @@ def seal_command(
     from sealdog.trainer.model import LinearModel
     from sealdog.trainer.sealing import seal_plaintext_model
 
-    model = _model_for_mailbox(LinearModel.load(model_path), mailbox)
+    model = LinearModel.load(model_path).for_named_mailbox(mailbox)
     pk = load_public_key(public_key)
     t0 = time.perf_counter()
     with Progress(f"sealing {model.featuriser.n_features + 1:,} values under a {pk.bits}-bit key"):
@@ -712,7 +704,7 @@ def _eval_model(
     from sealdog.trainer.crossval import evaluate_model
     from sealdog.trainer.model import LinearModel
 
-    model = _model_for_mailbox(LinearModel.load(model_path), mailbox)
+    model = LinearModel.load(model_path).for_named_mailbox(mailbox)
     mail = _read_mail(ham, spam, labels, model.featuriser, workers)
     with Progress("scoring, plaintext and sealed"):
         result = evaluate_model(model, mail, key_bits=key_bits, insecure_key=insecure)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -111,16 +111,16 @@ class LinearModel:
         does not know (or None) gets the default, i.e. this model itself."""
         if name is None or name not in self.mailbox_offsets:
             return self
-        offset = self.mailbox_offsets[name]
-        meta = dict(self.metadata)
-        meta["threshold_folded"] = float(meta.get("threshold_folded", 0.0)) + offset
-        meta["mailbox"] = name
-        return LinearModel(self.weights, self.bias - offset, self.featuriser, meta)
+        folded = self.with_threshold(self.mailbox_offsets[name])
+        return replace(folded, metadata={**folded.metadata, "mailbox": name}, mailbox_offsets={})
 
-    def for_named_mailbox(self, name: str) -> LinearModel:
-        """`for_mailbox` for a name a user typed (`--mailbox`): as at training, or a path to
-        the mailbox's folder; a name the model does not know is refused, listing the known
-        ones (silently sealing the default for a typo would change the FPR unnoticed)."""
+    def for_named_mailbox(self, name: str | None) -> LinearModel:
+        """`for_mailbox` for a name a user typed (`--mailbox`; None: the default): as at
+        training, or a path to the mailbox's folder; a name the model does not know is
+        refused, listing the known ones (silently sealing the default for a typo would
+        change the FPR unnoticed)."""
+        if name is None:
+            return self
         known = self.mailbox_offsets
         key = name if name in known else os.path.abspath(name)
         if key not in known:

@@ -99,6 +99,7 @@ def base64_size(text: str) -> int:
 
 
 def too_large(index: int, size: int, max_email_bytes: int) -> Problem:
+    """The 413 for e-mail `index` of `size` bytes, its index and the cap as data."""
     return Problem(
         413,
         f"emails[{index}] is {size:,} bytes, above the server's cap of "
